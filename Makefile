@@ -1,0 +1,33 @@
+# Two entry points, both usable on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup demo serve test lint bench clean
+
+$(BIN)/parse-mcp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/parse-mcp
+
+demo: setup                 ## the guided tour on the embedded sandbox
+	$(BIN)/parse-mcp demo
+
+serve: setup                ## the MCP server on the embedded sandbox, streamable HTTP at http://127.0.0.1:8765/mcp
+	$(BIN)/parse-mcp --sandbox --transport http
+
+lint: setup
+	$(BIN)/ruff format --check parse_mcp tests bench
+	$(BIN)/ruff check parse_mcp tests bench
+	$(BIN)/mypy
+
+test: lint                  ## lint, types, then the whole test suite with coverage
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage report
+
+clean:
+	rm -rf $(VENV) .coverage build dist

@@ -1,0 +1,133 @@
+"""`parse-mcp`: serve over stdio (default) or streamable HTTP, run the sandbox, the demo, or the doctor.
+
+On stdio, stdout belongs to the protocol: everything this module logs goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import anyio
+
+from parse_mcp import __version__
+from parse_mcp.errors import CallFailed, ConfigError
+from parse_mcp.server import build_server
+from parse_mcp.settings import Secret, Settings
+
+logger = logging.getLogger("parse_mcp")
+
+DEFAULT_HTTP_PORT = 8765
+DEFAULT_SANDBOX_PORT = 8787
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr, level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "sandbox":
+            anyio.run(_run_sandbox_alone, args.host, args.port or DEFAULT_SANDBOX_PORT)
+            return 0
+        if args.command == "demo":
+            from parse_mcp.demo import run_demo
+
+            return anyio.run(run_demo)
+        if args.command == "doctor":
+            return anyio.run(_doctor, Settings.from_env(os.environ))
+        anyio.run(_serve, args)
+        return 0
+    except ConfigError as exc:
+        print(f"parse-mcp: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parse-mcp", description="MCP server for Parse.bot APIs and ScraperAPI AI parsers."
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="serve",
+        choices=["serve", "sandbox", "demo", "doctor"],
+        help="serve (default): the MCP server; sandbox: the local stand-in for both services alone; "
+        "demo: a guided tour; doctor: check the configuration and keys",
+    )
+    parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="for http and sandbox (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="http: 8765, sandbox: 8787")
+    parser.add_argument("--sandbox", action="store_true", help="wire the server to the embedded sandbox (no key)")
+    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--version", action="version", version=f"parse-mcp {__version__}")
+    return parser
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    async with _settings_for(args.sandbox) as settings:
+        for problem in settings.problems() if not settings.sandbox else []:
+            logger.warning("%s", problem)
+        server = build_server(settings)
+        if args.transport == "http":
+            port = args.port or DEFAULT_HTTP_PORT
+            print(f"parse-mcp: streamable HTTP at http://{args.host}:{port}/mcp", file=sys.stderr)
+            await server.run_streamable_http_async(host=args.host, port=port)
+        else:
+            await server.run_stdio_async()
+
+
+@asynccontextmanager
+async def _settings_for(sandbox: bool) -> AsyncIterator[Settings]:
+    if not sandbox:
+        yield Settings.from_env(os.environ)
+        return
+    from parse_mcp.sandbox import PARSEBOT_KEY, create_app, running_sandbox
+
+    async with running_sandbox(create_app()) as base_url:
+        logger.info("sandbox at %s", base_url)
+        yield Settings(parse_api_key=Secret(PARSEBOT_KEY), parse_base_url=base_url, sandbox=True)
+
+
+async def _run_sandbox_alone(host: str, port: int) -> None:
+    from parse_mcp.sandbox import PARSEBOT_KEY, create_app, running_sandbox
+
+    async with running_sandbox(create_app(), host=host, port=port) as base_url:
+        print(f"parse-mcp sandbox at {base_url}", flush=True)
+        print(f"  Parse.bot:  PARSE_API_BASE_URL={base_url}  PARSE_API_KEY={PARSEBOT_KEY}", flush=True)
+        print(f"  target site: {base_url}/site/", flush=True)
+        await anyio.sleep_forever()
+
+
+async def _doctor(settings: Settings) -> int:
+    """Check each configured key with the cheapest call the service documents."""
+    from parse_mcp.services.parsebot import ParseBotClient
+
+    healthy = True
+    print(f"Parse.bot base URL: {settings.parse_base_url}")
+    if settings.parse_api_key is None:
+        print("  PARSE_API_KEY: not set (the Parse.bot tools will answer ask_user)")
+        healthy = False
+    else:
+        client = ParseBotClient.from_settings(settings, settings.parse_api_key)
+        try:
+            await client.list_tasks(limit=1)
+            print("  PARSE_API_KEY: accepted (GET /dispatch/tasks answered)")
+        except CallFailed as exc:
+            print(f"  PARSE_API_KEY: the check failed: {exc}")
+            healthy = False
+        finally:
+            await client.aclose()
+    print(f"AI Parser base URL: {settings.aiparser_base_url}")
+    print(f"  SCRAPERAPI_API_KEY: {'set' if settings.scraperapi_key else 'not set (AI Parser tools not listed)'}")
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

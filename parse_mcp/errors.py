@@ -1,0 +1,112 @@
+"""The error model: a small exception tree, and one data record that says what went wrong.
+
+    ParseMCPError
+    ├── ConfigError          the settings are unusable: the CLI says why and exits
+    └── CallFailed           a call did not do what was asked; `.record` and `.meta` say why
+        ├── RejectedLocally  our own check refused it before anything was sent (nothing spent)
+        ├── UpstreamFailure  the service answered with an error
+        └── TransportFailure no usable answer: never reached the service, or may have run
+
+Classes differ only by what the caller does differently; every detail lives in `ErrorRecord`, whose
+`code` is the key of exactly one row of the guidance table (`parse_mcp.guidance.table`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from parse_mcp.meta import Meta
+
+ErrorCode = Literal[
+    # Parse.bot, one code per row of the contract's failure table (section 4)
+    "input_invalid",
+    "input_not_found",
+    "upstream_not_found",
+    "upstream_auth",
+    "upstream_transient",
+    "upstream_other",
+    "blocked_transient",
+    "blocked",
+    "scraper_bug",
+    "rate_limited_burst",
+    "rate_limited_daily",
+    "bad_snapshot_version",
+    "session_pair",
+    "bad_request",
+    "unauthorized",
+    "session_expired",
+    "credits_exhausted",
+    "forbidden",
+    "id_not_found",
+    "path_not_found",
+    "unexpected_status",
+    "service_unavailable",
+    "network_read",
+    "network_write",
+    "unexpected_response",
+    # Raised by this server before anything is sent
+    "missing_key",
+    "invalid_arguments",
+    "unknown_endpoint",
+    "unknown_session",
+    "internal_error",
+]
+
+JsonScalar = str | int | float | bool | None
+JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRecord:
+    """What a failure was, in data. Text fields are already capped; none of them carries a secret."""
+
+    code: ErrorCode
+    message: str = ""
+    http_status: int | None = None
+    status: str | None = None
+    kind: str | None = None
+    upstream_status_code: int | None = None
+    snippet: str | None = None
+    url: str | None = None
+    block_type: str | None = None
+    vendor: str | None = None
+    attempts: int | None = None
+    limit_type: str | None = None
+    retry_after: float | None = None
+    request_id: str | None = None
+    next_tier: dict[str, JsonScalar] | None = None
+    fields: tuple[str, ...] = field(default=())
+
+
+class ParseMCPError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(ParseMCPError):
+    """The configuration cannot work; the message tells the person what to change."""
+
+
+class CallFailed(ParseMCPError):
+    """A call failed; the record says how, the meta what the service reported on the way."""
+
+    def __init__(self, record: ErrorRecord, meta: Meta | None = None) -> None:
+        super().__init__(record.code if record.http_status is None else f"{record.code} (HTTP {record.http_status})")
+        self.record = record
+        self.meta = meta if meta is not None else Meta()
+
+
+class RejectedLocally(CallFailed):
+    """Refused by this server before any request: nothing was sent and nothing was charged."""
+
+
+class UpstreamFailure(CallFailed):
+    """The service answered with a failure status or a body it does not document."""
+
+
+class TransportFailure(CallFailed):
+    """No usable answer. `reached` is False when the request never got to the service."""
+
+    def __init__(self, record: ErrorRecord, meta: Meta | None = None, *, reached: bool) -> None:
+        super().__init__(record, meta)
+        self.reached = reached

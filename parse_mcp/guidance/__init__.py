@@ -1,0 +1,1 @@
+"""Failure -> record (`classify`) -> guidance (`table`): pure functions, no I/O."""

@@ -1,0 +1,347 @@
+"""Pure classification: a service's failure (status, headers, body) or a transport fault -> ErrorRecord.
+
+Parse.bot puts the machine-readable verdict in the body (`error.status`, `error.kind`), so the body is
+read first and the HTTP status is the fallback, the way Stripe's clients do it. Nothing here raises:
+any body, any header, any status yields a record. Text copied from the service is capped, and the
+target site's `snippet` is kept apart so that no instruction text is ever built from it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+from parse_mcp.errors import ErrorCode, ErrorRecord, JsonScalar
+
+MESSAGE_LIMIT = 300
+SNIPPET_LIMIT = 500
+# Bodies larger than this are not parsed as JSON at all: an error envelope is a few hundred bytes.
+_PARSE_LIMIT = 1_000_000
+# No documented wait is longer than a day (the daily cap resets at UTC midnight).
+_MAX_RETRY_AFTER = 86_400.0
+
+TransportFault = Literal["connect", "timeout", "protocol"]
+
+_IDENTIFIER = re.compile(r"^\W*([A-Za-z_][A-Za-z0-9_.\[\]]{0,63})\b")
+_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+
+
+def classify_parsebot(
+    http_status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float,
+) -> ErrorRecord:
+    """Classify a Parse.bot answer that is not a documented success. `headers` keys are lower-case."""
+    document = _load_json(body)
+    top: dict[str, object] = document if isinstance(document, dict) else {}
+    envelope = top.get("error")
+    fields_of: dict[str, object] = envelope if isinstance(envelope, dict) else {}
+    detail = top.get("detail")
+
+    status = _text(fields_of.get("status"), 40)
+    kind = _text(fields_of.get("kind"), 40) or _text(fields_of.get("code"), 40) or _text(top.get("error_code"), 40)
+    message = _first_message(envelope, detail, top) or _body_preview(body, document)
+    retry_after = _retry_after(headers, now=now, sources=(fields_of, top, detail))
+    upstream = _integer(fields_of.get("upstream_status_code"))
+    limit_type = _text(fields_of.get("limit_type"), 20) or _text(top.get("limit_type"), 20)
+
+    code = _code(
+        http_status=http_status,
+        status=status,
+        kind=kind,
+        upstream=upstream,
+        retry_after=retry_after,
+        limit_type=limit_type,
+        message=message,
+        has_error_key="error" in top,
+        has_detail_only=detail is not None and "error" not in top,
+        is_envelope=bool(fields_of),
+    )
+    if code == "rate_limited_daily" and retry_after is None:
+        retry_after = seconds_to_utc_midnight(now)
+    return ErrorRecord(
+        code=code,
+        message=message,
+        http_status=http_status,
+        status=status,
+        kind=kind,
+        upstream_status_code=upstream,
+        snippet=_text(fields_of.get("snippet"), SNIPPET_LIMIT, keep_layout=True),
+        url=_text(fields_of.get("url"), 500),
+        block_type=_text(fields_of.get("block_type"), 40),
+        vendor=_text(fields_of.get("vendor"), 40),
+        attempts=_integer(fields_of.get("attempts")),
+        limit_type=limit_type,
+        retry_after=retry_after,
+        request_id=_text(headers.get("x-railway-request-id"), 128),
+        next_tier=_next_tier(fields_of.get("next_tier")),
+        fields=_fields(message, detail),
+    )
+
+
+def classify_unexpected_success(http_status: int, headers: Mapping[str, str], reason: str) -> ErrorRecord:
+    """A 2xx whose body is not what the API documents (`reason` is our own words, not the body)."""
+    return ErrorRecord(
+        code="unexpected_response",
+        message=reason[:MESSAGE_LIMIT],
+        http_status=http_status,
+        request_id=_text(headers.get("x-railway-request-id"), 128),
+    )
+
+
+def classify_transport(fault: TransportFault, *, creates_work: bool) -> ErrorRecord:
+    """A request that got no usable answer. A build that may have started must not be sent twice."""
+    reasons = {
+        "connect": "The service could not be reached (the connection failed before the request was sent).",
+        "timeout": "The service did not answer in time; the request may still be running.",
+        "protocol": "The connection broke while the service was answering.",
+    }
+    return ErrorRecord(
+        code="network_write" if creates_work and fault != "connect" else "network_read",
+        message=reasons[fault],
+        kind=fault,
+    )
+
+
+def seconds_to_utc_midnight(now: float) -> float:
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    seconds_today = moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1e6
+    return float(math.ceil(86_400 - seconds_today))
+
+
+def parse_retry_after(raw: str | None, *, now: float) -> float | None:
+    """`Retry-After` as seconds (integer or decimal) or an HTTP date; None when absent or unusable."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        try:
+            seconds = when.timestamp() - now
+        except (OverflowError, OSError, ValueError):
+            return None
+    return _usable_wait(seconds)
+
+
+def _code(
+    *,
+    http_status: int,
+    status: str | None,
+    kind: str | None,
+    upstream: int | None,
+    retry_after: float | None,
+    limit_type: str | None,
+    message: str,
+    has_error_key: bool,
+    has_detail_only: bool,
+    is_envelope: bool,
+) -> ErrorCode:
+    by_body = _code_from_envelope(status, kind, upstream, retry_after)
+    if by_body is not None:
+        return by_body
+    return _code_from_http(
+        http_status,
+        limit_type=limit_type,
+        message=message.lower(),
+        has_error_key=has_error_key,
+        has_detail_only=has_detail_only,
+        is_envelope=is_envelope,
+    )
+
+
+def _code_from_envelope(
+    status: str | None, kind: str | None, upstream: int | None, retry_after: float | None
+) -> ErrorCode | None:
+    if status == "stale_input":
+        return "input_not_found" if kind == "input_not_found" else "input_invalid"
+    if status == "upstream_error":
+        if upstream in (404, 410):
+            return "upstream_not_found"
+        if upstream in (401, 403):
+            return "upstream_auth"
+        if upstream is not None and (upstream == 429 or 500 <= upstream <= 599):
+            return "upstream_transient"
+        return "upstream_other"
+    if status == "blocked":
+        return "blocked_transient" if retry_after is not None else "blocked"
+    if status == "error" or kind == "scraper_bug":
+        return "scraper_bug"
+    return None
+
+
+def _code_from_http(
+    http_status: int,
+    *,
+    limit_type: str | None,
+    message: str,
+    has_error_key: bool,
+    has_detail_only: bool,
+    is_envelope: bool,
+) -> ErrorCode:
+    if http_status == 422:
+        return "input_invalid"
+    if http_status == 429:
+        return "rate_limited_daily" if limit_type == "daily" else "rate_limited_burst"
+    if http_status == 400:
+        if "snapshot" in message:
+            return "bad_snapshot_version"
+        if "session" in message or "encryption" in message:
+            return "session_pair"
+        return "bad_request"
+    if http_status == 401:
+        return "session_expired" if "session" in message else "unauthorized"
+    if http_status == 402:
+        return "credits_exhausted"
+    if http_status == 403:
+        return "forbidden"
+    if http_status == 404:
+        return "path_not_found" if has_detail_only or not has_error_key else "id_not_found"
+    if http_status == 500 and is_envelope:
+        return "scraper_bug"
+    if 500 <= http_status <= 599:
+        return "service_unavailable"
+    if 200 <= http_status <= 299:
+        return "unexpected_response"
+    return "unexpected_status"
+
+
+def _load_json(body: bytes) -> object:
+    if not body or len(body) > _PARSE_LIMIT:
+        return None
+    try:
+        loaded: object = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return loaded
+
+
+def _first_message(envelope: object, detail: object, top: Mapping[str, object]) -> str:
+    for candidate in (envelope, detail, top.get("message")):
+        if isinstance(candidate, str):
+            return _text(candidate, MESSAGE_LIMIT) or ""
+        if isinstance(candidate, dict):
+            for key in ("message", "error", "detail"):
+                found = _text(candidate.get(key), MESSAGE_LIMIT)
+                if found:
+                    return found
+        if isinstance(candidate, list):
+            return _validation_message(candidate)
+    return ""
+
+
+def _validation_message(items: list[object]) -> str:
+    """FastAPI's `{"detail": [{loc, msg, type}]}`: 'field: msg; field: msg'."""
+    parts: list[str] = []
+    for item in items[:5]:
+        if isinstance(item, dict):
+            where = _loc_name(item.get("loc"))
+            what = _text(item.get("msg"), 100) or "invalid"
+            parts.append(f"{where}: {what}" if where else what)
+    return "; ".join(parts)[:MESSAGE_LIMIT]
+
+
+def _loc_name(loc: object) -> str | None:
+    if isinstance(loc, list) and loc:
+        last = loc[-1]
+        if isinstance(last, str) and last not in ("body", "query"):
+            return last[:64]
+    return None
+
+
+def _body_preview(body: bytes, document: object) -> str:
+    """A non-JSON body (a proxy's HTML page): say so, without copying it into the message."""
+    if document is None and body:
+        return f"The response was not JSON ({len(body)} bytes)."
+    return ""
+
+
+def _fields(message: str, detail: object) -> tuple[str, ...]:
+    names: list[str] = []
+    if isinstance(detail, list):
+        for item in detail[:10]:
+            if isinstance(item, dict):
+                name = _loc_name(item.get("loc"))
+                if name and name not in names:
+                    names.append(name)
+    match = _IDENTIFIER.match(message)
+    if match and match.group(1) not in names and match.group(1).lower() not in _NOT_FIELDS:
+        names.append(match.group(1))
+    return tuple(names)
+
+
+# Words that open a message without naming a field.
+_NOT_FIELDS = frozenset({"the", "a", "an", "invalid", "missing", "your", "this", "input", "request", "value", "field"})
+
+
+def _retry_after(
+    headers: Mapping[str, str], *, now: float, sources: tuple[dict[str, object], dict[str, object], object]
+) -> float | None:
+    from_header = parse_retry_after(headers.get("retry-after"), now=now)
+    if from_header is not None:
+        return from_header
+    for source in sources:
+        if isinstance(source, dict):
+            value = source.get("retry_after")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                usable = _usable_wait(float(value))
+                if usable is not None:
+                    return usable
+    return None
+
+
+def _usable_wait(seconds: float) -> float | None:
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(float(math.ceil(seconds)), _MAX_RETRY_AFTER)
+
+
+def _integer(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and -(2**31) < value < 2**31:
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**31:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 10:
+        return int(value.strip())
+    return None
+
+
+def _text(value: object, limit: int, *, keep_layout: bool = False) -> str | None:
+    if not isinstance(value, str):
+        return None
+    cleaned = value if keep_layout else " ".join(value.split())
+    cleaned = "".join(ch for ch in cleaned if ch.isprintable() or ch in "\n\t")
+    return cleaned[:limit] or None
+
+
+def _next_tier(value: object) -> dict[str, JsonScalar] | None:
+    if not isinstance(value, dict):
+        return None
+    tier: dict[str, JsonScalar] = {}
+    for key in ("display_name", "credits", "price"):
+        item = value.get(key)
+        if isinstance(item, str):
+            tier[key] = item[:60]
+        elif isinstance(item, int | float) and not isinstance(item, bool) and math.isfinite(item):
+            tier[key] = item
+    return tier or None
+
+
+def safe_token(value: str | None) -> str | None:
+    """A short identifier from the service (a kind, a vendor) that may appear in our own sentences."""
+    return value if value is not None and _SAFE_TOKEN.match(value) else None

@@ -1,0 +1,520 @@
+"""The guidance table: one row per error code, and the pure function that turns a record into guidance.
+
+Every sentence here is our own. Values copied into a sentence are numbers, field names the endpoint's
+spec declares, the caller's own identifiers, or short tokens that pass `safe_token`; the target site's
+snippet and the service's free-text message never are (they stay in `error`, where they are labelled).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from parse_mcp.errors import ErrorCode, ErrorRecord, JsonValue
+from parse_mcp.guidance.classify import safe_token
+
+Action = Literal[
+    "fix_input",
+    "change_input",
+    "retry_later",
+    "revise_api",
+    "do_not_retry",
+    "check_id",
+    "login",
+    "ask_user",
+    "wait_for_completion",
+    "recreate_parser",
+    "report_bug",
+]
+Fault = Literal["caller", "target_site", "scraper", "anti_bot", "rate_limit", "account", "service", "network", "client"]
+# Which call, if any, the guidance prepares for the agent.
+Follow = Literal[
+    "none", "same_call", "describe_api", "list_apis", "revise_api", "login", "list_tasks", "use_scraper_id"
+]
+# Where the wait comes from: the service's own figure, else the default the server chooses for that row.
+Wait = Literal["none", "service", "until_reset"]
+Fields = Literal["none", "from_message", "from_record", "snapshot_version", "endpoint"]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    action: Action
+    fault: Fault
+    retryable: bool
+    summary: str
+    next_step: str
+    follow: Follow = "none"
+    wait: Wait = "none"
+    default_wait: float | None = None
+    fields: Fields = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class NextCall:
+    tool: str
+    arguments: dict[str, JsonValue]
+
+    def as_dict(self) -> dict[str, JsonValue]:
+        return {"tool": self.tool, "arguments": self.arguments}
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What guidance may know about the call besides the record; all of it is the caller's or ours."""
+
+    tool: str
+    arguments: Mapping[str, JsonValue]
+    listed_tools: frozenset[str]
+    service: str = "Parse.bot"
+    key_variable: str = "PARSE_API_KEY"
+    known_params: tuple[str, ...] = ()
+    endpoint_names: tuple[str, ...] = ()
+    task_id: str | None = None
+    scraper_for_task: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Guidance:
+    action: Action
+    fault: Fault
+    retryable: bool
+    retry_after_seconds: float | None
+    fix_fields: tuple[str, ...]
+    summary: str
+    next_step: str
+    next_call: NextCall | None
+
+    def as_dict(self) -> dict[str, JsonValue]:
+        return {
+            "action": self.action,
+            "fault": self.fault,
+            "retryable": self.retryable,
+            "retry_after_seconds": self.retry_after_seconds,
+            "fix_fields": list(self.fix_fields),
+        }
+
+
+# Backoffs the server chooses where the service gives no figure (contract section 4).
+UPSTREAM_BACKOFF_SECONDS: Final = 30.0
+SERVICE_BACKOFF_SECONDS: Final = 15.0
+NETWORK_BACKOFF_SECONDS: Final = 5.0
+BURST_FALLBACK_SECONDS: Final = 5.0
+
+_WAIT_NOW = "Wait {wait}, then make the same call again unchanged."
+_REVISE = (
+    "Call revise_api with the description prepared in next_call, then wait_for_task before calling {endpoint} again."
+)
+
+ROWS: Final[Mapping[ErrorCode, Row]] = {
+    "input_invalid": Row(
+        "fix_input",
+        "caller",
+        False,
+        "The scraper rejected the input of {endpoint} (HTTP 422 stale_input): {fields_phrase} not valid.",
+        "Correct {fields_or_input} against the endpoint's input_params (error.message says what is expected), "
+        "then call again.",
+        follow="describe_api",
+        fields="from_message",
+    ),
+    "input_not_found": Row(
+        "change_input",
+        "caller",
+        False,
+        "The target site confirmed that what this input names no longer exists (HTTP 422 input_not_found).",
+        "Call {endpoint} only with a different input; this one will keep failing.",
+    ),
+    "upstream_not_found": Row(
+        "change_input",
+        "target_site",
+        False,
+        "The target site answered HTTP {upstream}: the input points at nothing that exists there.",
+        "Do not retry this input; call {endpoint} again only with an input that exists on the site.",
+    ),
+    "upstream_auth": Row(
+        "revise_api",
+        "scraper",
+        False,
+        "The target site refused the scraper with HTTP {upstream}: the API's stored credentials or request "
+        "setup need attention.",
+        _REVISE,
+        follow="revise_api",
+    ),
+    "upstream_transient": Row(
+        "retry_later",
+        "target_site",
+        True,
+        "The target site failed temporarily (HTTP {upstream}).",
+        _WAIT_NOW,
+        follow="same_call",
+        wait="service",
+        default_wait=UPSTREAM_BACKOFF_SECONDS,
+    ),
+    "upstream_other": Row(
+        "do_not_retry",
+        "target_site",
+        False,
+        "The target site answered HTTP {upstream}, which a retry will not change.",
+        "Do not retry this call; change the input, or tell the user what the site answered.",
+    ),
+    "blocked_transient": Row(
+        "retry_later",
+        "anti_bot",
+        True,
+        "The site's bot protection blocked every proxy; the service says a retry in {wait} may pass.",
+        _WAIT_NOW,
+        follow="same_call",
+        wait="service",
+    ),
+    "blocked": Row(
+        "do_not_retry",
+        "anti_bot",
+        False,
+        "The site's bot protection blocked every proxy{kind_phrase} and retrying soon will not help.",
+        "Do not retry now; if the block persists, call revise_api with the description prepared in next_call.",
+        follow="revise_api",
+    ),
+    "scraper_bug": Row(
+        "revise_api",
+        "scraper",
+        False,
+        "The scraper behind {endpoint} crashed (HTTP 500 scraper_bug): the API itself is broken, not the input.",
+        _REVISE,
+        follow="revise_api",
+    ),
+    "rate_limited_burst": Row(
+        "retry_later",
+        "rate_limit",
+        True,
+        "The burst rate limit is spent (HTTP 429); the next request is allowed in {wait}.",
+        _WAIT_NOW,
+        follow="same_call",
+        wait="service",
+        default_wait=BURST_FALLBACK_SECONDS,
+    ),
+    "rate_limited_daily": Row(
+        "ask_user",
+        "rate_limit",
+        True,
+        "The account's daily request cap is reached (HTTP 429); it resets at 00:00 UTC, in {wait}.",
+        "Tell the user the daily cap is reached and resets at 00:00 UTC (in {wait}); make no calls until then.",
+        wait="until_reset",
+    ),
+    "bad_snapshot_version": Row(
+        "fix_input",
+        "caller",
+        False,
+        "The service rejected snapshot_version (HTTP 400): it must be a positive release number.",
+        "Correct snapshot_version, or leave it out to use the latest release, then call again.",
+        fields="snapshot_version",
+    ),
+    "session_pair": Row(
+        "login",
+        "caller",
+        False,
+        "The service received only half of a login session (HTTP 400): it needs the session id and its key.",
+        "Call login for this API to get a fresh session handle, then call again with it.",
+        follow="login",
+    ),
+    "bad_request": Row(
+        "report_bug",
+        "client",
+        False,
+        "{service} called the request malformed (HTTP 400); this server built it, so the bug is here.",
+        "Do not retry; report the failure with error.request_id.",
+    ),
+    "unauthorized": Row(
+        "ask_user",
+        "account",
+        False,
+        "{service} refused the API key (HTTP 401): it is missing, invalid or expired.",
+        "Ask the user to check {key_variable} in this server's environment; do not retry until it is fixed.",
+    ),
+    "session_expired": Row(
+        "login",
+        "caller",
+        False,
+        "The login session has expired (HTTP 401).",
+        "Call login for this API again (at most 3 attempts an hour), then repeat the call with the new session.",
+        follow="login",
+    ),
+    "credits_exhausted": Row(
+        "ask_user",
+        "account",
+        False,
+        "The {service} account has run out of credits (HTTP 402){tier_phrase}.",
+        "Tell the user the credits are exhausted{tier_phrase}; make no more paid calls until they top up.",
+    ),
+    "forbidden": Row(
+        "ask_user",
+        "account",
+        False,
+        "The account's plan does not allow this call (HTTP 403).",
+        "Tell the user their plan does not allow this call; do not retry.",
+    ),
+    "id_not_found": Row(
+        "check_id",
+        "caller",
+        False,
+        "No API with id {scraper_id}{version_phrase} exists for this key (HTTP 404).",
+        "Look the id up with list_apis and call again with an id from there.",
+        follow="list_apis",
+    ),
+    "path_not_found": Row(
+        "report_bug",
+        "client",
+        False,
+        "{service} says the path does not exist (HTTP 404 Not Found): this server called a wrong URL.",
+        "Do not retry; report it with error.request_id, and check the base URL setting if it was changed.",
+    ),
+    "unexpected_status": Row(
+        "report_bug",
+        "client",
+        False,
+        "{service} answered HTTP {http}, which its documentation does not describe for this call.",
+        "Do not retry; report it with error.request_id.",
+    ),
+    "service_unavailable": Row(
+        "retry_later",
+        "service",
+        True,
+        "{service} itself failed (HTTP {http} without its error envelope, such as a gateway error).",
+        _WAIT_NOW,
+        follow="same_call",
+        wait="service",
+        default_wait=SERVICE_BACKOFF_SECONDS,
+    ),
+    "network_read": Row(
+        "retry_later",
+        "network",
+        True,
+        "No answer from {service}: {network_phrase}.",
+        _WAIT_NOW,
+        follow="same_call",
+        wait="service",
+        default_wait=NETWORK_BACKOFF_SECONDS,
+    ),
+    "network_write": Row(
+        "do_not_retry",
+        "network",
+        False,
+        "No answer from {service}, and the request may have started work that is charged.",
+        "Do not repeat it: call list_tasks to see whether it was created before trying again.",
+        follow="list_tasks",
+    ),
+    "unexpected_response": Row(
+        "report_bug",
+        "service",
+        False,
+        "{service} answered HTTP {http} with a body its documentation does not describe.",
+        "Do not retry; report it with error.request_id.",
+    ),
+    "missing_key": Row(
+        "ask_user",
+        "account",
+        False,
+        "No {service} API key is configured on this server.",
+        "Ask the user to set {key_variable} in this server's environment, or to start it with "
+        "`parse-mcp --sandbox` to rehearse without an account.",
+    ),
+    "invalid_arguments": Row(
+        "fix_input",
+        "caller",
+        False,
+        "The arguments were refused before anything was sent: {local_message}",
+        "Correct {fields_or_input} and call again.",
+        follow="describe_api",
+        fields="from_record",
+    ),
+    "unknown_endpoint": Row(
+        "fix_input",
+        "caller",
+        False,
+        "API {scraper_id} has no endpoint named {endpoint}; its endpoints are: {endpoint_names}.",
+        "Call again with one of those endpoint names (describe_api shows their parameters).",
+        follow="describe_api",
+        fields="endpoint",
+    ),
+    "unknown_session": Row(
+        "login",
+        "caller",
+        False,
+        "The session handle is unknown to this server or has expired (sessions live in server memory).",
+        "Call login for this API to get a new session handle, then call again with it.",
+        follow="login",
+    ),
+    "internal_error": Row(
+        "report_bug",
+        "client",
+        False,
+        "This server failed while handling the call; nothing suggests the call itself was wrong.",
+        "Do not retry; report it (the server's log on stderr has the details).",
+    ),
+}
+
+
+def guide(record: ErrorRecord, context: CallContext) -> Guidance:
+    """The guidance for one failure: pure, total over `ErrorCode`, never raises."""
+    row = ROWS[record.code]
+    wait = _wait(row, record)
+    fix_fields = _fix_fields(row, record, context)
+    values = _values(record, context, wait, fix_fields)
+    summary = row.summary.format_map(values)
+    next_step = row.next_step.format_map(values)
+    next_call = _next_call(row.follow, record, context)
+    if record.code == "id_not_found" and context.scraper_for_task is not None:
+        summary = (
+            f"{values['scraper_id']} is a task id, not a scraper id (HTTP 404); "
+            f"the API that task built is {context.scraper_for_task}."
+        )
+        next_step = f"Call again with scraper_id {context.scraper_for_task} (the task's result_scraper_id)."
+        next_call = _next_call("use_scraper_id", record, context)
+    return Guidance(
+        action=row.action,
+        fault=row.fault,
+        retryable=row.retryable,
+        retry_after_seconds=wait,
+        fix_fields=fix_fields,
+        summary=summary,
+        next_step=next_step,
+        next_call=next_call if next_call is not None and next_call.tool in context.listed_tools else None,
+    )
+
+
+def describe_for_revision(record: ErrorRecord, context: CallContext) -> str:
+    """A sentence the revision service can act on: endpoint, input, status, error kind; no snippet."""
+    endpoint = _argument(context, "endpoint") or "an endpoint"
+    params = context.arguments.get("params")
+    shown = json.dumps(params, sort_keys=True, ensure_ascii=False)[:300] if params else "no parameters"
+    kind = safe_token(record.kind)
+    if record.code == "upstream_auth":
+        problem = f"the target site refuses the scraper with HTTP {record.upstream_status_code} (upstream_error)"
+        want = "Update the stored credentials or request headers so the site accepts the scraper again."
+    elif record.code == "blocked":
+        problem = f"the site's bot protection blocks every proxy (blocked{', ' + kind if kind else ''})"
+        want = "Make the scraper get past the site's protection reliably."
+    else:
+        problem = f"it fails with HTTP {record.http_status} ({kind or record.status or record.code})"
+        want = "Fix the endpoint so it returns data for valid input."
+    return f"The {endpoint} endpoint fails when called with {shown}: {problem}. {want}"
+
+
+def _wait(row: Row, record: ErrorRecord) -> float | None:
+    if row.wait == "none":
+        return None
+    if record.retry_after is not None:
+        return record.retry_after
+    return row.default_wait
+
+
+def _fix_fields(row: Row, record: ErrorRecord, context: CallContext) -> tuple[str, ...]:
+    if row.fields == "snapshot_version":
+        return ("snapshot_version",)
+    if row.fields == "endpoint":
+        return ("endpoint",)
+    if row.fields == "from_record":
+        return record.fields
+    if row.fields == "from_message":
+        if not context.known_params:
+            return record.fields
+        named = [p for p in context.known_params if p in record.fields or _mentions(record.message, p)]
+        return tuple(named)
+    return ()
+
+
+def _mentions(message: str, name: str) -> bool:
+    return re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", message) is not None
+
+
+def _values(
+    record: ErrorRecord, context: CallContext, wait: float | None, fix_fields: tuple[str, ...]
+) -> dict[str, str]:
+    version = _argument(context, "snapshot_version") or _argument(context, "version")
+    kind = safe_token(record.kind)
+    return {
+        "service": context.service,
+        "key_variable": context.key_variable,
+        "endpoint": _argument(context, "endpoint") or "the endpoint",
+        "scraper_id": _argument(context, "scraper_id") or "given",
+        "version_phrase": f" at version {version}" if version else "",
+        "http": str(record.http_status) if record.http_status is not None else "(none)",
+        "upstream": str(record.upstream_status_code) if record.upstream_status_code is not None else "(unknown)",
+        "wait": human_wait(wait),
+        "fields_phrase": _fields_phrase(fix_fields),
+        "fields_or_input": ", ".join(fix_fields) if fix_fields else "the input",
+        "kind_phrase": f" ({kind})" if kind else "",
+        "tier_phrase": _tier_phrase(record),
+        "network_phrase": _network_phrase(record),
+        "endpoint_names": ", ".join(context.endpoint_names) or "(none)",
+        "local_message": record.message,
+    }
+
+
+def _fields_phrase(fields: tuple[str, ...]) -> str:
+    if not fields:
+        return "the input is"
+    return f"{', '.join(fields)} {'is' if len(fields) == 1 else 'are'}"
+
+
+def _tier_phrase(record: ErrorRecord) -> str:
+    tier = record.next_tier or {}
+    name = tier.get("display_name")
+    if not isinstance(name, str) or safe_token(name.replace(" ", "_")) is None:
+        return ""
+    credits, price = tier.get("credits"), tier.get("price")
+    extra = f": {credits} credits for {price}" if credits is not None and price is not None else ""
+    return f"; the next tier is {name}{extra}"
+
+
+def _network_phrase(record: ErrorRecord) -> str:
+    return {
+        "connect": "the connection failed before the request was sent",
+        "timeout": "it did not answer in time",
+        "protocol": "the connection broke during the answer",
+    }.get(record.kind or "", "the connection failed")
+
+
+def human_wait(seconds: float | None) -> str:
+    if seconds is None:
+        return "a moment"
+    whole = max(0, math.ceil(seconds))
+    if whole < 120:
+        return f"{whole} s"
+    if whole < 7200:
+        return f"{math.ceil(whole / 60)} min"
+    hours, rest = divmod(whole, 3600)
+    return f"{hours} h {math.ceil(rest / 60)} min"
+
+
+def _argument(context: CallContext, name: str) -> str | None:
+    value = context.arguments.get(name)
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | str):
+        text = str(value)
+        return text[:80] if text.isprintable() else None
+    return None
+
+
+def _next_call(follow: Follow, record: ErrorRecord, context: CallContext) -> NextCall | None:
+    scraper_id = _argument(context, "scraper_id")
+    if follow == "same_call":
+        return NextCall(context.tool, dict(context.arguments))
+    if follow == "describe_api" and scraper_id:
+        return NextCall("describe_api", {"scraper_id": scraper_id})
+    if follow == "list_apis":
+        return NextCall("list_apis", {})
+    if follow == "list_tasks":
+        return NextCall("list_tasks", {})
+    if follow == "login" and scraper_id:
+        return NextCall("login", {"scraper_id": scraper_id})
+    if follow == "revise_api" and context.task_id is not None:
+        return NextCall(
+            "revise_api", {"task_id": context.task_id, "description": describe_for_revision(record, context)}
+        )
+    if follow == "use_scraper_id" and context.scraper_for_task is not None:
+        return NextCall(context.tool, {**context.arguments, "scraper_id": context.scraper_for_task})
+    return None

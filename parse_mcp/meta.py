@@ -1,0 +1,115 @@
+"""What a service said about a call besides its body: credits, rate-limit budget, request id.
+
+`Meta` is what the agent sees (contract section 3); `RateSnapshot` is the finer reading of the
+`X-RateLimit-*` headers that the pacing policy works from. Both are parsed here, purely: any header
+that is absent, malformed or absurd is simply unknown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+# No rate-limit reading is trusted beyond a day (the longest window either service documents).
+_MAX_SECONDS = 86_400.0 * 2
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    credits_charged: float | None = None
+    credits_remaining: float | None = None
+    rate_limit_remaining: int | None = None
+    daily_remaining: int | None = None
+    request_id: str | None = None
+    attempts: int | None = None
+    waited_seconds: float | None = None
+    truncated: bool | None = None
+
+    def with_attempts(self, attempts: int, waited_seconds: float) -> Meta:
+        return replace(self, attempts=attempts, waited_seconds=round(waited_seconds, 3))
+
+    def as_dict(self) -> dict[str, float | int | str | bool]:
+        """Only the known fields: the contract says absent when unknown."""
+        pairs = {
+            "credits_charged": self.credits_charged,
+            "credits_remaining": self.credits_remaining,
+            "rate_limit_remaining": self.rate_limit_remaining,
+            "daily_remaining": self.daily_remaining,
+            "request_id": self.request_id,
+            "attempts": self.attempts,
+            "waited_seconds": self.waited_seconds,
+            "truncated": self.truncated,
+        }
+        return {key: value for key, value in pairs.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class RateSnapshot:
+    """The burst bucket and daily cap as one response described them, at `observed_at` (epoch s)."""
+
+    observed_at: float
+    remaining: int | None = None
+    reset_at: float | None = None
+    burst: int | None = None
+    refill_per_minute: float | None = None
+    daily_remaining: int | None = None
+    daily_reset_in: float | None = None
+
+
+def read_meta(headers: Mapping[str, str]) -> Meta:
+    """Parse the agent-visible meta from response headers (keys must be lower-case)."""
+    return Meta(
+        credits_charged=_number(headers.get("x-credits-charged")),
+        credits_remaining=_number(headers.get("x-credits-remaining")),
+        rate_limit_remaining=_count(headers.get("x-ratelimit-remaining")),
+        daily_remaining=_count(headers.get("x-ratelimit-daily-remaining")),
+        request_id=_request_id(headers.get("x-railway-request-id")),
+    )
+
+
+def read_rate(headers: Mapping[str, str], *, now: float) -> RateSnapshot | None:
+    """The rate-limit picture of one response, or None when it carried no rate-limit headers."""
+    snapshot = RateSnapshot(
+        observed_at=now,
+        remaining=_count(headers.get("x-ratelimit-remaining")),
+        reset_at=_number(headers.get("x-ratelimit-reset")),
+        burst=_count(headers.get("x-ratelimit-burst")) or _count(headers.get("x-ratelimit-limit")),
+        refill_per_minute=_number(headers.get("x-ratelimit-refill-per-min")),
+        daily_remaining=_count(headers.get("x-ratelimit-daily-remaining")),
+        daily_reset_in=_seconds(headers.get("x-ratelimit-daily-reset")),
+    )
+    if snapshot == RateSnapshot(observed_at=now):
+        return None
+    return snapshot
+
+
+def _number(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return None
+    if not math.isfinite(value) or value < 0:
+        return None
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _count(raw: str | None) -> int | None:
+    value = _number(raw)
+    if value is None or value != int(value):
+        return None
+    return int(value)
+
+
+def _seconds(raw: str | None) -> float | None:
+    value = _number(raw)
+    return None if value is None or value > _MAX_SECONDS else float(value)
+
+
+def _request_id(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    cleaned = "".join(ch for ch in raw.strip() if ch.isprintable())[:128]
+    return cleaned or None

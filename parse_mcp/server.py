@@ -1,0 +1,133 @@
+"""The server factory: which tools are listed, and the lifespan that owns the HTTP clients."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
+from pydantic import ValidationError
+
+from parse_mcp import __version__
+from parse_mcp.errors import ErrorRecord, JsonValue
+from parse_mcp.results import render
+from parse_mcp.services.parsebot import ParseBotClient
+from parse_mcp.sessions import SessionStore
+from parse_mcp.settings import Settings
+from parse_mcp.tools import parsebot
+from parse_mcp.tools.common import AppState, ToolCall, failure
+
+logger = logging.getLogger(__name__)
+
+INSTRUCTIONS = """\
+Runs and repairs Parse.bot scraper APIs. Every result has the same shape: ok, summary, next_step,
+next_call, and on failure guidance.action (fix_input, change_input, retry_later, revise_api,
+do_not_retry, check_id, login, ask_user, report_bug). Follow guidance.action; when next_call is set it
+is a ready call. Start with list_apis, then describe_api, then execute_endpoint."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    fn: Callable[..., Any]
+    title: str
+    annotations: ToolAnnotations
+
+
+def _hints(*, read_only: bool, idempotent: bool, destructive: bool = False) -> ToolAnnotations:
+    # Every tool reaches the outside world (a service that scrapes third-party sites).
+    return ToolAnnotations(
+        read_only_hint=read_only, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=True
+    )
+
+
+PARSEBOT_TOOLS: tuple[ToolSpec, ...] = (
+    # Executing may spend credits and, for POST endpoints, act on the site: not read-only, not idempotent.
+    ToolSpec(parsebot.execute_endpoint, "Run a Parse.bot endpoint", _hints(read_only=False, idempotent=False)),
+    ToolSpec(parsebot.list_apis, "List Parse.bot APIs", _hints(read_only=True, idempotent=True)),
+    ToolSpec(parsebot.describe_api, "Describe a Parse.bot API", _hints(read_only=True, idempotent=True)),
+)
+
+
+class ParseMCPServer(MCPServer[AppState]):
+    """`MCPServer` whose every tool result has the contract's shape, even a rejected or crashed call.
+
+    The SDK answers argument-validation failures and crashes with plain text; agents would then see
+    two result shapes. Here both become the structured result with `fix_input` or `report_bug`.
+    """
+
+    def __init__(self, *, listed_tools: frozenset[str], **options: Any) -> None:
+        super().__init__("parse-mcp", **options)
+        self.listed_tools = listed_tools
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError:
+            logger.exception("tool %s crashed", name)
+            return self._shape(name, arguments, ErrorRecord(code="internal_error"))
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                return self._shape(name, arguments, _argument_record(exc.__cause__))
+            if self._tool_manager.get_tool(name) is None:
+                message = f"There is no tool named {name[:80]!r}; list the tools to see which exist."
+                return self._shape(name, {}, ErrorRecord(code="invalid_arguments", message=message, fields=("name",)))
+            raise
+
+    def _shape(self, name: str, arguments: Mapping[str, Any], record: ErrorRecord) -> CallToolResult:
+        safe: dict[str, JsonValue] = {k: v for k, v in arguments.items() if isinstance(k, str)}
+        return render(failure(record, self.listed_tools, ToolCall(name, safe)))
+
+
+def _argument_record(error: ValidationError) -> ErrorRecord:
+    problems: list[str] = []
+    fields: list[str] = []
+    for item in error.errors()[:8]:
+        where = ".".join(str(part) for part in item["loc"]) or "arguments"
+        fields.append(where)
+        problems.append(f"{where}: {item['msg']}")
+    message = "; ".join(problems)[:300] + "."
+    return ErrorRecord(code="invalid_arguments", message=message, fields=tuple(dict.fromkeys(fields)))
+
+
+def build_server(
+    settings: Settings,
+    *,
+    parsebot_transport: httpx2.AsyncBaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
+) -> ParseMCPServer:
+    # Parse.bot tools are always listed: without a key they answer ask_user, naming the variable to set.
+    specs = PARSEBOT_TOOLS
+    listed = frozenset(spec.fn.__name__ for spec in specs)
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        client = None
+        if settings.parse_api_key is not None:
+            client = ParseBotClient.from_settings(
+                settings, settings.parse_api_key, transport=parsebot_transport, clock=clock
+            )
+        try:
+            yield AppState(settings, client, SessionStore(clock), listed)
+        finally:
+            if client is not None:
+                await client.aclose()
+
+    server = ParseMCPServer(
+        listed_tools=listed,
+        title="parse-mcp",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+    )
+    for spec in specs:
+        server.add_tool(spec.fn, title=spec.title, annotations=spec.annotations, structured_output=True)
+    return server

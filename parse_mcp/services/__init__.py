@@ -1,0 +1,1 @@
+"""Clients of the upstream services: the only code that speaks HTTP to them."""

@@ -1,0 +1,148 @@
+"""The shared HTTP transport: one `httpx2.AsyncClient` per service per process.
+
+It sends a `Request`, reads at most `MAX_BODY_BYTES` of the answer, parses the headers into `Meta`,
+and turns every transport fault into a `TransportFailure` whose record says whether the request may
+have reached the service. It never decides what a status means: the service modules do that.
+Nothing it logs contains a query string, a header value or a body, so no key can leak through it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import httpx2
+
+from parse_mcp import __version__
+from parse_mcp.errors import TransportFailure, UpstreamFailure
+from parse_mcp.guidance.classify import TransportFault, classify_transport, classify_unexpected_success
+from parse_mcp.meta import Meta, RateSnapshot, read_meta, read_rate
+
+logger = logging.getLogger(__name__)
+
+# An error envelope is a few hundred bytes and an endpoint's data rarely a few megabytes; past this the
+# answer is refused rather than held in memory.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+USER_AGENT = f"parse-mcp/{__version__}"
+
+Method = Literal["GET", "POST", "PATCH", "DELETE"]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: Method
+    path: str
+    query: Sequence[tuple[str, str]] = ()
+    json_body: object = None
+    has_body: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)
+    # A request that starts paid work (a build, a revision): a timeout must not lead to a second one.
+    creates_work: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    meta: Meta
+    rate: RateSnapshot | None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status <= 299
+
+    def json(self) -> object:
+        """The body as JSON; raises ValueError when it is not."""
+        try:
+            loaded: object = json.loads(self.body)
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
+        return loaded
+
+
+class HttpClient:
+    """Sends requests to one service's base URL with that service's fixed headers."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str],
+        request_timeout: float,
+        connect_timeout: float,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._clock = clock
+        self._client = httpx2.AsyncClient(
+            base_url=base_url,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
+            timeout=httpx2.Timeout(request_timeout, connect=connect_timeout),
+            transport=transport,
+            follow_redirects=False,
+            # Proxies from the environment would see the key; a user who needs one configures it explicitly.
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def send(self, request: Request) -> Reply:
+        started = time.monotonic()
+        built = self._client.build_request(
+            request.method,
+            request.path,
+            params=list(request.query) or None,
+            json=request.json_body if request.has_body else None,
+            headers=dict(request.headers),
+        )
+        try:
+            response = await self._client.send(built, stream=True)
+            try:
+                body = await _read_capped(response)
+            finally:
+                await response.aclose()
+        except httpx2.TransportError as exc:
+            fault, reached = _fault_of(exc)
+            logger.info("%s %s: no answer (%s)", request.method, request.path, fault)
+            raise TransportFailure(
+                classify_transport(fault, creates_work=request.creates_work), reached=reached
+            ) from None
+        headers = {key.lower(): value for key, value in response.headers.items()}
+        meta = read_meta(headers)
+        logger.debug("%s %s -> %d in %.0f ms", request.method, request.path, response.status_code, _ms_since(started))
+        if body is None:
+            record = classify_unexpected_success(
+                response.status_code, headers, f"The answer was larger than {MAX_BODY_BYTES} bytes."
+            )
+            raise UpstreamFailure(record, meta)
+        return Reply(response.status_code, headers, body, meta, read_rate(headers, now=self._clock()))
+
+
+async def _read_capped(response: httpx2.Response) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _fault_of(exc: httpx2.TransportError) -> tuple[TransportFault, bool]:
+    """Which fault, and whether the request may have reached the service."""
+    if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout | httpx2.ProxyError):
+        return "connect", False
+    if isinstance(exc, httpx2.TimeoutException):
+        return "timeout", True
+    return "protocol", True
+
+
+def _ms_since(started: float) -> float:
+    return (time.monotonic() - started) * 1000

@@ -1,0 +1,279 @@
+"""Endpoint specs from `/sdk/schemas`, and the checks made on `params` before a credit is spent.
+
+`input_params` is not JSON Schema: it is a flat map from name to a loose spec (`type` labels such as
+"str", "int", "List[str]"; `required`; `default`; `choices`), sometimes just a description string.
+Parsing is forgiving (an odd row is skipped, an unknown label accepts anything) and never raises.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from parse_mcp.errors import JsonValue
+
+ParamType = Literal["string", "integer", "number", "boolean", "array", "object", "any"]
+
+_LABELS: Mapping[str, ParamType] = {
+    "string": "string",
+    "str": "string",
+    "text": "string",
+    "url": "string",
+    "email": "string",
+    "datetime": "string",
+    "date": "string",
+    "integer": "integer",
+    "int": "integer",
+    "number": "number",
+    "float": "number",
+    "double": "number",
+    "decimal": "number",
+    "boolean": "boolean",
+    "bool": "boolean",
+    "array": "array",
+    "list": "array",
+    "object": "object",
+    "dict": "object",
+}
+_GENERIC = re.compile(r"^(optional|list|dict)\[(.*)\]$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    name: str
+    type: ParamType
+    description: str = ""
+    required: bool = False
+    default: object = None
+    choices: tuple[object, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSpec:
+    name: str
+    method: Literal["GET", "POST"]
+    description: str
+    params: tuple[ParamSpec, ...]
+    price: float | None = None
+
+    def param(self, name: str) -> ParamSpec | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSpec:
+    scraper_id: str
+    name: str
+    slug: str
+    description: str
+    endpoints: tuple[EndpointSpec, ...]
+    raw: Mapping[str, object]
+
+    def endpoint(self, name: str) -> EndpointSpec | None:
+        return next((e for e in self.endpoints if e.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    field: str
+    message: str
+
+
+def parse_api_list(document: object) -> list[ApiSpec] | None:
+    """The rows of `GET /sdk/schemas`; None when the document has no list of rows at all."""
+    rows: object = document
+    if isinstance(document, dict):
+        rows = next(
+            (document[k] for k in ("apis", "schemas", "items", "data") if isinstance(document.get(k), list)), None
+        )
+    if not isinstance(rows, list):
+        return None
+    return [api for api in (parse_api(row) for row in rows) if api is not None]
+
+
+def parse_api(row: object) -> ApiSpec | None:
+    if not isinstance(row, dict):
+        return None
+    scraper_id = row.get("id") or row.get("scraper_id")
+    if not isinstance(scraper_id, str) or not scraper_id:
+        return None
+    endpoints_raw = row.get("endpoints")
+    endpoints = (
+        [e for e in (parse_endpoint(x) for x in endpoints_raw or []) if e is not None]
+        if isinstance(endpoints_raw, list)
+        else []
+    )
+    return ApiSpec(
+        scraper_id=scraper_id,
+        name=_str(row.get("name")) or scraper_id,
+        slug=_str(row.get("slug")),
+        description=_str(row.get("description")),
+        endpoints=tuple(endpoints),
+        raw=row,
+    )
+
+
+def parse_endpoint(raw: object) -> EndpointSpec | None:
+    if not isinstance(raw, dict):
+        return None
+    name = raw.get("name") or raw.get("endpoint_name")
+    if not isinstance(name, str) or not name:
+        return None
+    method = _str(raw.get("method")).upper()
+    params_raw = raw.get("input_params")
+    params = (
+        tuple(parse_param(key, value) for key, value in params_raw.items() if isinstance(key, str))
+        if isinstance(params_raw, dict)
+        else ()
+    )
+    price = raw.get("price")
+    return EndpointSpec(
+        name=name,
+        # The SDK's rule: a missing method means POST.
+        method="GET" if method == "GET" else "POST",
+        description=_str(raw.get("description")),
+        params=params,
+        price=float(price) if isinstance(price, int | float) and not isinstance(price, bool) else None,
+    )
+
+
+def parse_param(name: str, raw: object) -> ParamSpec:
+    if isinstance(raw, str):
+        return ParamSpec(name=name, type="string", description=raw)
+    if not isinstance(raw, dict):
+        return ParamSpec(name=name, type="any")
+    label = _str(raw.get("type"))
+    choices = raw.get("choices")
+    return ParamSpec(
+        name=name,
+        type=_type_of(label),
+        description=_str(raw.get("description")),
+        required=raw.get("required") is True and not label.lower().startswith("optional["),
+        default=raw.get("default"),
+        choices=tuple(choices) if isinstance(choices, list) and choices else None,
+    )
+
+
+def check_params(endpoint: EndpointSpec, params: Mapping[str, object]) -> list[Problem]:
+    """Everything wrong with `params` for this endpoint, as the agent should read it."""
+    problems: list[Problem] = []
+    known = {p.name for p in endpoint.params}
+    for name in params:
+        if name not in known:
+            listing = ", ".join(sorted(known)) or "none"
+            problems.append(Problem(name, f"{name} is not a parameter of {endpoint.name} (it takes: {listing})"))
+    for spec in endpoint.params:
+        value = params.get(spec.name)
+        if value is None:
+            if spec.required:
+                problems.append(Problem(spec.name, f"{spec.name} is required ({spec.type})"))
+            continue
+        problem = _check_value(spec, value)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def encode_query(params: Mapping[str, object]) -> list[tuple[str, str]]:
+    """GET parameters the way the service reads them: JSON for lists and objects, true/false, no None."""
+    encoded: list[tuple[str, str]] = []
+    for name, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            encoded.append((name, "true" if value else "false"))
+        elif isinstance(value, dict | list):
+            encoded.append((name, json.dumps(value, separators=(",", ":"), ensure_ascii=False)))
+        else:
+            encoded.append((name, str(value)))
+    return encoded
+
+
+def _check_value(spec: ParamSpec, value: object) -> Problem | None:
+    if not _has_type(spec.type, value):
+        return Problem(spec.name, f"{spec.name} must be {_article(spec.type)}, got {_json_type(value)}")
+    if spec.choices is not None and value not in spec.choices:
+        allowed = ", ".join(json.dumps(c, ensure_ascii=False) for c in spec.choices)
+        return Problem(spec.name, f"{spec.name} must be one of {allowed}")
+    return None
+
+
+def _has_type(expected: ParamType, value: object) -> bool:
+    checks: Mapping[ParamType, bool] = {
+        "string": isinstance(value, str),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, int | float) and not isinstance(value, bool),
+        "boolean": isinstance(value, bool),
+        "array": isinstance(value, list),
+        "object": isinstance(value, dict),
+        "any": True,
+    }
+    return checks[expected]
+
+
+def _type_of(label: str) -> ParamType:
+    text = label.strip()
+    generic = _GENERIC.match(text)
+    if generic:
+        outer, inner = generic.group(1).lower(), generic.group(2)
+        if outer == "optional":
+            return _type_of(inner)
+        return "array" if outer == "list" else "object"
+    return _LABELS.get(text.lower(), "any")
+
+
+def _article(kind: ParamType) -> str:
+    return {"integer": "an integer", "array": "an array", "object": "an object", "any": "any value"}.get(
+        kind, f"a {kind}"
+    )
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "null"
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def condensed(api: ApiSpec) -> JsonValue:
+    """A short view of one API for listings: what each endpoint does and what it takes."""
+    return {
+        "scraper_id": api.scraper_id,
+        "name": api.name,
+        "slug": api.slug or None,
+        "description": _first_line(api.description) or None,
+        "endpoints": [
+            {
+                "name": e.name,
+                "method": e.method,
+                "description": _first_line(e.description),
+                "params": [p.name + ("" if p.required else "?") for p in e.params],
+            }
+            for e in api.endpoints
+        ],
+    }
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line[:limit]
+
+
+def names(endpoints: Sequence[EndpointSpec]) -> tuple[str, ...]:
+    return tuple(e.name for e in endpoints)

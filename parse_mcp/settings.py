@@ -1,0 +1,115 @@
+"""Configuration from the environment, validated once at start-up.
+
+Keys are held as `Secret`s: their repr and str are masked, so a key cannot leak into a log line or an
+exception text by accident; code that must send a key calls `reveal()` at the one place it does so.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from parse_mcp.errors import ConfigError
+
+DEFAULT_PARSE_BASE_URL = "https://api.parse.bot"
+DEFAULT_AIPARSER_BASE_URL = "https://aiparser.scraperapi.com"
+
+# Live scrapes take 2-20 s and sometimes minutes; a tool call must still end well before the 60 s many
+# clients allow, so one upstream request may take at most this long before the agent is told to retry.
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 40.0
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 10.0
+
+
+class Secret:
+    """A string that never shows itself in repr, str or format."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    parse_api_key: Secret | None = None
+    parse_base_url: str = DEFAULT_PARSE_BASE_URL
+    scraperapi_key: Secret | None = None
+    aiparser_base_url: str = DEFAULT_AIPARSER_BASE_URL
+    request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
+    connect_timeout_seconds: float = DEFAULT_CONNECT_TIMEOUT_SECONDS
+    sandbox: bool = False
+
+    def __post_init__(self) -> None:
+        check_base_url("PARSE_API_BASE_URL", self.parse_base_url)
+        check_base_url("SCRAPERAPI_AIPARSER_URL", self.aiparser_base_url)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read the contract's variables; raise `ConfigError` with a message a person can act on."""
+        return cls(
+            parse_api_key=_secret(env.get("PARSE_API_KEY")),
+            parse_base_url=_url(env.get("PARSE_API_BASE_URL"), DEFAULT_PARSE_BASE_URL),
+            scraperapi_key=_secret(env.get("SCRAPERAPI_API_KEY")),
+            aiparser_base_url=_url(env.get("SCRAPERAPI_AIPARSER_URL"), DEFAULT_AIPARSER_BASE_URL),
+        )
+
+    def problems(self) -> list[str]:
+        """What is missing, in sentences for stderr at start-up (empty when everything is configured)."""
+        found: list[str] = []
+        if self.parse_api_key is None:
+            found.append(
+                "PARSE_API_KEY is not set: the Parse.bot tools will answer ask_user until it is "
+                "(or run `parse-mcp --sandbox` to rehearse without an account)."
+            )
+        if self.scraperapi_key is None:
+            found.append("SCRAPERAPI_API_KEY is not set: the AI Parser tools are not listed.")
+        return found
+
+
+def check_base_url(variable: str, url: str) -> None:
+    """Refuse any base URL that would send a key in clear text to another machine."""
+    parts = urlsplit(url)
+    if not parts.hostname or parts.scheme not in ("https", "http"):
+        raise ConfigError(f"{variable} must be an absolute http(s) URL, got {url!r}.")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"{variable} uses plain http on {parts.hostname!r}: keys would travel in clear text. "
+            "Use https://, or http:// only on a loopback address such as 127.0.0.1."
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"{variable} must not carry a query, fragment or credentials.")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _secret(raw: str | None) -> Secret | None:
+    value = (raw or "").strip()
+    return Secret(value) if value else None
+
+
+def _url(raw: str | None, default: str) -> str:
+    value = (raw or "").strip()
+    return value.rstrip("/") if value else default

@@ -1,0 +1,1 @@
+"""Thin MCP tool adapters: arguments -> one service call -> `ToolResult`."""

@@ -1,0 +1,102 @@
+"""What every tool adapter shares: the server's state, and the one place failures become results."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+
+from parse_mcp.errors import CallFailed, ErrorRecord, JsonValue
+from parse_mcp.guidance.table import ROWS, CallContext, guide
+from parse_mcp.results import Outcome, render
+from parse_mcp.services.parsebot import ParseBotClient
+from parse_mcp.sessions import SessionStore
+from parse_mcp.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AppState:
+    """Owned by the server's lifespan: one of each per process (per connection in-memory)."""
+
+    settings: Settings
+    parsebot: ParseBotClient | None
+    sessions: SessionStore
+    listed_tools: frozenset[str]
+
+
+@dataclass
+class Notes:
+    """What an adapter learned during a call that sharpens the guidance if the call fails."""
+
+    known_params: tuple[str, ...] = ()
+    endpoint_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    tool: str
+    arguments: Mapping[str, JsonValue] = field(default_factory=dict)
+
+
+def state_of(ctx: Context[AppState, Any]) -> AppState:
+    return ctx.request_context.lifespan_context
+
+
+async def run_parsebot(
+    state: AppState,
+    call: ToolCall,
+    action: Callable[[ParseBotClient, Notes], Awaitable[Outcome]],
+) -> CallToolResult:
+    """Run one Parse.bot action and render its outcome; every `CallFailed` becomes guidance."""
+    notes = Notes()
+    client = state.parsebot
+    if client is None:
+        return render(failure(ErrorRecord(code="missing_key"), state.listed_tools, call, notes))
+    try:
+        outcome = await action(client, notes)
+    except CallFailed as exc:
+        context = await _context(state, call, notes, exc.record, client)
+        outcome = Outcome.failure(exc.record, guide(exc.record, context), exc.meta)
+        logger.info("%s failed: %s", call.tool, exc.record.code)
+    return render(outcome)
+
+
+def failure(record: ErrorRecord, listed_tools: frozenset[str], call: ToolCall, notes: Notes | None = None) -> Outcome:
+    """An outcome for a failure found without the service (a missing key, rejected arguments, a crash)."""
+    return Outcome.failure(record, guide(record, _base_context(listed_tools, call, notes or Notes())))
+
+
+def _base_context(listed_tools: frozenset[str], call: ToolCall, notes: Notes) -> CallContext:
+    return CallContext(
+        tool=call.tool,
+        arguments=call.arguments,
+        listed_tools=listed_tools,
+        known_params=notes.known_params,
+        endpoint_names=notes.endpoint_names,
+    )
+
+
+async def _context(
+    state: AppState, call: ToolCall, notes: Notes, record: ErrorRecord, client: ParseBotClient
+) -> CallContext:
+    """The base context, plus what the task list says when the guidance needs a task id or a scraper id."""
+    context = _base_context(state.listed_tools, call, notes)
+    scraper_id = call.arguments.get("scraper_id")
+    if not isinstance(scraper_id, str):
+        return context
+    try:
+        if record.code == "id_not_found":
+            built = await client.scraper_of_task(scraper_id)
+            return replace(context, scraper_for_task=built)
+        if ROWS[record.code].follow == "revise_api" and "revise_api" in state.listed_tools:
+            return replace(context, task_id=await client.task_of_scraper(scraper_id))
+    except CallFailed as exc:
+        # The lookup only sharpens the guidance; without it the guidance is still right, just less specific.
+        logger.info("task lookup for guidance failed: %s", exc.record.code)
+    return context

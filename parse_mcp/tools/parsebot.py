@@ -1,0 +1,184 @@
+"""Parse.bot tools: thin adapters from MCP arguments to one client call and one `Outcome`.
+
+No `from __future__ import annotations` here: the SDK reads these signatures at run time to build
+each tool's input schema.
+"""
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from parse_mcp.errors import ErrorRecord, JsonValue, RejectedLocally
+from parse_mcp.guidance.table import NextCall
+from parse_mcp.results import Outcome, ToolResult
+from parse_mcp.services.parsebot import ParseBotClient
+from parse_mcp.services.specs import EndpointSpec, check_params, condensed, names
+from parse_mcp.tools.common import AppState, Notes, ToolCall, run_parsebot, state_of
+
+ScraperId = Annotated[
+    str,
+    Field(min_length=1, max_length=200, description="The API's scraper id, from list_apis (a task id is not one)."),
+]
+
+
+async def execute_endpoint(
+    scraper_id: ScraperId,
+    endpoint: Annotated[str, Field(min_length=1, max_length=200, description="The endpoint's name.")],
+    ctx: Context[AppState, Any],
+    params: Annotated[
+        dict[str, Any],
+        Field(description="The endpoint's input parameters, as its input_params declare (see describe_api)."),
+    ]
+    | None = None,
+    snapshot_version: Annotated[
+        int | None, Field(description="Pin a marketplace release (a positive integer); omit for the latest.")
+    ] = None,
+    session: Annotated[
+        str | None, Field(max_length=200, description="A session handle from login, for authenticated endpoints.")
+    ] = None,
+) -> Annotated[CallToolResult, ToolResult]:
+    """Run one endpoint of a Parse.bot API and return its data.
+
+    Use this to get data. The server picks GET or POST from the endpoint's spec and checks params
+    against its input_params before any credit is spent. Find ids with list_apis and parameters with
+    describe_api. On failure, follow guidance.action and next_call.
+    """
+    given = params or {}
+    arguments: dict[str, JsonValue] = {"scraper_id": scraper_id, "endpoint": endpoint, "params": given}
+    if snapshot_version is not None:
+        arguments["snapshot_version"] = snapshot_version
+    if session is not None:
+        arguments["session"] = session
+    state = state_of(ctx)
+
+    async def run(client: ParseBotClient, notes: Notes) -> Outcome:
+        credentials = None
+        if session is not None:
+            credentials = state.sessions.get(session, scraper_id)
+            if credentials is None:
+                raise RejectedLocally(ErrorRecord(code="unknown_session", fields=("session",)))
+        spec = await _endpoint_spec(client, notes, scraper_id, endpoint, snapshot_version)
+        problems = check_params(spec, given)
+        if problems:
+            message = "; ".join(p.message for p in problems)
+            raise RejectedLocally(
+                ErrorRecord(
+                    code="invalid_arguments", message=message, fields=tuple(dict.fromkeys(p.field for p in problems))
+                )
+            )
+        answer = await client.execute(scraper_id, spec, given, snapshot_version=snapshot_version, session=credentials)
+        data: JsonValue = answer.data  # type: ignore[assignment]
+        return Outcome.success(f"{endpoint} returned {_shape(data)}.", data, answer.meta)
+
+    return await run_parsebot(state, ToolCall("execute_endpoint", arguments), run)
+
+
+async def list_apis(
+    ctx: Context[AppState, Any],
+    query: Annotated[
+        str | None, Field(max_length=200, description="Only APIs whose name, slug or id contains this text.")
+    ] = None,
+) -> Annotated[CallToolResult, ToolResult]:
+    """List the Parse.bot APIs this key can call, with their endpoints in brief.
+
+    Use this first to find a scraper_id and endpoint names; then describe_api for one API's full
+    parameters, or execute_endpoint to call one.
+    """
+    arguments: dict[str, JsonValue] = {"query": query} if query else {}
+
+    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+        apis, meta = await client.list_apis()
+        needle = (query or "").strip().lower()
+        chosen = [a for a in apis if needle in f"{a.name} {a.slug} {a.scraper_id}".lower()]
+        data: JsonValue = {"apis": [condensed(a) for a in chosen], "total": len(apis)}
+        matching = f" matching {query!r}" if needle else ""
+        summary = f"{len(chosen)} of {len(apis)} APIs{matching}."
+        if len(chosen) == 1:
+            only = chosen[0].scraper_id
+            return Outcome.success(
+                summary,
+                data,
+                meta,
+                next_step="Call describe_api for this API's parameters, then execute_endpoint.",
+                next_call=NextCall("describe_api", {"scraper_id": only}),
+            )
+        next_step = (
+            "Pick an API and call describe_api with its scraper_id."
+            if chosen
+            else "Call list_apis without a query to see every API."
+        )
+        return Outcome.success(summary, data, meta, next_step=next_step)
+
+    return await run_parsebot(state_of(ctx), ToolCall("list_apis", arguments), run)
+
+
+async def describe_api(
+    scraper_id: ScraperId,
+    ctx: Context[AppState, Any],
+    version: Annotated[
+        int | None, Field(ge=1, description="A pinned marketplace release; omit for the latest.")
+    ] = None,
+) -> Annotated[CallToolResult, ToolResult]:
+    """Show one Parse.bot API in full: each endpoint's method, input_params and return_schema.
+
+    Use this before execute_endpoint to learn the exact parameters, their types, which are required
+    and which values are allowed.
+    """
+    arguments: dict[str, JsonValue] = {"scraper_id": scraper_id}
+    if version is not None:
+        arguments["version"] = version
+
+    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+        api, meta = await client.describe_api(scraper_id, version)
+        data: JsonValue = dict(api.raw)  # type: ignore[arg-type]
+        listing = ", ".join(names(api.endpoints)) or "none"
+        summary = f"{api.name} has {len(api.endpoints)} endpoints: {listing}."
+        ready = next((e for e in api.endpoints if not any(p.required for p in e.params)), None)
+        if ready is not None:
+            call_args: dict[str, JsonValue] = {"scraper_id": scraper_id, "endpoint": ready.name, "params": {}}
+            if version is not None:
+                call_args["snapshot_version"] = version
+            return Outcome.success(
+                summary,
+                data,
+                meta,
+                next_step="Call execute_endpoint with one of these endpoints and its parameters.",
+                next_call=NextCall("execute_endpoint", call_args),
+            )
+        return Outcome.success(
+            summary, data, meta, next_step="Call execute_endpoint with an endpoint and its required params."
+        )
+
+    return await run_parsebot(state_of(ctx), ToolCall("describe_api", arguments), run)
+
+
+async def _endpoint_spec(
+    client: ParseBotClient, notes: Notes, scraper_id: str, endpoint: str, snapshot_version: int | None
+) -> EndpointSpec:
+    # A version below 1 cannot exist, so there is no schema to check it against: the request goes out
+    # with it and the service's own 400 says what is wrong.
+    version = snapshot_version if snapshot_version is not None and snapshot_version >= 1 else None
+    api = await client.api_spec(scraper_id, version)
+    spec = api.endpoint(endpoint)
+    if spec is None:
+        # The cached schema may predate a revision that added the endpoint.
+        api = await client.api_spec(scraper_id, version, refresh=True)
+        spec = api.endpoint(endpoint)
+    notes.endpoint_names = names(api.endpoints)
+    if spec is None:
+        raise RejectedLocally(ErrorRecord(code="unknown_endpoint", fields=("endpoint",)))
+    notes.known_params = tuple(p.name for p in spec.params)
+    return spec
+
+
+def _shape(data: JsonValue) -> str:
+    if isinstance(data, list):
+        return f"a list of {len(data)} items"
+    if isinstance(data, dict):
+        return f"an object with {len(data)} fields"
+    if data is None:
+        return "no data"
+    return f"a {type(data).__name__} value"
+
