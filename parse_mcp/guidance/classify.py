@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
 from parse_mcp.errors import ErrorCode, ErrorRecord, JsonScalar
+from parse_mcp.guidance.redact import redact
 
 MESSAGE_LIMIT = 300
 SNIPPET_LIMIT = 500
@@ -37,8 +39,22 @@ def classify_parsebot(
     body: bytes,
     *,
     now: float,
+    secrets: Sequence[str] = (),
 ) -> ErrorRecord:
-    """Classify a Parse.bot answer that is not a documented success. `headers` keys are lower-case."""
+    """Classify a Parse.bot answer that is not a documented success. `headers` keys are lower-case.
+
+    `secrets` are the values this server sent (its keys): they are scrubbed from every copied text.
+    """
+    record = _classify(http_status, headers, body, now=now)
+    return replace(
+        record,
+        message=redact(record.message, secrets),
+        snippet=redact(record.snippet, secrets) if record.snippet else None,
+        url=redact(record.url, secrets) if record.url else None,
+    )
+
+
+def _classify(http_status: int, headers: Mapping[str, str], body: bytes, *, now: float) -> ErrorRecord:
     document = _load_json(body)
     top: dict[str, object] = document if isinstance(document, dict) else {}
     envelope = top.get("error")

@@ -449,8 +449,13 @@ def _values(
         "tier_phrase": _tier_phrase(record),
         "network_phrase": _network_phrase(record),
         "endpoint_names": ", ".join(context.endpoint_names) or "(none)",
-        "local_message": record.message,
+        "local_message": _sentence(record.message or "they do not match what the tool accepts"),
     }
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith(".") else text + "."
 
 
 def _fields_phrase(fields: tuple[str, ...]) -> str:

@@ -77,8 +77,10 @@ class HttpClient:
         connect_timeout: float,
         transport: httpx2.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self._clock = clock
+        self._max_body_bytes = max_body_bytes
         self._client = httpx2.AsyncClient(
             base_url=base_url,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
@@ -104,7 +106,7 @@ class HttpClient:
         try:
             response = await self._client.send(built, stream=True)
             try:
-                body = await _read_capped(response)
+                body = await _read_capped(response, self._max_body_bytes)
             finally:
                 await response.aclose()
         except httpx2.TransportError as exc:
@@ -118,18 +120,18 @@ class HttpClient:
         logger.debug("%s %s -> %d in %.0f ms", request.method, request.path, response.status_code, _ms_since(started))
         if body is None:
             record = classify_unexpected_success(
-                response.status_code, headers, f"The answer was larger than {MAX_BODY_BYTES} bytes."
+                response.status_code, headers, f"The answer was larger than {self._max_body_bytes} bytes."
             )
             raise UpstreamFailure(record, meta)
         return Reply(response.status_code, headers, body, meta, read_rate(headers, now=self._clock()))
 
 
-async def _read_capped(response: httpx2.Response) -> bytes | None:
+async def _read_capped(response: httpx2.Response, limit: int) -> bytes | None:
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             return None
         chunks.append(chunk)
     return b"".join(chunks)

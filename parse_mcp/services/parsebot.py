@@ -36,8 +36,11 @@ class Answer:
 
 
 class ParseBotClient:
-    def __init__(self, http: HttpClient, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, http: HttpClient, *, secrets: tuple[str, ...] = (), clock: Callable[[], float] = time.time
+    ) -> None:
         self._http = http
+        self._secrets = secrets
         self._clock = clock
         self._apis: dict[tuple[str, int | None], ApiSpec] = {}
         self._tasks: list[Mapping[str, object]] | None = None
@@ -59,7 +62,7 @@ class ParseBotClient:
             transport=transport,
             clock=clock,
         )
-        return cls(http, clock=clock)
+        return cls(http, secrets=(key.reveal(),), clock=clock)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -160,7 +163,8 @@ class ParseBotClient:
         reply = await self._http.send(request)
         if not reply.ok:
             raise UpstreamFailure(
-                classify_parsebot(reply.status, reply.headers, reply.body, now=self._clock()), reply.meta
+                classify_parsebot(reply.status, reply.headers, reply.body, now=self._clock(), secrets=self._secrets),
+                reply.meta,
             )
         return reply
 

@@ -1,0 +1,204 @@
+"""The classifier maps every documented Parse.bot failure, and nothing it is fed makes it raise."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from parse_mcp.errors import ErrorCode
+from parse_mcp.guidance.classify import (
+    SNIPPET_LIMIT,
+    classify_parsebot,
+    classify_transport,
+    parse_retry_after,
+    seconds_to_utc_midnight,
+)
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "parsebot"
+NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+KEY = "pmx_live_4f9a8b7c6d5e"
+
+
+def load(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return loaded
+
+
+def body_bytes(body: object) -> bytes:
+    return body.encode() if isinstance(body, str) else json.dumps(body).encode()
+
+
+def classify_fixture(name: str) -> Any:
+    case = load(name)
+    return classify_parsebot(case["http_status"], case["headers"], body_bytes(case["body"]), now=NOW)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in FIXTURES.glob("*.json")))
+def test_every_reference_envelope_maps_to_its_expected_code(name: str) -> None:
+    case = load(name)
+    assert case["expect"] in get_args(ErrorCode)
+    assert classify_fixture(name).code == case["expect"]
+
+
+def test_the_upstream_error_envelope_keeps_every_documented_field() -> None:
+    record = classify_fixture("502_upstream_404")
+    assert record.status == "upstream_error"
+    assert record.http_status == 502
+    assert record.upstream_status_code == 404
+    assert record.snippet == "<html>Product not found</html>"
+    assert record.url == "https://example.com/products/invalid-sku"
+    assert record.request_id == "req-123"
+
+
+def test_the_blocked_envelope_keeps_vendor_kind_attempts_and_wait() -> None:
+    record = classify_fixture("503_blocked_retry_after")
+    assert (record.block_type, record.vendor, record.kind, record.attempts) == (
+        "datadome",
+        "datadome",
+        "antibot_solvable",
+        3,
+    )
+    assert record.retry_after == 60
+
+
+def test_the_retry_after_header_wins_over_the_body() -> None:
+    body = {"error": {"error": "Rate limit exceeded", "limit_type": "burst", "retry_after": 5}, "status_code": 429}
+    record = classify_parsebot(429, {"retry-after": "9"}, body_bytes(body), now=NOW)
+    assert record.retry_after == 9
+
+
+def test_the_body_retry_after_is_used_when_no_header_is_sent() -> None:
+    body = {"error": {"limit_type": "burst", "retry_after": 2.2}, "status_code": 429}
+    assert classify_parsebot(429, {}, body_bytes(body), now=NOW).retry_after == 3
+
+
+def test_a_daily_limit_without_a_wait_counts_down_to_utc_midnight() -> None:
+    body = {"error": {"limit_type": "daily"}, "status_code": 429}
+    record = classify_parsebot(429, {}, body_bytes(body), now=NOW)
+    assert record.code == "rate_limited_daily"
+    assert record.retry_after == 16 * 3600
+
+
+def test_seconds_to_utc_midnight_counts_from_the_given_instant() -> None:
+    assert seconds_to_utc_midnight(NOW) == 16 * 3600
+    assert seconds_to_utc_midnight(NOW + 16 * 3600 - 0.5) == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("60", 60.0),
+        ("1.2", 2.0),
+        ("0", 0.0),
+        ("-3", None),
+        ("soon", None),
+        ("nan", None),
+        ("inf", None),
+        ("Fri, 15 Jan 2027 08:01:00 GMT", 60.0),
+        ("Fri, 15 Jan 2027 07:59:00 GMT", None),
+        ("99999999", 86_400.0),
+        (None, None),
+    ],
+)
+def test_retry_after_reads_seconds_and_http_dates(raw: str | None, expected: float | None) -> None:
+    assert parse_retry_after(raw, now=NOW) == expected
+
+
+def test_a_422_message_points_at_the_field_it_names() -> None:
+    assert classify_fixture("422_input_format_invalid").fields == ("trip_type",)
+    assert classify_fixture("422_stale_input_no_kind").fields == ("date",)
+    assert classify_fixture("422_fastapi_validation").fields == ("slug",)
+
+
+def test_the_snippet_is_capped_and_the_message_too() -> None:
+    body = {"error": {"status": "upstream_error", "upstream_status_code": 404, "message": "m" * 5000, "snippet": "s" * 5000}}
+    record = classify_parsebot(502, {}, body_bytes(body), now=NOW)
+    assert record.snippet is not None and len(record.snippet) == SNIPPET_LIMIT
+    assert len(record.message) <= 300
+
+
+def test_the_next_tier_of_a_402_is_kept_for_the_user() -> None:
+    assert classify_fixture("402_credits").next_tier == {"display_name": "Hobby", "credits": 1000, "price": 30}
+
+
+def test_a_key_echoed_by_the_service_is_scrubbed_from_every_copied_text() -> None:
+    body = {
+        "error": {
+            "status": "upstream_error",
+            "upstream_status_code": 404,
+            "message": f"bad key {KEY}",
+            "snippet": f"echo {KEY}",
+            "url": "https://example.com/x?api_key=abc123",
+        }
+    }
+    record = classify_parsebot(502, {}, body_bytes(body), now=NOW, secrets=(KEY,))
+    assert KEY not in repr(record)
+    assert "abc123" not in (record.url or "")
+
+
+@pytest.mark.parametrize(
+    ("fault", "creates_work", "code"),
+    [
+        ("connect", False, "network_read"),
+        ("connect", True, "network_read"),
+        ("timeout", False, "network_read"),
+        ("timeout", True, "network_write"),
+        ("protocol", True, "network_write"),
+    ],
+)
+def test_a_build_that_may_have_started_is_never_classified_as_safe_to_repeat(
+    fault: Any, creates_work: bool, code: str
+) -> None:
+    assert classify_transport(fault, creates_work=creates_work).code == code
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+envelope_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "error": json_values
+        | st.fixed_dictionaries(
+            {},
+            optional={
+                "status": st.sampled_from(["stale_input", "upstream_error", "blocked", "error", "success"]) | st.text(),
+                "kind": json_values,
+                "upstream_status_code": json_values,
+                "retry_after": json_values,
+                "limit_type": st.sampled_from(["burst", "daily"]) | json_values,
+                "snippet": json_values,
+                "message": json_values,
+                "next_tier": json_values,
+            },
+        ),
+        "detail": json_values,
+        "status_code": json_values,
+    },
+)
+bodies = st.binary(max_size=200) | envelope_like.map(lambda d: json.dumps(d).encode()) | json_values.map(
+    lambda v: json.dumps(v).encode()
+)
+header_maps = st.dictionaries(
+    st.sampled_from(["retry-after", "x-railway-request-id", "content-type", "x-ratelimit-remaining"]) | st.text(max_size=10),
+    st.text(max_size=40),
+    max_size=5,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(status=st.integers(min_value=-10, max_value=1000), headers=header_maps, body=bodies)
+def test_the_classifier_never_raises_and_never_returns_the_key(status: int, headers: dict[str, str], body: bytes) -> None:
+    hostile = body.replace(b"A", KEY.encode())
+    record = classify_parsebot(status, headers, hostile, now=NOW, secrets=(KEY,))
+    assert record.code in get_args(ErrorCode)
+    assert KEY not in repr(record)
+    assert len(record.message) <= 300
+    assert record.snippet is None or len(record.snippet) <= SNIPPET_LIMIT

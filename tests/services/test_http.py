@@ -1,0 +1,113 @@
+"""Transport faults a real server cannot produce on demand, through httpx2.MockTransport."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+
+from parse_mcp.errors import TransportFailure, UpstreamFailure
+from parse_mcp.services.http import HttpClient, Request
+
+pytestmark = pytest.mark.anyio
+
+
+def client_raising(exc: Exception) -> HttpClient:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        raise exc
+
+    return HttpClient(
+        "https://api.example.test",
+        headers={"X-API-Key": "pmx_secret_value"},
+        request_timeout=1.0,
+        connect_timeout=1.0,
+        transport=httpx2.MockTransport(handler),
+    )
+
+
+async def test_a_refused_connection_never_reached_the_service_and_is_safe_to_repeat() -> None:
+    client = client_raising(httpx2.ConnectError("refused"))
+    with pytest.raises(TransportFailure) as caught:
+        await client.send(Request("POST", "/dispatch", creates_work=True))
+    assert caught.value.reached is False
+    assert caught.value.record.code == "network_read"
+    await client.aclose()
+
+
+async def test_a_timed_out_build_may_have_started_and_must_not_be_repeated() -> None:
+    client = client_raising(httpx2.ReadTimeout("slow"))
+    with pytest.raises(TransportFailure) as caught:
+        await client.send(Request("POST", "/dispatch", creates_work=True))
+    assert caught.value.reached is True
+    assert caught.value.record.code == "network_write"
+    assert "pmx_secret_value" not in str(caught.value)
+    await client.aclose()
+
+
+async def test_a_timed_out_read_is_retry_later() -> None:
+    client = client_raising(httpx2.ReadTimeout("slow"))
+    with pytest.raises(TransportFailure) as caught:
+        await client.send(Request("GET", "/sdk/schemas"))
+    assert caught.value.record.code == "network_read"
+    assert caught.value.record.kind == "timeout"
+    await client.aclose()
+
+
+async def test_a_broken_answer_counts_as_possibly_run() -> None:
+    client = client_raising(httpx2.RemoteProtocolError("eof"))
+    with pytest.raises(TransportFailure) as caught:
+        await client.send(Request("GET", "/x"))
+    assert caught.value.reached is True and caught.value.record.kind == "protocol"
+    await client.aclose()
+
+
+async def test_an_answer_larger_than_the_cap_is_refused_without_holding_it() -> None:
+    client = HttpClient(
+        "https://api.example.test",
+        headers={},
+        request_timeout=1.0,
+        connect_timeout=1.0,
+        transport=httpx2.MockTransport(lambda request: httpx2.Response(200, content=b"x" * 5000)),
+        max_body_bytes=1000,
+    )
+    with pytest.raises(UpstreamFailure) as caught:
+        await client.send(Request("GET", "/x"))
+    assert caught.value.record.code == "unexpected_response"
+    await client.aclose()
+
+
+async def test_headers_become_meta_and_the_rate_picture() -> None:
+    headers = {
+        "X-Credits-Charged": "1",
+        "X-Credits-Remaining": "199",
+        "X-RateLimit-Remaining": "29",
+        "X-RateLimit-Daily-Remaining": "99",
+        "X-RateLimit-Reset": "1800000012",
+        "X-RateLimit-Burst": "30",
+        "X-RateLimit-Refill-Per-Min": "5",
+        "X-RateLimit-Daily-Reset": "3600",
+        "X-Railway-Request-Id": "req-9",
+    }
+    client = HttpClient(
+        "https://api.example.test",
+        headers={},
+        request_timeout=1.0,
+        connect_timeout=1.0,
+        transport=httpx2.MockTransport(lambda request: httpx2.Response(200, json={}, headers=headers)),
+        clock=lambda: 1_800_000_000.0,
+    )
+    reply = await client.send(Request("GET", "/x"))
+    assert reply.meta.as_dict() == {
+        "credits_charged": 1,
+        "credits_remaining": 199,
+        "rate_limit_remaining": 29,
+        "daily_remaining": 99,
+        "request_id": "req-9",
+    }
+    assert reply.rate is not None
+    assert (reply.rate.burst, reply.rate.refill_per_minute, reply.rate.reset_at, reply.rate.daily_reset_in) == (
+        30,
+        5,
+        1800000012,
+        3600.0,
+    )
+    await client.aclose()

@@ -1,0 +1,60 @@
+"""Settings: the base-URL rule that keeps keys off clear-text links, and keys that never show."""
+
+from __future__ import annotations
+
+import pytest
+
+from parse_mcp.errors import ConfigError
+from parse_mcp.settings import DEFAULT_PARSE_BASE_URL, Secret, Settings
+
+
+def test_defaults_point_at_the_real_services_and_hold_no_key() -> None:
+    settings = Settings.from_env({})
+    assert settings.parse_base_url == DEFAULT_PARSE_BASE_URL
+    assert settings.parse_api_key is None and settings.scraperapi_key is None
+    assert any("PARSE_API_KEY" in p for p in settings.problems())
+
+
+def test_keys_and_urls_are_read_from_the_contract_variables() -> None:
+    settings = Settings.from_env(
+        {
+            "PARSE_API_KEY": " pmx_abc123 ",
+            "PARSE_API_BASE_URL": "http://127.0.0.1:8787/",
+            "SCRAPERAPI_API_KEY": "sk",
+            "SCRAPERAPI_AIPARSER_URL": "https://parser.example.com",
+        }
+    )
+    assert settings.parse_api_key == Secret("pmx_abc123")
+    assert settings.parse_base_url == "http://127.0.0.1:8787"
+    assert settings.aiparser_base_url == "https://parser.example.com"
+    assert settings.problems() == []
+
+
+@pytest.mark.parametrize("url", ["http://localhost:9000", "http://127.0.0.2", "http://[::1]:8080", "https://api.parse.bot"])
+def test_https_or_loopback_http_is_accepted(url: str) -> None:
+    assert Settings.from_env({"PARSE_API_BASE_URL": url}).parse_base_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://api.parse.bot", "clear text"),
+        ("http://10.0.0.5:8000", "clear text"),
+        ("ftp://api.parse.bot", "absolute http(s) URL"),
+        ("api.parse.bot", "absolute http(s) URL"),
+        ("https://user:pw@api.parse.bot", "credentials"),
+    ],
+)
+def test_a_base_url_that_could_leak_a_key_is_refused_with_a_reason(url: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"SCRAPERAPI_AIPARSER_URL": url})
+    assert words in str(caught.value)
+    assert "SCRAPERAPI_AIPARSER_URL" in str(caught.value)
+
+
+def test_a_secret_never_shows_itself() -> None:
+    secret = Secret("pmx_topsecret")
+    settings = Settings(parse_api_key=secret)
+    for shown in (repr(secret), str(secret), f"{secret}", repr(settings)):
+        assert "pmx_topsecret" not in shown
+    assert secret.reveal() == "pmx_topsecret"
