@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from parse_mcp import __version__
 from parse_mcp.errors import ErrorRecord, JsonValue
+from parse_mcp.prompts import load_templates
 from parse_mcp.results import render
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.sessions import SessionStore
@@ -130,4 +131,6 @@ def build_server(
     )
     for spec in specs:
         server.add_tool(spec.fn, title=spec.title, annotations=spec.annotations, structured_output=True)
+    for template in load_templates():
+        server.add_prompt(template.as_prompt())
     return server

@@ -11,7 +11,8 @@ from parse_mcp.settings import DEFAULT_PARSE_BASE_URL, Secret, Settings
 def test_defaults_point_at_the_real_services_and_hold_no_key() -> None:
     settings = Settings.from_env({})
     assert settings.parse_base_url == DEFAULT_PARSE_BASE_URL
-    assert settings.parse_api_key is None and settings.scraperapi_key is None
+    assert settings.parse_api_key is None
+    assert settings.scraperapi_key is None
     assert any("PARSE_API_KEY" in p for p in settings.problems())
 
 
@@ -30,7 +31,9 @@ def test_keys_and_urls_are_read_from_the_contract_variables() -> None:
     assert settings.problems() == []
 
 
-@pytest.mark.parametrize("url", ["http://localhost:9000", "http://127.0.0.2", "http://[::1]:8080", "https://api.parse.bot"])
+@pytest.mark.parametrize(
+    "url", ["http://localhost:9000", "http://127.0.0.2", "http://[::1]:8080", "https://api.parse.bot"]
+)
 def test_https_or_loopback_http_is_accepted(url: str) -> None:
     assert Settings.from_env({"PARSE_API_BASE_URL": url}).parse_base_url == url
 

@@ -42,6 +42,7 @@ Fields = Literal["none", "from_message", "from_record", "snapshot_version", "end
 
 @dataclass(frozen=True, slots=True)
 class Row:
+    cause: str  # what produces it, for the README's table
     action: Action
     fault: Fault
     retryable: bool
@@ -111,6 +112,7 @@ _REVISE = (
 
 ROWS: Final[Mapping[ErrorCode, Row]] = {
     "input_invalid": Row(
+        "422 `stale_input`, kind `input_format_invalid` or none",
         "fix_input",
         "caller",
         False,
@@ -121,6 +123,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         fields="from_message",
     ),
     "input_not_found": Row(
+        "422 `stale_input`, kind `input_not_found`",
         "change_input",
         "caller",
         False,
@@ -128,6 +131,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "Call {endpoint} only with a different input; this one will keep failing.",
     ),
     "upstream_not_found": Row(
+        "502 `upstream_error`, upstream 404 or 410",
         "change_input",
         "target_site",
         False,
@@ -135,6 +139,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "Do not retry this input; call {endpoint} again only with an input that exists on the site.",
     ),
     "upstream_auth": Row(
+        "502 `upstream_error`, upstream 401 or 403",
         "revise_api",
         "scraper",
         False,
@@ -144,6 +149,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         follow="revise_api",
     ),
     "upstream_transient": Row(
+        "502 `upstream_error`, upstream 429 or 5xx",
         "retry_later",
         "target_site",
         True,
@@ -154,6 +160,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         default_wait=UPSTREAM_BACKOFF_SECONDS,
     ),
     "upstream_other": Row(
+        "502 `upstream_error`, any other upstream status",
         "do_not_retry",
         "target_site",
         False,
@@ -161,6 +168,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "Do not retry this call; change the input, or tell the user what the site answered.",
     ),
     "blocked_transient": Row(
+        "503 `blocked` with `retry_after`",
         "retry_later",
         "anti_bot",
         True,
@@ -170,6 +178,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         wait="service",
     ),
     "blocked": Row(
+        "503 `blocked` without `retry_after`",
         "do_not_retry",
         "anti_bot",
         False,
@@ -178,6 +187,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         follow="revise_api",
     ),
     "scraper_bug": Row(
+        "500 `error` (`scraper_bug`)",
         "revise_api",
         "scraper",
         False,
@@ -186,6 +196,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         follow="revise_api",
     ),
     "rate_limited_burst": Row(
+        "429, `limit_type: burst`",
         "retry_later",
         "rate_limit",
         True,
@@ -196,6 +207,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         default_wait=BURST_FALLBACK_SECONDS,
     ),
     "rate_limited_daily": Row(
+        "429, `limit_type: daily`",
         "ask_user",
         "rate_limit",
         True,
@@ -204,6 +216,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         wait="until_reset",
     ),
     "bad_snapshot_version": Row(
+        "400, invalid `API-Snapshot-Version`",
         "fix_input",
         "caller",
         False,
@@ -212,6 +225,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         fields="snapshot_version",
     ),
     "session_pair": Row(
+        "400, session id and key not sent together",
         "login",
         "caller",
         False,
@@ -220,6 +234,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         follow="login",
     ),
     "bad_request": Row(
+        "400, any other reason",
         "report_bug",
         "client",
         False,
@@ -227,6 +242,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "Do not retry; report the failure with error.request_id.",
     ),
     "unauthorized": Row(
+        "401, key missing, invalid or expired",
         "ask_user",
         "account",
         False,
@@ -234,6 +250,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "Ask the user to check {key_variable} in this server's environment; do not retry until it is fixed.",
     ),
     "session_expired": Row(
+        "401, login session expired",
         "login",
         "caller",
         False,
@@ -242,6 +259,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         follow="login",
     ),
     "credits_exhausted": Row(
+        "402",
         "ask_user",
         "account",
         False,
@@ -249,6 +267,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "Tell the user the credits are exhausted{tier_phrase}; make no more paid calls until they top up.",
     ),
     "forbidden": Row(
+        "403",
         "ask_user",
         "account",
         False,
@@ -256,6 +275,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "Tell the user their plan does not allow this call; do not retry.",
     ),
     "id_not_found": Row(
+        '404 `{"error": "Scraper with ID … not found"}`',
         "check_id",
         "caller",
         False,
@@ -264,6 +284,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         follow="list_apis",
     ),
     "path_not_found": Row(
+        '404 `{"detail": "Not Found"}`',
         "report_bug",
         "client",
         False,
@@ -271,6 +292,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "Do not retry; report it with error.request_id, and check the base URL setting if it was changed.",
     ),
     "unexpected_status": Row(
+        "any other HTTP status",
         "report_bug",
         "client",
         False,
@@ -278,6 +300,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "Do not retry; report it with error.request_id.",
     ),
     "service_unavailable": Row(
+        "5xx without an envelope (proxy page, gateway timeout)",
         "retry_later",
         "service",
         True,
@@ -288,6 +311,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         default_wait=SERVICE_BACKOFF_SECONDS,
     ),
     "network_read": Row(
+        "connection failure or timeout (reads)",
         "retry_later",
         "network",
         True,
@@ -298,6 +322,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         default_wait=NETWORK_BACKOFF_SECONDS,
     ),
     "network_write": Row(
+        "timeout or broken answer on a build or revision",
         "do_not_retry",
         "network",
         False,
@@ -306,6 +331,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         follow="list_tasks",
     ),
     "unexpected_response": Row(
+        "2xx body the API does not document",
         "report_bug",
         "service",
         False,
@@ -313,6 +339,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "Do not retry; report it with error.request_id.",
     ),
     "missing_key": Row(
+        "no key configured (this server)",
         "ask_user",
         "account",
         False,
@@ -321,6 +348,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "`parse-mcp --sandbox` to rehearse without an account.",
     ),
     "invalid_arguments": Row(
+        "arguments refused by this server's checks",
         "fix_input",
         "caller",
         False,
@@ -330,6 +358,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         fields="from_record",
     ),
     "unknown_endpoint": Row(
+        "endpoint not in the API's schema (this server)",
         "fix_input",
         "caller",
         False,
@@ -339,6 +368,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         fields="endpoint",
     ),
     "unknown_session": Row(
+        "session handle unknown or expired (this server)",
         "login",
         "caller",
         False,
@@ -347,6 +377,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         follow="login",
     ),
     "internal_error": Row(
+        "this server failed",
         "report_bug",
         "client",
         False,

@@ -23,6 +23,9 @@ from parse_mcp.guidance.classify import TransportFault, classify_transport, clas
 from parse_mcp.meta import Meta, RateSnapshot, read_meta, read_rate
 
 logger = logging.getLogger(__name__)
+# httpx2 logs every request's full URL at INFO, and the AI Parser key travels in the query string.
+logging.getLogger("httpx2").setLevel(logging.WARNING)
+logging.getLogger("httpcore2").setLevel(logging.WARNING)
 
 # An error envelope is a few hundred bytes and an endpoint's data rarely a few megabytes; past this the
 # answer is refused rather than held in memory.

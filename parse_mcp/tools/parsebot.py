@@ -181,4 +181,3 @@ def _shape(data: JsonValue) -> str:
     if data is None:
         return "no data"
     return f"a {type(data).__name__} value"
-

@@ -116,9 +116,12 @@ def test_a_422_message_points_at_the_field_it_names() -> None:
 
 
 def test_the_snippet_is_capped_and_the_message_too() -> None:
-    body = {"error": {"status": "upstream_error", "upstream_status_code": 404, "message": "m" * 5000, "snippet": "s" * 5000}}
+    body = {
+        "error": {"status": "upstream_error", "upstream_status_code": 404, "message": "m" * 5000, "snippet": "s" * 5000}
+    }
     record = classify_parsebot(502, {}, body_bytes(body), now=NOW)
-    assert record.snippet is not None and len(record.snippet) == SNIPPET_LIMIT
+    assert record.snippet is not None
+    assert len(record.snippet) == SNIPPET_LIMIT
     assert len(record.message) <= 300
 
 
@@ -183,11 +186,14 @@ envelope_like = st.fixed_dictionaries(
         "status_code": json_values,
     },
 )
-bodies = st.binary(max_size=200) | envelope_like.map(lambda d: json.dumps(d).encode()) | json_values.map(
-    lambda v: json.dumps(v).encode()
+bodies = (
+    st.binary(max_size=200)
+    | envelope_like.map(lambda d: json.dumps(d).encode())
+    | json_values.map(lambda v: json.dumps(v).encode())
 )
 header_maps = st.dictionaries(
-    st.sampled_from(["retry-after", "x-railway-request-id", "content-type", "x-ratelimit-remaining"]) | st.text(max_size=10),
+    st.sampled_from(["retry-after", "x-railway-request-id", "content-type", "x-ratelimit-remaining"])
+    | st.text(max_size=10),
     st.text(max_size=40),
     max_size=5,
 )
@@ -195,7 +201,9 @@ header_maps = st.dictionaries(
 
 @settings(max_examples=400, deadline=None)
 @given(status=st.integers(min_value=-10, max_value=1000), headers=header_maps, body=bodies)
-def test_the_classifier_never_raises_and_never_returns_the_key(status: int, headers: dict[str, str], body: bytes) -> None:
+def test_the_classifier_never_raises_and_never_returns_the_key(
+    status: int, headers: dict[str, str], body: bytes
+) -> None:
     hostile = body.replace(b"A", KEY.encode())
     record = classify_parsebot(status, headers, hostile, now=NOW, secrets=(KEY,))
     assert record.code in get_args(ErrorCode)

@@ -33,7 +33,9 @@ def test_every_error_code_has_exactly_one_row() -> None:
 def test_every_row_renders_whole_sentences(code: ErrorCode) -> None:
     guidance = guide(ErrorRecord(code=code, http_status=500, upstream_status_code=404, retry_after=7), CALL)
     for text in (guidance.summary, guidance.next_step):
-        assert text and "{" not in text and "}" not in text
+        assert text
+        assert "{" not in text
+        assert "}" not in text
         assert text.endswith((".", ")")), text
     assert guidance.retryable is (guidance.action in {"retry_later"} or code == "rate_limited_daily")
 
@@ -92,7 +94,9 @@ def test_untrusted_upstream_text_never_reaches_an_instruction(name: str) -> None
         body["error"]["message"] = MARKER
     raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
     guidance = guide(classify_parsebot(case["http_status"], case["headers"], raw, now=0.0), CALL)
-    rendered = " ".join([guidance.summary, guidance.next_step, json.dumps(guidance.next_call.as_dict() if guidance.next_call else None)])
+    rendered = " ".join(
+        [guidance.summary, guidance.next_step, json.dumps(guidance.next_call.as_dict() if guidance.next_call else None)]
+    )
     assert MARKER not in rendered
 
 
@@ -115,18 +119,25 @@ def test_a_scraper_bug_prepares_a_revision_with_the_evidence_but_not_the_snippet
     assert guidance.next_call.tool == "revise_api"
     assert guidance.next_call.arguments["task_id"] == "task-1"
     description = str(guidance.next_call.arguments["description"])
-    assert "get_book" in description and '"slug": "x"' in description and "500" in description
-    assert "scraper_bug" in description and MARKER not in description
+    assert "get_book" in description
+    assert '"slug": "x"' in description
+    assert "500" in description
+    assert "scraper_bug" in description
+    assert MARKER not in description
 
 
 def test_a_next_call_to_a_tool_the_server_does_not_list_is_dropped() -> None:
-    narrow = CallContext(tool="execute_endpoint", arguments=CALL.arguments, listed_tools=frozenset({"execute_endpoint"}))
+    narrow = CallContext(
+        tool="execute_endpoint", arguments=CALL.arguments, listed_tools=frozenset({"execute_endpoint"})
+    )
     assert guide(ErrorRecord(code="scraper_bug"), narrow).next_call is None
     assert guide(ErrorRecord(code="id_not_found"), narrow).next_call is None
 
 
 def test_fix_fields_name_only_parameters_the_endpoint_declares() -> None:
-    record = ErrorRecord(code="input_invalid", message="trip_type must be 'one_way' or 'round_trip'", fields=("trip_type",))
+    record = ErrorRecord(
+        code="input_invalid", message="trip_type must be 'one_way' or 'round_trip'", fields=("trip_type",)
+    )
     assert guide(record, CALL).fix_fields == ("trip_type",)
     vague = ErrorRecord(code="input_invalid", message="the request is wrong", fields=())
     assert guide(vague, CALL).fix_fields == ()
@@ -143,6 +154,9 @@ def test_a_task_id_given_as_a_scraper_id_is_named_and_corrected() -> None:
     assert guidance.next_call.arguments["scraper_id"] == "scraper-9"
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(None, "a moment"), (5, "5 s"), (119.2, "2 min"), (119, "119 s"), (600, "10 min"), (16 * 3600 + 60, "16 h 1 min")])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(None, "a moment"), (5, "5 s"), (119.2, "2 min"), (119, "119 s"), (600, "10 min"), (16 * 3600 + 60, "16 h 1 min")],
+)
 def test_waits_read_as_people_say_them(seconds: float | None, text: str) -> None:
     assert human_wait(seconds) == text

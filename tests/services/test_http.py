@@ -56,7 +56,8 @@ async def test_a_broken_answer_counts_as_possibly_run() -> None:
     client = client_raising(httpx2.RemoteProtocolError("eof"))
     with pytest.raises(TransportFailure) as caught:
         await client.send(Request("GET", "/x"))
-    assert caught.value.reached is True and caught.value.record.kind == "protocol"
+    assert caught.value.reached is True
+    assert caught.value.record.kind == "protocol"
     await client.aclose()
 
 

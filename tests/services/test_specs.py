@@ -23,21 +23,33 @@ ENDPOINT = parse_endpoint(
 def test_loose_type_labels_are_normalised() -> None:
     assert ENDPOINT is not None
     kinds = {p.name: p.type for p in ENDPOINT.params}
-    assert kinds == {"page": "integer", "sort": "string", "query": "string", "tags": "array", "note": "string", "anything": "any"}
+    assert kinds == {
+        "page": "integer",
+        "sort": "string",
+        "query": "string",
+        "tags": "array",
+        "note": "string",
+        "anything": "any",
+    }
 
 
 def test_a_missing_method_means_post_and_an_odd_row_is_skipped() -> None:
     endpoint = parse_endpoint({"endpoint_name": "get_book"})
-    assert endpoint is not None and endpoint.method == "POST"
+    assert endpoint is not None
+    assert endpoint.method == "POST"
     apis = parse_api_list({"apis": [{"id": "a", "endpoints": [{"name": "x"}, "junk"]}, "junk", {"name": "no id"}]})
-    assert apis is not None and [a.scraper_id for a in apis] == ["a"]
+    assert apis is not None
+    assert [a.scraper_id for a in apis] == ["a"]
     assert parse_api_list({"unexpected": True}) is None
     assert parse_api("not a row") is None
 
 
 def test_valid_params_pass() -> None:
     assert ENDPOINT is not None
-    assert check_params(ENDPOINT, {"query": "poetry", "page": 2, "sort": "title", "tags": ["a"], "anything": {"x": 1}}) == []
+    assert (
+        check_params(ENDPOINT, {"query": "poetry", "page": 2, "sort": "title", "tags": ["a"], "anything": {"x": 1}})
+        == []
+    )
 
 
 def test_each_problem_names_its_field() -> None:

@@ -1,0 +1,80 @@
+"""The README's generated tables, rendered from the code so that they cannot drift.
+
+`python -m parse_mcp.docs` rewrites the marked sections of README.md; a test fails when they differ.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from mcp.types import Tool
+
+from parse_mcp.guidance.table import ROWS, human_wait
+
+
+def tools_table(tools: list[Tool]) -> str:
+    lines = ["| tool | what it does | read-only | idempotent | destructive |", "|---|---|---|---|---|"]
+    for tool in tools:
+        hints = tool.annotations
+        assert hints is not None, f"{tool.name} has no annotations"
+        first = (tool.description or "").strip().splitlines()[0]
+        lines.append(
+            f"| `{tool.name}` | {first} | {_yes(hints.read_only_hint)} | {_yes(hints.idempotent_hint)} "
+            f"| {_yes(hints.destructive_hint)} |"
+        )
+    return "\n".join(lines)
+
+
+def errors_table() -> str:
+    lines = [
+        "| upstream | `error.code` | action | fault | retryable | wait |",
+        "|---|---|---|---|---|---|",
+    ]
+    for code, row in ROWS.items():
+        wait = "the service's figure" if row.wait != "none" else "–"
+        if row.wait != "none" and row.default_wait is not None:
+            wait += f", else {human_wait(row.default_wait)}"
+        lines.append(
+            f"| {row.cause} | `{code}` | `{row.action}` | `{row.fault}` | {'yes' if row.retryable else 'no'} | {wait} |"
+        )
+    return "\n".join(lines)
+
+
+def replace_section(text: str, name: str, body: str) -> str:
+    pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.DOTALL)
+    if not pattern.search(text):
+        raise ValueError(f"README has no {name} section")
+    return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
+
+
+def _yes(flag: bool | None) -> str:
+    return "yes" if flag else "no"
+
+
+async def _tools() -> list[Tool]:
+    from mcp import Client
+
+    from parse_mcp.server import build_server
+    from parse_mcp.settings import Settings
+
+    async with Client(build_server(Settings())) as client:
+        return list((await client.list_tools()).tools)
+
+
+def render_readme(text: str, tools: list[Tool]) -> str:
+    text = replace_section(text, "tools", tools_table(tools))
+    return replace_section(text, "errors", errors_table())
+
+
+def main() -> int:  # pragma: no cover - a developer's command, checked by the README test instead
+    import anyio
+
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    path.write_text(render_readme(path.read_text(), anyio.run(_tools)))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Docs that cannot drift: generated README tables, server.json versions, the README's first commands."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from parse_mcp import __version__
+from parse_mcp.docs import render_readme
+from parse_mcp.prompts import load_templates
+from parse_mcp.server import build_server
+from parse_mcp.settings import Settings
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.mark.anyio
+async def test_the_readme_tables_match_the_code() -> None:
+    async with Client(build_server(Settings())) as client:
+        tools = list((await client.list_tools()).tools)
+    readme = (ROOT / "README.md").read_text()
+    assert render_readme(readme, tools) == readme, "run `python -m parse_mcp.docs` to re-render the README"
+
+
+def test_server_json_carries_the_package_version() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    server = json.loads((ROOT / "server.json").read_text())
+    assert server["version"] == project["version"] == __version__
+    assert {p["version"] for p in server["packages"]} == {project["version"]}
+    assert {p["identifier"] for p in server["packages"]} == {project["name"]}
+    assert len(server["description"]) <= 100
+    assert f"mcp-name: {server['name']}" in (ROOT / "README.md").read_text()
+
+
+def test_server_json_declares_every_variable_the_settings_read() -> None:
+    declared = {
+        v["name"] for p in json.loads((ROOT / "server.json").read_text())["packages"] for v in p["environmentVariables"]
+    }
+    source = (ROOT / "parse_mcp" / "settings.py").read_text()
+    assert declared == {"PARSE_API_KEY", "PARSE_API_BASE_URL", "SCRAPERAPI_API_KEY", "SCRAPERAPI_AIPARSER_URL"}
+    assert all(f'"{name}"' in source for name in declared)
+
+
+def test_the_readme_opens_with_the_two_commands_ci_and_people_use() -> None:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert lines[2] == "```sh"
+    assert lines[3].startswith("make demo")
+    assert lines[4].startswith("make test")
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_prompt_template_parses_and_fills_its_placeholders() -> None:
+    templates = load_templates()
+    assert "recover_from_failed_call" in {t.name for t in templates}
+    for template in templates:
+        rendered = template.render({arg.name: f"<{arg.name}>" for arg in template.arguments})
+        assert "$" not in rendered.replace("$ ", "")
+        for arg in template.arguments:
+            assert f"<{arg.name}>" in rendered
