@@ -27,6 +27,7 @@ lint: setup
 test: lint                  ## lint, types, then the whole test suite with coverage
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report
 
 clean:

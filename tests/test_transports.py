@@ -13,7 +13,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-from parse_mcp.sandbox import BOOKS_API_ID
+from parse_mcp.sandbox import BOOKS_API_ID, PARSEBOT_KEY
 
 pytestmark = pytest.mark.anyio
 
@@ -63,17 +63,14 @@ def free_port() -> int:
 
 @contextmanager
 def http_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "parse_mcp.cli", "--sandbox", "--transport", "http", "--port", str(port)],
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    command = [sys.executable, "-m", "parse_mcp.cli", "--sandbox", "--transport", "http", "--port", str(port)]
+    command += ["--log-level", "debug"]
+    with subprocess.Popen(command, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
+        try:
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 async def wait_until_listening(process: subprocess.Popen[bytes]) -> None:
@@ -96,3 +93,8 @@ async def test_the_server_speaks_streamable_http(mode: str) -> None:
         with anyio.fail_after(60):
             async with Client(f"http://127.0.0.1:{port}/mcp", mode=mode) as client:
                 await exercise(client)
+        process.terminate()
+        assert process.stderr is not None
+        logged = process.stderr.read()
+    assert b"POST /scraper/" in logged, "debug logging should have shown the upstream calls"
+    assert PARSEBOT_KEY.encode() not in logged

@@ -222,3 +222,50 @@ async def test_a_service_that_cannot_be_reached_is_retry_later_on_the_network() 
         "fix_fields": [],
     }
     assert result.structured_content["next_call"] == {"tool": "list_apis", "arguments": {}}
+
+
+async def test_arguments_the_schema_refuses_still_get_the_one_result_shape(client: Client) -> None:
+    result = await client.call_tool("execute_endpoint", {"scraper_id": BOOKS_API_ID, "endpoint": 7, "params": []})
+    assert result.is_error is True
+    structured = result.structured_content
+    assert structured is not None
+    ToolResult.model_validate(structured)
+    assert structured["guidance"]["action"] == "fix_input"
+    assert structured["guidance"]["fix_fields"] == ["endpoint", "params"]
+    assert text_of(result).startswith("fix_input: Correct endpoint, params and call again.")
+
+
+async def test_an_unknown_tool_gets_the_one_result_shape(client: Client) -> None:
+    result = await client.call_tool("no_such_tool", {})
+    assert result.structured_content is not None
+    assert result.structured_content["guidance"]["fix_fields"] == ["name"]
+
+
+async def test_a_crash_inside_a_tool_is_reported_as_a_bug_without_its_details(sandbox: Sandbox) -> None:
+    server = build_server(sandbox.settings())
+
+    def explode() -> str:
+        raise RuntimeError("internal detail pmx_sandbox")
+
+    server.add_tool(explode)
+    async with Client(server) as crashing:
+        result = await crashing.call_tool("explode", {})
+    assert result.structured_content is not None
+    assert result.structured_content["guidance"]["action"] == "report_bug"
+    assert "internal detail" not in text_of(result)
+
+
+async def test_a_session_handle_this_server_never_issued_asks_for_a_login(client: Client) -> None:
+    arguments = {**lab("session_required"), "session": "sess_forged"}
+    result = await client.call_tool("execute_endpoint", arguments)
+    assert result.structured_content is not None
+    assert result.structured_content["error"]["code"] == "unknown_session"
+    assert result.structured_content["guidance"]["action"] == "login"
+    assert result.structured_content["guidance"]["fix_fields"] == []
+
+
+async def test_an_endpoint_the_api_does_not_have_lists_the_ones_it_has(client: Client) -> None:
+    result = await client.call_tool("execute_endpoint", books("get_books"))
+    assert result.structured_content is not None
+    assert result.structured_content["guidance"]["fix_fields"] == ["endpoint"]
+    assert "list_books, get_book, search_books" in result.structured_content["summary"]

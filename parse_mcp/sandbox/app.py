@@ -1,0 +1,69 @@
+"""The sandbox application: the Parse.bot routes, the target site, and the service's routing errors."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from parse_mcp.sandbox import site
+from parse_mcp.sandbox.clock import Clock, SystemClock
+from parse_mcp.sandbox.config import SandboxConfig
+from parse_mcp.sandbox.parsebot import ParseBotRoutes
+
+REQUEST_ID_HEADER = "X-Railway-Request-Id"
+# HTTP forbids a body with these statuses; the lab's status pages still render one for the scrapers.
+_BODYLESS_STATUSES = frozenset({204, 205, 304})
+
+
+def create_app(config: SandboxConfig | None = None, clock: Clock | None = None) -> Starlette:
+    """A fresh sandbox: its own account budget, its own request ids, and the given clock."""
+    parsebot = ParseBotRoutes(config or SandboxConfig(), clock or SystemClock())
+    return Starlette(
+        routes=[*parsebot.routes(), Route("/site/{path:path}", serve_site, methods=["GET"])],
+        exception_handlers={HTTPException: routing_error},
+        middleware=[Middleware(RequestIdMiddleware, ids=itertools.count(1))],
+    )
+
+
+async def serve_site(request: Request) -> Response:
+    """The target website, without a key, so a person can open what the scrapers read."""
+    page = site.render(request.scope["path"], dict(request.query_params))
+    body = "" if page.status in _BODYLESS_STATUSES else page.html
+    return Response(body, status_code=page.status, media_type="text/html")
+
+
+async def routing_error(_request: Request, exc: Exception) -> Response:
+    """FastAPI's answer to an unknown path or a wrong method: `{"detail": ...}`, not the `error` envelope."""
+    if not isinstance(exc, HTTPException):  # pragma: no cover - Starlette only routes HTTPException here
+        raise exc
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+class RequestIdMiddleware:
+    """Stamps every response with a unique `X-Railway-Request-Id`, as the service does for support requests."""
+
+    def __init__(self, app: ASGIApp, ids: Iterator[int]) -> None:
+        self._app = app
+        self._ids = ids
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        request_id = f"sbx-req-{next(self._ids):08d}"
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
+            await send(message)
+
+        await self._app(scope, receive, send_with_id)

@@ -1,0 +1,367 @@
+"""The sandbox's APIs as Parse.bot lists them (`/sdk/schemas` rows) and the dispatch tasks that built them."""
+
+from __future__ import annotations
+
+from parse_mcp.sandbox import faults, scrapers
+from parse_mcp.sandbox.envelopes import JsonObject
+from parse_mcp.sandbox.specs import ApiSpec, EndpointSpec, ParamSpec
+
+BOOKS_API_ID = "7f3c2a91-4b8e-4d2a-9c61-b00c5a1e0001"
+BOOKS_TASK_ID = "task-7f3c2a91-books"
+FAILURE_LAB_ID = "7f3c2a91-4b8e-4d2a-9c61-fa11ab000002"
+FAILURE_LAB_TASK_ID = "task-7f3c2a91-faillab"
+WITHDRAWN_BOOK_SLUG = "the-requiem-red_995"
+
+_STRING = {"type": "string"}
+_NUMBER = {"type": "number"}
+_INTEGER = {"type": "integer"}
+
+
+def _object(**properties: object) -> JsonObject:
+    return {"type": "object", "properties": properties}
+
+
+def _never(reason: str) -> JsonObject:
+    return {"type": "object", "properties": {}, "description": f"Never returned: {reason}"}
+
+
+_LISTED_BOOK = _object(title=_STRING, slug=_STRING, price=_NUMBER, rating=_INTEGER, availability=_STRING)
+_BOOK_LIST = {"type": "array", "items": _LISTED_BOOK}
+
+BOOKS_API = ApiSpec(
+    id=BOOKS_API_ID,
+    slug="books-catalogue-sandbox",
+    name="Books Catalogue (sandbox)",
+    description=(
+        "Reads the sandbox's book shop (/site/, 12 books listed, 5 a page, prices in pounds): list a page of "
+        "the catalogue, get one book's details, or search titles. Each successful call costs 1 credit; "
+        "failed calls are free."
+    ),
+    site_path="/site/",
+    task_id=BOOKS_TASK_ID,
+    task="get book titles, prices, ratings and details, and search books by title",
+    endpoints=(
+        EndpointSpec(
+            name="list_books",
+            method="GET",
+            description=(
+                "List one page of the catalogue (5 books a page): title, slug, price, star rating (1-5) and "
+                "availability of each book, with the page number and the total number of pages. A page past "
+                "the last one fails with 502 upstream_error, upstream_status_code 404 (the site's own 404 page "
+                "in snippet); a page that is not a positive integer fails with 422 stale_input, kind "
+                "input_format_invalid."
+            ),
+            handler=scrapers.list_books,
+            params={
+                "page": ParamSpec("integer", "Page number, from 1.", default=1),
+                "sort": ParamSpec(
+                    "string",
+                    "Order of the whole catalogue before paging: title (A-Z), price_asc, price_desc, or rating "
+                    "(best first).",
+                    default="title",
+                    choices=("title", "price_asc", "price_desc", "rating"),
+                ),
+            },
+            return_schema=_object(page=_INTEGER, pages=_INTEGER, books=_BOOK_LIST),
+        ),
+        EndpointSpec(
+            name="get_book",
+            method="POST",
+            description=(
+                "Get one book by its slug (as returned by list_books or search_books): title, price, rating, "
+                "UPC, availability, category and description. An unknown slug fails with 502 upstream_error, "
+                "upstream_status_code 404. A book withdrawn from the shop fails with 422 stale_input, kind "
+                f"input_not_found, upstream_status_code 410 (slug '{WITHDRAWN_BOOK_SLUG}' is one)."
+            ),
+            handler=scrapers.get_book,
+            params={
+                "slug": ParamSpec("string", "The book's slug, e.g. 'a-light-in-the-attic_1000'.", required=True),
+            },
+            return_schema=_object(
+                title=_STRING,
+                slug=_STRING,
+                price=_NUMBER,
+                rating=_INTEGER,
+                upc=_STRING,
+                availability=_STRING,
+                category=_STRING,
+                description=_STRING,
+            ),
+        ),
+        EndpointSpec(
+            name="search_books",
+            method="GET",
+            description=(
+                "Search the listed books by title (case-insensitive substring), optionally at or under a "
+                "maximum price, with given star ratings, or in stock only. Reads every listing page. A max_price "
+                "that is not a number, or ratings that are not a list of integers from 1 to 5, fail with 422 "
+                "stale_input, kind input_format_invalid."
+            ),
+            handler=scrapers.search_books,
+            params={
+                "query": ParamSpec("string", "Text to find in book titles; empty matches every book.", required=True),
+                "max_price": ParamSpec("number", "Only books at or under this price, in pounds."),
+                "ratings": ParamSpec("array", "Only books with one of these star ratings, e.g. [4, 5]."),
+                "in_stock_only": ParamSpec("boolean", "Only books currently in stock.", default=False),
+            },
+            return_schema=_object(query=_STRING, count=_INTEGER, books=_BOOK_LIST),
+        ),
+    ),
+)
+
+_FLIGHT = _object(flight_number=_STRING, departs=_STRING, arrives=_STRING, price=_NUMBER)
+
+FAILURE_LAB = ApiSpec(
+    id=FAILURE_LAB_ID,
+    slug="failure-lab-sandbox",
+    name="Failure Lab (sandbox)",
+    description=(
+        "Deterministic ways to reach every failure Parse.bot documents, to rehearse how an agent handles them. "
+        "Each endpoint's description says exactly which status and body it returns and how to trigger it. "
+        "These calls go through the real rate limiter and credit accounting (1 credit, charged only on "
+        "success). The real mechanisms also work on every endpoint: spend the burst bucket (429), send "
+        "API-Snapshot-Version: 0 (400) or 99 (404), or X-Session-ID without X-Encryption-Key (400)."
+    ),
+    site_path="/site/lab/",
+    task_id=FAILURE_LAB_TASK_ID,
+    task="an endpoint for every documented failure, to rehearse error handling",
+    endpoints=(
+        EndpointSpec(
+            name="search_flights",
+            method="POST",
+            description=(
+                "Search flights on the lab's flight site; 200 with three flights when the input is valid. "
+                "Any trip_type other than 'one_way' or 'round_trip' is refused by the site: 422 stale_input, "
+                "kind input_format_invalid, message \"trip_type must be 'one_way' or 'round_trip'\", "
+                "upstream_status_code 400 and url. A date not in YYYY-MM-DD form is refused before any request: "
+                "422 stale_input without a kind, message 'date must be in YYYY-MM-DD format'."
+            ),
+            handler=faults.search_flights,
+            params={
+                "origin": ParamSpec("string", "Departure airport code, e.g. LHR.", required=True),
+                "destination": ParamSpec("string", "Arrival airport code, e.g. JFK.", required=True),
+                "trip_type": ParamSpec("string", "one_way or round_trip.", required=True),
+                "date": ParamSpec("string", "Departure date, YYYY-MM-DD."),
+            },
+            return_schema=_object(
+                origin=_STRING,
+                destination=_STRING,
+                trip_type=_STRING,
+                date={"type": ["string", "null"]},
+                flights={"type": "array", "items": _FLIGHT},
+            ),
+        ),
+        EndpointSpec(
+            name="get_job",
+            method="POST",
+            description=(
+                "Get a job posting; 200 for any job_id except those starting with 'gone-' (e.g. 'gone-123'), "
+                "which the site removed: 422 stale_input, kind input_not_found, upstream_status_code 410, with "
+                "the url. Retrying the same id never helps."
+            ),
+            handler=faults.get_job,
+            params={"job_id": ParamSpec("string", "The posting's id, e.g. 'job-42' or 'gone-123'.", required=True)},
+            return_schema=_object(job_id=_STRING, title=_STRING, company=_STRING, location=_STRING),
+        ),
+        EndpointSpec(
+            name="fetch_status",
+            method="POST",
+            description=(
+                "Read a lab page that answers with the HTTP status you choose. code 400-599: 502 upstream_error "
+                "with upstream_status_code = code, the start of the page in snippet, and its url (try 404 or 410 "
+                "for a missing resource, 401 or 403 for credentials the API needs revised, 429 or 503 for a "
+                "transient failure). code 200-299: 200 with the page title."
+            ),
+            handler=faults.fetch_status,
+            params={
+                "code": ParamSpec(
+                    "integer", "HTTP status the target site answers with: 2xx, 4xx or 5xx.", required=True
+                )
+            },
+            return_schema=_object(code=_INTEGER, title=_STRING),
+        ),
+        EndpointSpec(
+            name="blocked",
+            method="POST",
+            description=(
+                "Every proxy is stopped by DataDome: 503 blocked, block_type and vendor 'datadome', attempts 3. "
+                "With retry_after: kind antibot_solvable, retry_after in the body and a Retry-After header (retry "
+                "after that many seconds). Without it: kind antibot_unsolvable, retry_after null, no Retry-After "
+                "header (retrying soon will not help)."
+            ),
+            handler=faults.blocked_by_antibot,
+            params={"retry_after": ParamSpec("integer", "Seconds until the block lifts; omit for a lasting block.")},
+            return_schema=_never("this endpoint always answers 503 blocked."),
+        ),
+        EndpointSpec(
+            name="scraper_bug",
+            method="POST",
+            description=(
+                "The scraper reads a page whose layout changed and crashes: always 500 error, kind scraper_bug. "
+                "The fix is a revision of the API, not a retry."
+            ),
+            handler=faults.scraper_bug,
+            return_schema=_object(rows=_INTEGER),
+        ),
+        EndpointSpec(
+            name="burst_limit",
+            method="POST",
+            description=(
+                "Answers like a spent burst bucket: 429 with limit_type 'burst', retry_after 5 and Retry-After: 5. "
+                "Only the one token this call used is spent; the X-RateLimit-* headers keep describing your "
+                "real bucket."
+            ),
+            handler=faults.burst_limit,
+            return_schema=_never("this endpoint always answers 429 (burst)."),
+        ),
+        EndpointSpec(
+            name="daily_limit",
+            method="POST",
+            description=(
+                "Answers like an exhausted daily cap: 429 with limit_type 'daily', retry_after and Retry-After "
+                "equal to the seconds until 00:00 UTC on the sandbox clock."
+            ),
+            handler=faults.daily_limit,
+            return_schema=_never("this endpoint always answers 429 (daily)."),
+        ),
+        EndpointSpec(
+            name="credits_exhausted",
+            method="POST",
+            description=(
+                "Answers like an empty credit balance: 402, error.message 'You have run out of credits.' and "
+                "error.next_tier {display_name 'Hobby', credits 1000, price 30}. Nothing is charged."
+            ),
+            handler=faults.credits_exhausted,
+            return_schema=_never("this endpoint always answers 402."),
+        ),
+        EndpointSpec(
+            name="plan_required",
+            method="POST",
+            description=(
+                '403 {"error": "Your plan does not allow this API. Upgrade to use it."}: the account\'s plan '
+                "does not include this API; only the account owner can change that."
+            ),
+            handler=faults.plan_required,
+            return_schema=_never("this endpoint always answers 403."),
+        ),
+        EndpointSpec(
+            name="session_expired",
+            method="POST",
+            description=(
+                '401 {"error": "Session expired: log in again to get a new session"}: the login session of an '
+                "authenticated API has expired, so the login endpoint must be called again."
+            ),
+            handler=faults.session_expired,
+            return_schema=_never("this endpoint always answers 401."),
+        ),
+        EndpointSpec(
+            name="session_required",
+            method="POST",
+            description=(
+                "A protected endpoint of an authenticated API (depends_on_session: login). Called without a "
+                'session it answers 400 {"error": "This endpoint needs a login session: send session_id and '
+                'encryption_key (log in first)"}; with a whole session pair it answers {"ok": true}.'
+            ),
+            handler=faults.session_required,
+            return_schema=_object(ok={"type": "boolean"}),
+            depends_on_session="login",
+        ),
+        EndpointSpec(
+            name="proxy_error",
+            method="GET",
+            description=(
+                "A proxy in front of the service fails: HTTP code (default 502, any 500-599) with an HTML page "
+                "such as <html><body><h1>502 Bad Gateway</h1></body></html>, content type text/html, no JSON "
+                "envelope and no rate-limit or credit headers. A transient service failure: retry later."
+            ),
+            handler=faults.proxy_error,
+            params={"code": ParamSpec("integer", "Status the proxy answers with, 500-599.", default=502)},
+            return_schema=_never("this endpoint always answers with a proxy's HTML error page."),
+        ),
+        EndpointSpec(
+            name="malformed_success",
+            method="POST",
+            description=(
+                "200 whose body is the plain text 'OK' (text/plain) instead of the documented JSON: a success the "
+                "client cannot read. Charged like any success."
+            ),
+            handler=faults.malformed_success,
+            return_schema=_object(ok={"type": "boolean"}),
+        ),
+    ),
+)
+
+CATALOGUE: tuple[ApiSpec, ...] = (BOOKS_API, FAILURE_LAB)
+
+
+def find_api(scraper_id: str) -> ApiSpec | None:
+    return next((api for api in CATALOGUE if api.id == scraper_id), None)
+
+
+def find_task(task_id: str) -> ApiSpec | None:
+    return next((api for api in CATALOGUE if api.task_id == task_id), None)
+
+
+def schema_row(api: ApiSpec, base_url: str, version: int | None = None) -> JsonObject:
+    """The API as one row of `GET /sdk/schemas`; `version` is set when the caller pinned one."""
+    row: JsonObject = {
+        "id": api.id,
+        "slug": api.slug,
+        "name": api.name,
+        "description": api.description,
+        "source_url": _absolute(base_url, api.site_path),
+        "pinned_version": None,
+        "versions": list(api.versions),
+        "endpoints": [_endpoint_row(endpoint) for endpoint in api.endpoints],
+    }
+    if version is not None:
+        row["version"] = version
+    return row
+
+
+def _endpoint_row(endpoint: EndpointSpec) -> JsonObject:
+    row: JsonObject = {
+        "name": endpoint.name,
+        "method": endpoint.method,
+        "description": endpoint.description,
+        "input_params": {name: spec.as_json() for name, spec in endpoint.params.items()},
+        "return_schema": endpoint.return_schema,
+        "price": endpoint.price,
+    }
+    if endpoint.depends_on_session:
+        row["depends_on_session"] = endpoint.depends_on_session
+    return row
+
+
+def task_record(api: ApiSpec, base_url: str) -> JsonObject:
+    """The completed dispatch task that generated the API, as `GET /dispatch/tasks/{id}` shows it."""
+    return {
+        "id": api.task_id,
+        "url": _absolute(base_url, api.site_path),
+        "task": api.task,
+        "status": "completed",
+        "result_scraper_id": api.id,
+        "result_marketplace_id": None,
+        "may_require_auth": False,
+        "generated_api": {
+            "marketplace_id": None,
+            "scraper_id": api.id,
+            "name": api.name,
+            "source_url": _absolute(base_url, api.site_path),
+            "execution_base_url": _absolute(base_url, f"/scraper/{api.id}"),
+            "endpoints": [
+                {
+                    "endpoint_name": endpoint.name,
+                    "method": endpoint.method,
+                    "description": endpoint.description,
+                    "input_params": {name: spec.as_json() for name, spec in endpoint.params.items()},
+                    "return_schema": endpoint.return_schema,
+                }
+                for endpoint in api.endpoints
+            ],
+        },
+    }
+
+
+def _absolute(base_url: str, path: str) -> str:
+    return base_url.rstrip("/") + path

@@ -1,0 +1,80 @@
+"""What a sandbox scraper receives and may answer, and how it reads the target site."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+from parse_mcp.sandbox import site
+from parse_mcp.sandbox.clock import Clock
+from parse_mcp.sandbox.dom import Element, parse_html
+from parse_mcp.sandbox.envelopes import EnvelopeError, JsonObject, scraper_bug, upstream_error
+from parse_mcp.sandbox.params import Params
+from parse_mcp.sandbox.site_pages import SitePage
+
+
+@dataclass(frozen=True)
+class Call:
+    """One execution: validated parameters, the base URL the caller used, and the sandbox's clock."""
+
+    params: Params
+    base_url: str
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class RawReply:
+    """A response that is not the JSON success envelope: a proxy's HTML page, a bare text body."""
+
+    status_code: int
+    body: str
+    media_type: str
+    # A proxy in front of the service answers without the service's rate-limit and credit headers.
+    with_account_headers: bool = True
+
+
+Handler = Callable[[Call], JsonObject | RawReply]
+
+
+@dataclass(frozen=True)
+class Fetched:
+    page: SitePage
+    url: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.page.status < 300
+
+    def document(self) -> Element:
+        return parse_html(self.page.html)
+
+    def as_upstream_error(self) -> EnvelopeError:
+        return upstream_error(self.page.status, self.page.html, self.url)
+
+
+def site_url(base_url: str, path: str, query: Mapping[str, str] | None = None) -> str:
+    """The absolute address of a site page, as seen from the request that reached the sandbox."""
+    url = base_url.rstrip("/") + quote(path)
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def fetch(call: Call, path: str, query: Mapping[str, str] | None = None) -> Fetched:
+    """Read a site page the way a generated scraper fetches its target, whatever the status."""
+    page = site.render(path, query or {})
+    return Fetched(page, site_url(call.base_url, path, query))
+
+
+def fetch_document(call: Call, path: str, query: Mapping[str, str] | None = None) -> Element:
+    """A 2xx page's element tree; any other status becomes the 502 upstream_error envelope."""
+    fetched = fetch(call, path, query)
+    if not fetched.ok:
+        raise fetched.as_upstream_error()
+    return fetched.document()
+
+
+def require(element: Element | None) -> Element:
+    """An element the scraper depends on; its absence means the site changed under the scraper."""
+    if element is None:
+        raise scraper_bug()
+    return element

@@ -1,0 +1,60 @@
+"""Helpers for talking to a real sandbox over loopback HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import httpx2
+
+from parse_mcp.sandbox import (
+    BOOKS_API_ID,
+    FAILURE_LAB_ID,
+    PARSEBOT_KEY,
+    ManualClock,
+    SandboxConfig,
+    create_app,
+    running_sandbox,
+)
+
+KEY = {"X-API-Key": PARSEBOT_KEY}
+START_SECONDS_TO_MIDNIGHT = 57_600  # ManualClock() starts at 1_800_000_000, 08:00:00 UTC
+BUDGET_HEADERS = (
+    "X-RateLimit-Limit",
+    "X-RateLimit-Burst",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "X-RateLimit-Refill-Per-Min",
+    "X-RateLimit-Daily-Limit",
+    "X-RateLimit-Daily-Remaining",
+    "X-RateLimit-Daily-Reset",
+    "X-Credits-Charged",
+    "X-Credits-Remaining",
+    "X-Credits-Limit",
+)
+
+
+@asynccontextmanager
+async def sandbox_client(
+    config: SandboxConfig | None = None,
+    clock: ManualClock | None = None,
+    headers: Mapping[str, str] = KEY,
+) -> AsyncIterator[httpx2.AsyncClient]:
+    """A client bound to a fresh sandbox; its requests time out rather than hang."""
+    async with (
+        running_sandbox(create_app(config, clock or ManualClock())) as base_url,
+        httpx2.AsyncClient(base_url=base_url, headers=dict(headers), timeout=10.0) as client,
+    ):
+        yield client
+
+
+def books(endpoint: str) -> str:
+    return f"/scraper/{BOOKS_API_ID}/{endpoint}"
+
+
+def lab(endpoint: str) -> str:
+    return f"/scraper/{FAILURE_LAB_ID}/{endpoint}"
+
+
+def base_url(client: httpx2.AsyncClient) -> str:
+    return str(client.base_url).rstrip("/")

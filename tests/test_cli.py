@@ -1,0 +1,68 @@
+"""The command line: the demo a person reads, the doctor, and configuration errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from parse_mcp.cli import main
+from tests.conftest import Sandbox
+
+ACTIONS = [
+    "fix_input",
+    "change_input",
+    "retry_later",
+    "do_not_retry",
+    "revise_api",
+    "check_id",
+    "login",
+    "ask_user",
+    "report_bug",
+]
+
+
+def test_the_demo_walks_through_every_action_a_parsebot_failure_can_produce(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "A Light in the Attic: £51.77, rated 3/5" in out
+    for action in ACTIONS:
+        assert f"{action}: " in out, action
+    assert "\033[" not in out, "no colour when the output is not a terminal"
+
+
+@pytest.mark.anyio
+async def test_the_doctor_accepts_a_working_key(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from parse_mcp.cli import _doctor
+
+    assert await _doctor(sandbox.settings()) == 0
+    assert "PARSE_API_KEY: accepted" in capsys.readouterr().out
+
+
+@pytest.mark.anyio
+async def test_the_doctor_reports_a_refused_key_without_showing_it(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from parse_mcp.cli import _doctor
+
+    assert await _doctor(sandbox.settings(key="pmx_wrong_and_secret")) == 1
+    out = capsys.readouterr().out
+    assert "the check failed: unauthorized (HTTP 401)" in out
+    assert "pmx_wrong_and_secret" not in out
+
+
+def test_the_doctor_says_what_is_missing(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("PARSE_API_KEY", "SCRAPERAPI_API_KEY", "PARSE_API_BASE_URL", "SCRAPERAPI_AIPARSER_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["doctor"]) == 1
+    assert "PARSE_API_KEY: not set" in capsys.readouterr().out
+
+
+def test_an_unsafe_base_url_stops_the_server_with_a_reason(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PARSE_API_BASE_URL", "http://api.parse.bot")
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "clear text" in captured.err
