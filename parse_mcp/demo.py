@@ -61,12 +61,13 @@ FAILURES: list[tuple[str, dict[str, Any]]] = [
         {"scraper_id": FAILURE_LAB_ID, "endpoint": "credits_exhausted", "params": {}},
     ),
     (
-        "The daily cap is reached: the agent is told when it resets.",
-        {"scraper_id": FAILURE_LAB_ID, "endpoint": "daily_limit", "params": {}},
-    ),
-    (
         "A body the service never documents: a bug to report, not to retry.",
         {"scraper_id": FAILURE_LAB_ID, "endpoint": "malformed_success", "params": {}},
+    ),
+    (
+        # Last: from here on the server holds every call back until midnight, without spending requests.
+        "The daily cap is reached: the agent is told when it resets.",
+        {"scraper_id": FAILURE_LAB_ID, "endpoint": "daily_limit", "params": {}},
     ),
 ]
 

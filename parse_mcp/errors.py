@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from parse_mcp.json_types import JsonScalar
 from parse_mcp.meta import Meta
 
 ErrorCode = Literal[
@@ -52,9 +53,6 @@ ErrorCode = Literal[
     "unknown_session",
     "internal_error",
 ]
-
-JsonScalar = str | int | float | bool | None
-JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 
 
 @dataclass(frozen=True, slots=True)

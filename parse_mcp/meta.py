@@ -11,6 +11,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from parse_mcp.json_types import JsonValue
+
 # No rate-limit reading is trusted beyond a day (the longest window either service documents).
 _MAX_SECONDS = 86_400.0 * 2
 
@@ -25,13 +27,15 @@ class Meta:
     attempts: int | None = None
     waited_seconds: float | None = None
     truncated: bool | None = None
+    # What a size limit left out: {"path", "kept", "total", "unit"} per cut.
+    omitted: tuple[dict[str, JsonValue], ...] | None = None
 
     def with_attempts(self, attempts: int, waited_seconds: float) -> Meta:
         return replace(self, attempts=attempts, waited_seconds=round(waited_seconds, 3))
 
-    def as_dict(self) -> dict[str, float | int | str | bool]:
+    def as_dict(self) -> dict[str, JsonValue]:
         """Only the known fields: the contract says absent when unknown."""
-        pairs = {
+        pairs: dict[str, JsonValue] = {
             "credits_charged": self.credits_charged,
             "credits_remaining": self.credits_remaining,
             "rate_limit_remaining": self.rate_limit_remaining,
@@ -40,6 +44,7 @@ class Meta:
             "attempts": self.attempts,
             "waited_seconds": self.waited_seconds,
             "truncated": self.truncated,
+            "omitted": [dict(cut) for cut in self.omitted] if self.omitted is not None else None,
         }
         return {key: value for key, value in pairs.items() if value is not None}
 

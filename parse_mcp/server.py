@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,9 +15,13 @@ from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
 from pydantic import ValidationError
 
 from parse_mcp import __version__
-from parse_mcp.errors import ErrorRecord, JsonValue
+from parse_mcp.errors import ErrorRecord
+from parse_mcp.json_types import JsonValue
+from parse_mcp.policy.breaker import RepeatedFailures
+from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.prompts import load_templates
 from parse_mcp.results import render
+from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.sessions import SessionStore
 from parse_mcp.settings import Settings
@@ -103,7 +106,8 @@ def build_server(
     settings: Settings,
     *,
     parsebot_transport: httpx2.AsyncBaseTransport | None = None,
-    clock: Callable[[], float] = time.time,
+    runtime: Runtime = REAL_TIME,
+    retry: RetryPolicy = DEFAULT_RETRY,
 ) -> ParseMCPServer:
     # Parse.bot tools are always listed: without a key they answer ask_user, naming the variable to set.
     specs = PARSEBOT_TOOLS
@@ -114,10 +118,10 @@ def build_server(
         client = None
         if settings.parse_api_key is not None:
             client = ParseBotClient.from_settings(
-                settings, settings.parse_api_key, transport=parsebot_transport, clock=clock
+                settings, settings.parse_api_key, transport=parsebot_transport, runtime=runtime, retry=retry
             )
         try:
-            yield AppState(settings, client, SessionStore(clock), listed)
+            yield AppState(settings, client, SessionStore(runtime.clock), listed, RepeatedFailures(), runtime)
         finally:
             if client is not None:
                 await client.aclose()

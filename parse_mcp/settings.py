@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from parse_mcp.errors import ConfigError
+from parse_mcp.policy.size import DEFAULT_MAX_DATA_CHARS
 
 DEFAULT_PARSE_BASE_URL = "https://api.parse.bot"
 DEFAULT_AIPARSER_BASE_URL = "https://aiparser.scraperapi.com"
 
 # Live scrapes take 2-20 s and sometimes minutes; a tool call must still end well before the 60 s many
-# clients allow, so one upstream request may take at most this long before the agent is told to retry.
-DEFAULT_REQUEST_TIMEOUT_SECONDS = 40.0
+# clients allow: one request may take this long, plus at most the retry policy's 15 s of waiting.
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 30.0
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 10.0
 
 
@@ -53,6 +54,7 @@ class Settings:
     aiparser_base_url: str = DEFAULT_AIPARSER_BASE_URL
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
     connect_timeout_seconds: float = DEFAULT_CONNECT_TIMEOUT_SECONDS
+    max_data_chars: int = DEFAULT_MAX_DATA_CHARS
     sandbox: bool = False
 
     def __post_init__(self) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio
 import pytest
 from mcp import Client
 
+from parse_mcp.runtime import Runtime
 from parse_mcp.sandbox import PARSEBOT_KEY, ManualClock, SandboxConfig, create_app, running_sandbox
 from parse_mcp.server import build_server
 from parse_mcp.settings import Secret, Settings
@@ -18,10 +23,51 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+class VirtualTime:
+    """Time that moves only when every task is waiting: then the earliest sleeper wakes, and the shared
+    clock jumps to its wake-up time. Sleepers wake in order, so concurrent pacing is exercised as it
+    would be in real time, without waiting for it."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.slept: list[float] = []
+        self._sleepers: list[tuple[float, int, anyio.Event]] = []
+        self._order = itertools.count()
+        self._someone_sleeps = anyio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        wake = anyio.Event()
+        heapq.heappush(self._sleepers, (self.clock.now() + max(0.0, seconds), next(self._order), wake))
+        self._someone_sleeps.set()
+        await wake.wait()
+
+    async def drive(self) -> None:
+        while True:
+            await self._someone_sleeps.wait()
+            await anyio.wait_all_tasks_blocked()
+            when, _, wake = heapq.heappop(self._sleepers)
+            self.clock.set(max(self.clock.now(), when))
+            wake.set()
+            if not self._sleepers:
+                self._someone_sleeps = anyio.Event()
+
+
 @dataclass
 class Sandbox:
+    """A running sandbox, and virtual time shared by the sandbox and the server under test."""
+
     url: str
     clock: ManualClock
+    time: VirtualTime
+
+    @property
+    def slept(self) -> list[float]:
+        return self.time.slept
+
+    @property
+    def runtime(self) -> Runtime:
+        return Runtime(clock=self.clock.now, sleep=self.time.sleep, random=lambda: 0.0)
 
     def settings(self, key: str = PARSEBOT_KEY, base_path: str = "") -> Settings:
         return Settings(parse_api_key=Secret(key), parse_base_url=self.url + base_path)
@@ -33,14 +79,23 @@ def sandbox_config() -> SandboxConfig:
     return SandboxConfig()
 
 
+@asynccontextmanager
+async def started(config: SandboxConfig) -> AsyncIterator[Sandbox]:
+    clock = ManualClock()
+    time = VirtualTime(clock)
+    async with running_sandbox(create_app(config, clock)) as url, anyio.create_task_group() as group:
+        group.start_soon(time.drive)
+        yield Sandbox(url, clock, time)
+        group.cancel_scope.cancel()
+
+
 @pytest.fixture
 async def sandbox(sandbox_config: SandboxConfig) -> AsyncIterator[Sandbox]:
-    clock = ManualClock()
-    async with running_sandbox(create_app(sandbox_config, clock)) as url:
-        yield Sandbox(url, clock)
+    async with started(sandbox_config) as running:
+        yield running
 
 
 @pytest.fixture
 async def client(sandbox: Sandbox) -> AsyncIterator[Client]:
-    async with Client(build_server(sandbox.settings(), clock=sandbox.clock.now), raise_exceptions=True) as connected:
+    async with Client(build_server(sandbox.settings(), runtime=sandbox.runtime), raise_exceptions=True) as connected:
         yield connected

@@ -40,7 +40,7 @@ async def run_calls(client: Client) -> list[str]:
 
 async def test_the_key_appears_in_no_result_and_no_log_line(sandbox: Sandbox, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    async with Client(build_server(sandbox.settings(), clock=sandbox.clock.now)) as client:
+    async with Client(build_server(sandbox.settings(), runtime=sandbox.runtime)) as client:
         seen = await run_calls(client)
     assert len(seen) == 2 * len(CALLS)
     logged = [record.getMessage() for record in caplog.records] + [caplog.text]

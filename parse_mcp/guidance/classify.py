@@ -12,13 +12,14 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-from parse_mcp.errors import ErrorCode, ErrorRecord, JsonScalar
+from parse_mcp.errors import ErrorCode, ErrorRecord
 from parse_mcp.guidance.redact import redact
+from parse_mcp.json_types import JsonScalar
 
 MESSAGE_LIMIT = 300
 SNIPPET_LIMIT = 500
@@ -45,13 +46,22 @@ def classify_parsebot(
 
     `secrets` are the values this server sent (its keys): they are scrubbed from every copied text.
     """
-    record = _classify(http_status, headers, body, now=now)
-    return replace(
-        record,
-        message=redact(record.message, secrets),
-        snippet=redact(record.snippet, secrets) if record.snippet else None,
-        url=redact(record.url, secrets) if record.url else None,
-    )
+    return scrub(_classify(http_status, headers, body, now=now), secrets)
+
+
+def scrub(record: ErrorRecord, secrets: Sequence[str]) -> ErrorRecord:
+    """Every text the record copied from elsewhere, with the given secrets and anything key-shaped removed."""
+    changes: dict[str, object] = {}
+    for item in fields(record):
+        value = getattr(record, item.name)
+        if isinstance(value, str):
+            changes[item.name] = redact(value, secrets)
+    changes["fields"] = tuple(name for name in record.fields if redact(name, secrets) == name)
+    if record.next_tier:
+        changes["next_tier"] = {
+            key: redact(value, secrets) if isinstance(value, str) else value for key, value in record.next_tier.items()
+        }
+    return replace(record, **changes)  # type: ignore[arg-type]
 
 
 def _classify(http_status: int, headers: Mapping[str, str], body: bytes, *, now: float) -> ErrorRecord:

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from parse_mcp.errors import ErrorCode, ErrorRecord, JsonValue
+from parse_mcp.errors import ErrorCode, ErrorRecord
 from parse_mcp.guidance.classify import safe_token
+from parse_mcp.json_types import JsonValue
 
 Action = Literal[
     "fix_input",
@@ -412,6 +413,23 @@ def guide(record: ErrorRecord, context: CallContext) -> Guidance:
         summary=summary,
         next_step=next_step,
         next_call=next_call if next_call is not None and next_call.tool in context.listed_tools else None,
+    )
+
+
+def repeated(guidance: Guidance, record: ErrorRecord, count: int) -> Guidance:
+    """The guidance once the same call has failed the same way `count` times: stop, and ask the user."""
+    return Guidance(
+        action="ask_user",
+        fault=guidance.fault,
+        retryable=False,
+        retry_after_seconds=None,
+        fix_fields=guidance.fix_fields,
+        summary=f"This call has now failed {count} times in a row the same way ({record.code}). {guidance.summary}",
+        next_step=(
+            f"Stop repeating this call and ask the user how to go on; the advice for this failure was: "
+            f"{guidance.next_step}"
+        ),
+        next_call=None,
     )
 
 

@@ -1,26 +1,33 @@
 """The shared HTTP transport: one `httpx2.AsyncClient` per service per process.
 
-It sends a `Request`, reads at most `MAX_BODY_BYTES` of the answer, parses the headers into `Meta`,
-and turns every transport fault into a `TransportFailure` whose record says whether the request may
-have reached the service. It never decides what a status means: the service modules do that.
-Nothing it logs contains a query string, a header value or a body, so no key can leak through it.
+One call goes: pacing gate (wait for a token, or refuse before sending) -> send -> headers into `Meta`
+and the pacer's picture -> a failure classified by the service's own classifier -> a safe retry, or
+the failure raised with `meta.attempts` and `meta.waited_seconds`. It reads at most `MAX_BODY_BYTES`
+of an answer and turns every transport fault into a `TransportFailure` that says whether the request
+may have reached the service. Nothing it logs contains a query string, a header value or a body, so
+no key can leak through it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
+import anyio
 import httpx2
 
 from parse_mcp import __version__
-from parse_mcp.errors import TransportFailure, UpstreamFailure
+from parse_mcp.errors import CallFailed, ErrorCode, ErrorRecord, RejectedLocally, TransportFailure, UpstreamFailure
 from parse_mcp.guidance.classify import TransportFault, classify_transport, classify_unexpected_success
 from parse_mcp.meta import Meta, RateSnapshot, read_meta, read_rate
+from parse_mcp.policy.pacing import Go, Learn, Pacer, Refuse
+from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy, retry_delay
+from parse_mcp.runtime import REAL_TIME, Runtime
 
 logger = logging.getLogger(__name__)
 # httpx2 logs every request's full URL at INFO, and the AI Parser key travels in the query string.
@@ -45,6 +52,8 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     # A request that starts paid work (a build, a revision): a timeout must not lead to a second one.
     creates_work: bool = False
+    # A request that spends the rate-limit budget (and whose answer describes it): it goes through pacing.
+    paced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +77,10 @@ class Reply:
         return loaded
 
 
+# (status, lower-case headers, body, now) -> the record of a failure, in the service's own terms.
+Classifier = Callable[[int, Mapping[str, str], bytes, float], ErrorRecord]
+
+
 class HttpClient:
     """Sends requests to one service's base URL with that service's fixed headers."""
 
@@ -78,11 +91,19 @@ class HttpClient:
         headers: Mapping[str, str],
         request_timeout: float,
         connect_timeout: float,
+        classify: Classifier,
         transport: httpx2.AsyncBaseTransport | None = None,
-        clock: Callable[[], float] = time.time,
+        runtime: Runtime = REAL_TIME,
+        retry: RetryPolicy = DEFAULT_RETRY,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
-        self._clock = clock
+        self._classify = classify
+        self._clock = runtime.clock
+        self._sleep = runtime.sleep
+        self._random = runtime.random
+        self._retry = retry
+        self._pacer = Pacer()
+        self._learned = anyio.Event()
         self._max_body_bytes = max_body_bytes
         self._client = httpx2.AsyncClient(
             base_url=base_url,
@@ -98,6 +119,57 @@ class HttpClient:
         await self._client.aclose()
 
     async def send(self, request: Request) -> Reply:
+        """The answer of a 2xx; any other outcome raises `CallFailed` after the retries that are safe."""
+        attempts, waited = 0, 0.0
+        while True:
+            decision = (
+                self._pacer.reserve(self._clock(), self._retry.wait_budget_seconds - waited)
+                if request.paced
+                else Go(0.0)
+            )
+            if isinstance(decision, Learn):
+                await self._learned.wait()
+                continue
+            if isinstance(decision, Refuse):
+                raise RejectedLocally(_held_back(decision), Meta().with_attempts(attempts, waited))
+            if decision.wait > 0:
+                await self._sleep(decision.wait)
+                waited += decision.wait
+            attempts += 1
+            try:
+                reply = await self._send_once(request)
+            except CallFailed as exc:
+                failure = exc
+                if request.paced:
+                    self._learn(None, answered=False)
+            else:
+                if request.paced:
+                    self._learn(reply.rate, answered=True)
+                if reply.ok:
+                    return replace(reply, meta=reply.meta.with_attempts(attempts, waited))
+                failure = UpstreamFailure(
+                    self._classify(reply.status, reply.headers, reply.body, self._clock()), reply.meta
+                )
+            if failure.record.code in ("rate_limited_burst", "rate_limited_daily"):
+                self._pacer.rejected(self._clock(), failure.record.limit_type, failure.record.retry_after)
+            delay = retry_delay(
+                failure, method=request.method, attempt=attempts, waited=waited, policy=self._retry, random=self._random
+            )
+            if delay is None:
+                failure.meta = failure.meta.with_attempts(attempts, waited)
+                raise failure
+            logger.info("%s %s: %s, retrying in %.2f s", request.method, request.path, failure.record.code, delay)
+            await self._sleep(delay)
+            waited += delay
+
+    def _learn(self, rate: RateSnapshot | None, *, answered: bool) -> None:
+        if rate is not None:
+            self._pacer.observe(rate)
+        else:
+            self._pacer.no_picture(answered=answered)
+        self._learned.set()
+
+    async def _send_once(self, request: Request) -> Reply:
         started = time.monotonic()
         built = self._client.build_request(
             request.method,
@@ -127,6 +199,17 @@ class HttpClient:
             )
             raise UpstreamFailure(record, meta)
         return Reply(response.status_code, headers, body, meta, read_rate(headers, now=self._clock()))
+
+
+def _held_back(refusal: Refuse) -> ErrorRecord:
+    wait = math.ceil(refusal.retry_after)
+    code: ErrorCode = "rate_limited_daily" if refusal.limit_type == "daily" else "rate_limited_burst"
+    return ErrorRecord(
+        code=code,
+        message=f"Held back by this server: the rate-limit budget the service reported frees up in {wait} s.",
+        limit_type=refusal.limit_type,
+        retry_after=float(wait),
+    )
 
 
 async def _read_capped(response: httpx2.Response, limit: int) -> bytes | None:

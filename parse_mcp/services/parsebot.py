@@ -6,8 +6,7 @@ The key travels only in the `X-API-Key` header, set once on the HTTP client.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -16,6 +15,8 @@ import httpx2
 from parse_mcp.errors import ErrorRecord, UpstreamFailure
 from parse_mcp.guidance.classify import classify_parsebot, classify_unexpected_success
 from parse_mcp.meta import Meta
+from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
+from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.services.http import HttpClient, Reply, Request
 from parse_mcp.services.specs import ApiSpec, EndpointSpec, encode_query, parse_api, parse_api_list
 from parse_mcp.settings import Secret, Settings
@@ -36,12 +37,8 @@ class Answer:
 
 
 class ParseBotClient:
-    def __init__(
-        self, http: HttpClient, *, secrets: tuple[str, ...] = (), clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, http: HttpClient) -> None:
         self._http = http
-        self._secrets = secrets
-        self._clock = clock
         self._apis: dict[tuple[str, int | None], ApiSpec] = {}
         self._tasks: list[Mapping[str, object]] | None = None
 
@@ -52,17 +49,25 @@ class ParseBotClient:
         key: Secret,
         *,
         transport: httpx2.AsyncBaseTransport | None = None,
-        clock: Callable[[], float] = time.time,
+        runtime: Runtime = REAL_TIME,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> ParseBotClient:
+        secrets = (key.reveal(),)
+
+        def classify(status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
+            return classify_parsebot(status, headers, body, now=now, secrets=secrets)
+
         http = HttpClient(
             settings.parse_base_url,
             headers={"X-API-Key": key.reveal(), "X-Parse-Client": "parse-mcp"},
             request_timeout=settings.request_timeout_seconds,
             connect_timeout=settings.connect_timeout_seconds,
+            classify=classify,
             transport=transport,
-            clock=clock,
+            runtime=runtime,
+            retry=retry,
         )
-        return cls(http, secrets=(key.reveal(),), clock=clock)
+        return cls(http)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -117,10 +122,10 @@ class ParseBotClient:
             headers["X-Encryption-Key"] = session.encryption_key.reveal()
         path = f"/scraper/{_segment(scraper_id)}/{_segment(endpoint.name)}"
         if endpoint.method == "GET":
-            request = Request("GET", path, query=encode_query(params), headers=headers)
+            request = Request("GET", path, query=encode_query(params), headers=headers, paced=True)
         else:
             body = {key: value for key, value in params.items() if value is not None}
-            request = Request("POST", path, json_body=body, has_body=True, headers=headers)
+            request = Request("POST", path, json_body=body, has_body=True, headers=headers, paced=True)
         reply = await self._call(request)
         return Answer(self._unwrap(reply), reply.meta)
 
@@ -160,13 +165,7 @@ class ParseBotClient:
     # -- plumbing ----------------------------------------------------------------------------------
 
     async def _call(self, request: Request) -> Reply:
-        reply = await self._http.send(request)
-        if not reply.ok:
-            raise UpstreamFailure(
-                classify_parsebot(reply.status, reply.headers, reply.body, now=self._clock(), secrets=self._secrets),
-                reply.meta,
-            )
-        return reply
+        return await self._http.send(request)
 
     def _json(self, reply: Reply) -> object:
         try:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from parse_mcp.errors import JsonValue
+from parse_mcp.json_types import JsonValue
 
 ParamType = Literal["string", "integer", "number", "boolean", "array", "object", "any"]
 

@@ -10,9 +10,12 @@ from typing import Any
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
-from parse_mcp.errors import CallFailed, ErrorRecord, JsonValue
-from parse_mcp.guidance.table import ROWS, CallContext, guide
-from parse_mcp.results import Outcome, render
+from parse_mcp.errors import CallFailed, ErrorRecord
+from parse_mcp.guidance.table import ROWS, CallContext, guide, repeated
+from parse_mcp.json_types import JsonValue
+from parse_mcp.policy.breaker import STOP_AFTER, RepeatedFailures
+from parse_mcp.results import Outcome, limit_size, render
+from parse_mcp.runtime import Runtime
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.sessions import SessionStore
 from parse_mcp.settings import Settings
@@ -28,6 +31,8 @@ class AppState:
     parsebot: ParseBotClient | None
     sessions: SessionStore
     listed_tools: frozenset[str]
+    breaker: RepeatedFailures
+    runtime: Runtime
 
 
 @dataclass
@@ -62,8 +67,15 @@ async def run_parsebot(
         outcome = await action(client, notes)
     except CallFailed as exc:
         context = await _context(state, call, notes, exc.record, client)
-        outcome = Outcome.failure(exc.record, guide(exc.record, context), exc.meta)
+        guidance = guide(exc.record, context)
+        count = state.breaker.failed(call.tool, call.arguments, exc.record.code, state.runtime.clock())
+        if count >= STOP_AFTER:
+            guidance = repeated(guidance, exc.record, count)
+        outcome = Outcome.failure(exc.record, guidance, exc.meta)
         logger.info("%s failed: %s", call.tool, exc.record.code)
+    else:
+        state.breaker.succeeded(call.tool, call.arguments)
+        outcome = limit_size(outcome, state.settings.max_data_chars)
     return render(outcome)
 
 

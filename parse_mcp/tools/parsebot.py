@@ -10,8 +10,9 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from parse_mcp.errors import ErrorRecord, JsonValue, RejectedLocally
+from parse_mcp.errors import ErrorRecord, RejectedLocally
 from parse_mcp.guidance.table import NextCall
+from parse_mcp.json_types import JsonValue
 from parse_mcp.results import Outcome, ToolResult
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.services.specs import EndpointSpec, check_params, condensed, names

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import httpx2
 import pytest
 
-from parse_mcp.errors import TransportFailure, UpstreamFailure
+from parse_mcp.errors import ErrorRecord, TransportFailure, UpstreamFailure
+from parse_mcp.guidance.classify import classify_parsebot
+from parse_mcp.runtime import Runtime
 from parse_mcp.services.http import HttpClient, Request
+
+
+def classify(status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
+    return classify_parsebot(status, headers, body, now=now)
+
 
 pytestmark = pytest.mark.anyio
 
@@ -20,6 +29,7 @@ def client_raising(exc: Exception) -> HttpClient:
         headers={"X-API-Key": "pmx_secret_value"},
         request_timeout=1.0,
         connect_timeout=1.0,
+        classify=classify,
         transport=httpx2.MockTransport(handler),
     )
 
@@ -67,6 +77,7 @@ async def test_an_answer_larger_than_the_cap_is_refused_without_holding_it() -> 
         headers={},
         request_timeout=1.0,
         connect_timeout=1.0,
+        classify=classify,
         transport=httpx2.MockTransport(lambda request: httpx2.Response(200, content=b"x" * 5000)),
         max_body_bytes=1000,
     )
@@ -93,8 +104,9 @@ async def test_headers_become_meta_and_the_rate_picture() -> None:
         headers={},
         request_timeout=1.0,
         connect_timeout=1.0,
+        classify=classify,
         transport=httpx2.MockTransport(lambda request: httpx2.Response(200, json={}, headers=headers)),
-        clock=lambda: 1_800_000_000.0,
+        runtime=Runtime(clock=lambda: 1_800_000_000.0),
     )
     reply = await client.send(Request("GET", "/x"))
     assert reply.meta.as_dict() == {
@@ -103,6 +115,8 @@ async def test_headers_become_meta_and_the_rate_picture() -> None:
         "rate_limit_remaining": 29,
         "daily_remaining": 99,
         "request_id": "req-9",
+        "attempts": 1,
+        "waited_seconds": 0.0,
     }
     assert reply.rate is not None
     assert (reply.rate.burst, reply.rate.refill_per_minute, reply.rate.reset_at, reply.rate.daily_reset_in) == (

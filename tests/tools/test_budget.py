@@ -1,0 +1,132 @@
+"""Spending the budget well, through a real MCP client against the sandbox on virtual time:
+pacing, the retries that are safe, the repeated-failure breaker, and size limits."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from parse_mcp.sandbox import BOOKS_API_ID, FAILURE_LAB_ID, SandboxConfig
+from parse_mcp.server import build_server
+from tests.conftest import Sandbox, started
+
+pytestmark = pytest.mark.anyio
+
+LIST_BOOKS = {"scraper_id": BOOKS_API_ID, "endpoint": "list_books", "params": {}}
+
+
+def lab(endpoint: str, **params: Any) -> dict[str, Any]:
+    return {"scraper_id": FAILURE_LAB_ID, "endpoint": endpoint, "params": params}
+
+
+async def structured(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    result = await client.call_tool(tool, arguments)
+    assert result.structured_content is not None
+    content: dict[str, Any] = result.structured_content
+    return content
+
+
+async def test_concurrent_calls_share_the_bucket_and_no_429_reaches_the_agent() -> None:
+    async with started(SandboxConfig(burst=3, refill_per_minute=60.0)) as sandbox:
+        server = build_server(sandbox.settings(), runtime=sandbox.runtime)
+        results: list[dict[str, Any]] = []
+        async with Client(server) as client:
+            await structured(client, "describe_api", {"scraper_id": BOOKS_API_ID})  # the schema, cached once
+
+            async def one() -> None:
+                results.append(await structured(client, "execute_endpoint", LIST_BOOKS))
+
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as group:
+                    for _ in range(12):
+                        group.start_soon(one)
+    assert [r.get("error", {}).get("code") for r in results] == [None] * 12
+    assert {r["meta"]["attempts"] for r in results} == {1}, "no call was answered 429 and retried"
+    assert max(r["meta"]["waited_seconds"] for r in results) > 0, "some calls were held back to wait their turn"
+
+
+async def test_a_wait_longer_than_the_call_may_wait_is_answered_at_once_without_a_request() -> None:
+    async with (
+        started(SandboxConfig(burst=1, refill_per_minute=1.0)) as sandbox,
+        Client(build_server(sandbox.settings(), runtime=sandbox.runtime)) as client,
+    ):
+        first = await structured(client, "execute_endpoint", LIST_BOOKS)
+        second = await structured(client, "execute_endpoint", LIST_BOOKS)
+    assert first["ok"] is True
+    assert first["meta"]["rate_limit_remaining"] == 0
+    assert second["error"]["code"] == "rate_limited_burst"
+    assert second["guidance"]["action"] == "retry_later"
+    assert second["guidance"]["retry_after_seconds"] == 61
+    assert second["meta"]["attempts"] == 0
+    assert sandbox.slept == []
+
+
+async def test_a_429_whose_wait_fits_is_retried_and_reported_in_meta(sandbox: Sandbox, client: Client) -> None:
+    result = await structured(client, "execute_endpoint", lab("burst_limit"))
+    assert result["guidance"]["action"] == "retry_later"
+    assert result["meta"]["attempts"] == 3
+    assert result["meta"]["waited_seconds"] == 10.0
+    assert sandbox.slept == [5, 5]
+
+
+async def test_a_gateway_failure_on_a_get_is_retried_with_backoff(sandbox: Sandbox, client: Client) -> None:
+    result = await structured(client, "execute_endpoint", lab("proxy_error", code=503))
+    assert result["guidance"]["action"] == "retry_later"
+    assert result["meta"]["attempts"] == 3
+    assert sandbox.slept == [0.5, 1.0]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [lab("scraper_bug"), lab("blocked", retry_after=1), lab("fetch_status", code=503), lab("malformed_success")],
+)
+async def test_a_post_that_may_have_run_is_never_retried(
+    sandbox: Sandbox, client: Client, arguments: dict[str, Any]
+) -> None:
+    result = await structured(client, "execute_endpoint", arguments)
+    assert result["ok"] is False
+    assert result["meta"]["attempts"] == 1
+    assert sandbox.slept == []
+
+
+async def test_the_third_identical_failure_tells_the_agent_to_stop_and_ask(client: Client) -> None:
+    results = [await structured(client, "execute_endpoint", lab("blocked")) for _ in range(3)]
+    assert [r["guidance"]["action"] for r in results] == ["do_not_retry", "do_not_retry", "ask_user"]
+    assert results[2]["summary"].startswith("This call has now failed 3 times in a row the same way (blocked).")
+    assert results[2]["next_call"] is None
+    assert results[2]["guidance"]["retryable"] is False
+    other = await structured(client, "execute_endpoint", lab("blocked", retry_after=60))
+    assert other["guidance"]["action"] == "retry_later", "other arguments are another call"
+
+
+async def test_a_quiet_quarter_of_an_hour_starts_the_count_again(sandbox: Sandbox, client: Client) -> None:
+    bad = {"scraper_id": BOOKS_API_ID, "endpoint": "list_books", "params": {"page": 99}}
+    for _ in range(2):
+        await structured(client, "execute_endpoint", bad)
+    sandbox.clock.advance(16 * 60)
+    again = await structured(client, "execute_endpoint", bad)
+    assert again["guidance"]["action"] == "change_input"
+
+
+async def test_a_large_payload_is_cut_to_valid_json_and_says_what_was_left_out(sandbox: Sandbox) -> None:
+    settings = replace(sandbox.settings(), max_data_chars=400)
+    async with Client(build_server(settings, runtime=sandbox.runtime)) as client:
+        result = await structured(client, "execute_endpoint", LIST_BOOKS)
+    assert result["ok"] is True
+    assert result["meta"]["truncated"] is True
+    assert result["meta"]["omitted"] == [
+        {"path": "$.books", "kept": len(result["data"]["books"]), "total": 5, "unit": "items"}
+    ]
+    assert result["data"]["page"] == 1
+    assert "Ask for less" in result["next_step"]
+
+
+async def test_failure_texts_stay_well_under_ten_thousand_characters(client: Client) -> None:
+    for arguments in (lab("fetch_status", code=404), lab("blocked"), lab("credits_exhausted")):
+        result = await client.call_tool("execute_endpoint", arguments)
+        text = result.content[0].text  # type: ignore[union-attr]
+        assert len(text) < 4_000
