@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, get_args
 
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, Field
@@ -80,6 +80,35 @@ class ToolResult(BaseModel):
     error: ErrorModel | None = None
     guidance: GuidanceModel | None = None
     meta: MetaModel
+
+
+def _nullable(kind: str) -> dict[str, Any]:
+    return {"type": [kind, "null"]}
+
+
+# What `tools/list` advertises for every tool: the same contract as `ToolResult`, without pydantic's
+# titles, $defs and per-field prose, which would cost ~5,000 characters a tool in every agent's context.
+OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["ok", "summary", "next_step", "next_call", "meta"],
+    "properties": {
+        "ok": {"type": "boolean"},
+        "summary": {"type": "string"},
+        "next_step": _nullable("string"),
+        "next_call": _nullable("object"),
+        "data": {},
+        "error": {"type": "object"},
+        "guidance": {
+            "type": "object",
+            "properties": {
+                "action": {"enum": list(get_args(Action))},
+                "retry_after_seconds": _nullable("number"),
+                "fix_fields": {"type": "array"},
+            },
+        },
+        "meta": {"type": "object"},
+    },
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from typing import Any
 import httpx2
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult, Tool, ToolAnnotations
 from pydantic import ValidationError
 
 from parse_mcp import __version__
@@ -20,7 +21,7 @@ from parse_mcp.json_types import JsonValue
 from parse_mcp.policy.breaker import RepeatedFailures
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.prompts import load_templates
-from parse_mcp.results import render
+from parse_mcp.results import OUTPUT_SCHEMA, render
 from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.sessions import SessionStore
@@ -86,9 +87,45 @@ class ParseMCPServer(MCPServer[AppState]):
                 return self._shape(name, {}, ErrorRecord(code="invalid_arguments", message=message, fields=("name",)))
             raise
 
+    async def list_tools(self) -> list[Tool]:
+        """The tools with the compact output schema, and input schemas without pydantic's titles."""
+        return [
+            tool.model_copy(update={"output_schema": OUTPUT_SCHEMA, "input_schema": compact_schema(tool.input_schema)})
+            for tool in await super().list_tools()
+        ]
+
     def _shape(self, name: str, arguments: Mapping[str, Any], record: ErrorRecord) -> CallToolResult:
         safe: dict[str, JsonValue] = {k: v for k, v in arguments.items() if isinstance(k, str)}
         return render(failure(record, self.listed_tools, ToolCall(name, safe)))
+
+
+def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema as pydantic writes it, minus what only repeats: `title` keys (they restate the names),
+    `"default": null`, `additionalProperties: true`, and `anyOf [X, null]` written as `type: [X, "null"]`."""
+
+    def compact(node: object) -> object:
+        if isinstance(node, list):
+            return [compact(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {
+            k: compact(v)
+            for k, v in node.items()
+            if not (k == "title" and isinstance(v, str))
+            and not (k == "default" and v is None)
+            and not (k == "additionalProperties" and v is True)
+        }
+        options = out.get("anyOf")
+        if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+            other = next(o for o in options if o != {"type": "null"})
+            if isinstance(other, dict) and isinstance(other.get("type"), str):
+                del out["anyOf"]
+                out = {**other, **out, "type": [other["type"], "null"]}
+        return out
+
+    compacted = compact(schema)
+    assert isinstance(compacted, dict)
+    return compacted
 
 
 def _argument_record(error: ValidationError) -> ErrorRecord:
@@ -134,7 +171,13 @@ def build_server(
         lifespan=lifespan,
     )
     for spec in specs:
-        server.add_tool(spec.fn, title=spec.title, annotations=spec.annotations, structured_output=True)
+        server.add_tool(
+            spec.fn,
+            title=spec.title,
+            description=inspect.cleandoc(spec.fn.__doc__ or ""),
+            annotations=spec.annotations,
+            structured_output=True,
+        )
     for template in load_templates():
         server.add_prompt(template.as_prompt())
     return server

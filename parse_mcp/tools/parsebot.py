@@ -30,9 +30,11 @@ async def execute_endpoint(
     ctx: Context[AppState, Any],
     params: Annotated[
         dict[str, Any],
-        Field(description="The endpoint's input parameters, as its input_params declare (see describe_api)."),
-    ]
-    | None = None,
+        Field(
+            default_factory=dict,
+            description="The endpoint's input parameters, as its input_params declare (see describe_api).",
+        ),
+    ],
     snapshot_version: Annotated[
         int | None, Field(description="Pin a marketplace release (a positive integer); omit for the latest.")
     ] = None,
@@ -46,7 +48,7 @@ async def execute_endpoint(
     against its input_params before any credit is spent. Find ids with list_apis and parameters with
     describe_api. On failure, follow guidance.action and next_call.
     """
-    given = params or {}
+    given = params
     arguments: dict[str, JsonValue] = {"scraper_id": scraper_id, "endpoint": endpoint, "params": given}
     if snapshot_version is not None:
         arguments["snapshot_version"] = snapshot_version
