@@ -20,8 +20,8 @@ serve: setup                ## the MCP server on the embedded sandbox, streamabl
 	$(BIN)/parse-mcp --sandbox --transport http
 
 lint: setup
-	$(BIN)/ruff format --check parse_mcp tests
-	$(BIN)/ruff check parse_mcp tests
+	$(BIN)/ruff format --check parse_mcp tests bench
+	$(BIN)/ruff check parse_mcp tests bench
 	$(BIN)/mypy
 
 test: lint                  ## lint, types, then the whole test suite with coverage
