@@ -32,7 +32,7 @@ async def timed(call: object) -> list[float]:
 
 
 async def main() -> None:
-    config = SandboxConfig(burst=100_000, refill_per_minute=6_000_000, daily_limit=None, credits=10_000_000)
+    config = SandboxConfig(burst=100_000, refill_per_minute=6_000_000.0, daily_limit=None, credits=10_000_000)
     async with sandbox(config) as (settings, _):
         async with httpx2.AsyncClient(base_url=settings.parse_base_url, headers={"X-API-Key": PARSEBOT_KEY}) as bare:
 
