@@ -25,8 +25,10 @@ PER_MINUTE = 300.0
 async def main() -> None:
     config = SandboxConfig(burst=BURST, refill_per_minute=PER_MINUTE, daily_limit=None, credits=1_000_000)
     async with sandbox(config) as (settings, statuses):
-        app = build_server(settings).streamable_http_app()
-        async with running_sandbox(app) as server_url:
+        server = build_server(settings)
+        app = server.streamable_http_app()
+        # The loopback runner does not run ASGI lifespans: enter the session manager the app would start.
+        async with server.session_manager.run(), running_sandbox(app) as server_url:
             failures: list[str] = []
             started = time.monotonic()
 
