@@ -16,8 +16,8 @@ from bench.common import median, percentile, sandbox, verdict
 from parse_mcp.sandbox import BOOKS_API_ID, PARSEBOT_KEY, SandboxConfig
 from parse_mcp.server import build_server
 
-ROUNDS = 300
-WARMUP = 20
+ROUNDS = 1000
+WARMUP = 50
 ARGUMENTS = {"scraper_id": BOOKS_API_ID, "endpoint": "get_book", "params": {"slug": "a-light-in-the-attic_1000"}}
 
 
