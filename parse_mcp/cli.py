@@ -88,25 +88,42 @@ async def _settings_for(sandbox: bool) -> AsyncIterator[Settings]:
     if not sandbox:
         yield Settings.from_env(os.environ)
         return
-    from parse_mcp.sandbox import PARSEBOT_KEY, create_app, running_sandbox
+    from parse_mcp.sandbox import create_app, running_sandbox
 
     async with running_sandbox(create_app()) as base_url:
         logger.info("sandbox at %s", base_url)
-        yield Settings(parse_api_key=Secret(PARSEBOT_KEY), parse_base_url=base_url, sandbox=True)
+        yield sandbox_settings(base_url)
+
+
+def sandbox_settings(base_url: str) -> Settings:
+    """Both services pointed at one sandbox, with the keys it accepts."""
+    from parse_mcp.sandbox import PARSEBOT_KEY
+    from parse_mcp.sandbox.aiparser import AIPARSER_KEY
+
+    return Settings(
+        parse_api_key=Secret(PARSEBOT_KEY),
+        parse_base_url=base_url,
+        scraperapi_key=Secret(AIPARSER_KEY),
+        aiparser_base_url=base_url,
+        sandbox=True,
+    )
 
 
 async def _run_sandbox_alone(host: str, port: int) -> None:
     from parse_mcp.sandbox import PARSEBOT_KEY, create_app, running_sandbox
+    from parse_mcp.sandbox.aiparser import AIPARSER_KEY
 
     async with running_sandbox(create_app(), host=host, port=port) as base_url:
         print(f"parse-mcp sandbox at {base_url}", flush=True)
         print(f"  Parse.bot:  PARSE_API_BASE_URL={base_url}  PARSE_API_KEY={PARSEBOT_KEY}", flush=True)
+        print(f"  AI Parser:  SCRAPERAPI_AIPARSER_URL={base_url}  SCRAPERAPI_API_KEY={AIPARSER_KEY}", flush=True)
         print(f"  target site: {base_url}/site/", flush=True)
         await anyio.sleep_forever()
 
 
 async def _doctor(settings: Settings) -> int:
     """Check each configured key with the cheapest call the service documents."""
+    from parse_mcp.services.aiparser import AiParserClient
     from parse_mcp.services.parsebot import ParseBotClient
 
     healthy = True
@@ -125,7 +142,18 @@ async def _doctor(settings: Settings) -> int:
         finally:
             await client.aclose()
     print(f"AI Parser base URL: {settings.aiparser_base_url}")
-    print(f"  SCRAPERAPI_API_KEY: {'set' if settings.scraperapi_key else 'not set (AI Parser tools not listed)'}")
+    if settings.scraperapi_key is None:
+        print("  SCRAPERAPI_API_KEY: not set (the AI Parser tools are not listed)")
+    else:
+        parsers = AiParserClient.from_settings(settings, settings.scraperapi_key)
+        try:
+            await parsers.list_parsers()
+            print("  SCRAPERAPI_API_KEY: accepted (GET /parsers answered)")
+        except CallFailed as exc:
+            print(f"  SCRAPERAPI_API_KEY: the check failed: {exc}")
+            healthy = False
+        finally:
+            await parsers.aclose()
     return 0 if healthy else 1
 
 

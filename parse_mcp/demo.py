@@ -14,9 +14,9 @@ from typing import Any
 from mcp import Client
 from mcp.types import CallToolResult, TextContent
 
-from parse_mcp.sandbox import BOOKS_API_ID, BOOKS_TASK_ID, FAILURE_LAB_ID, PARSEBOT_KEY, create_app, running_sandbox
+from parse_mcp.cli import sandbox_settings
+from parse_mcp.sandbox import BOOKS_API_ID, BOOKS_TASK_ID, FAILURE_LAB_ID, create_app, running_sandbox
 from parse_mcp.server import build_server
-from parse_mcp.settings import Secret, Settings
 
 # (what a person should notice, tool arguments) for one failure of each kind an agent meets.
 FAILURES: list[tuple[str, dict[str, Any]]] = [
@@ -99,7 +99,7 @@ def _style() -> Style:
 async def run_demo() -> int:
     style = _style()
     async with running_sandbox(create_app()) as base_url:
-        settings = Settings(parse_api_key=Secret(PARSEBOT_KEY), parse_base_url=base_url, sandbox=True)
+        settings = sandbox_settings(base_url)
         async with Client(build_server(settings)) as client:
             print(style.title("parse-mcp demo") + style.dim(f"  (sandbox at {base_url}, a real MCP client)"))
             await _discovery(client, style)

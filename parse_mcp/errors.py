@@ -46,6 +46,16 @@ ErrorCode = Literal[
     "network_read",
     "network_write",
     "unexpected_response",
+    # Parse.bot, where the call's purpose changes the meaning (a login, a marketplace lookup)
+    "login_limited",
+    "login_refused",
+    "listing_not_found",
+    # AI Parser (ScraperAPI), for what its status codes say that Parse.bot's rows do not
+    "parser_bad_request",
+    "parser_not_found",
+    "parser_generating",
+    "parser_failed",
+    "extraction_failed",
     # Raised by this server before anything is sent
     "missing_key",
     "invalid_arguments",

@@ -23,10 +23,11 @@ from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.prompts import load_templates
 from parse_mcp.results import OUTPUT_SCHEMA, render
 from parse_mcp.runtime import REAL_TIME, Runtime
+from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.services.parsebot import ParseBotClient
-from parse_mcp.sessions import SessionStore
+from parse_mcp.sessions import LoginAttempts, SessionStore
 from parse_mcp.settings import Settings
-from parse_mcp.tools import parsebot
+from parse_mcp.tools import aiparser, marketplace, parsebot, tasks
 from parse_mcp.tools.common import AppState, ToolCall, failure
 
 logger = logging.getLogger(__name__)
@@ -52,11 +53,37 @@ def _hints(*, read_only: bool, idempotent: bool, destructive: bool = False) -> T
     )
 
 
+AIPARSER_TOOLS: tuple[ToolSpec, ...] = (
+    # Creating spends 30,000 credits and makes a new parser each time: neither read-only nor idempotent.
+    ToolSpec(aiparser.create_parser, "Create an AI parser", _hints(read_only=False, idempotent=False)),
+    ToolSpec(aiparser.get_parser, "Show an AI parser", _hints(read_only=True, idempotent=True)),
+    ToolSpec(aiparser.list_parsers, "List AI parsers", _hints(read_only=True, idempotent=True)),
+    ToolSpec(aiparser.update_parser, "Change an AI parser's fields", _hints(read_only=False, idempotent=False)),
+    # The one destructive tool: it is never offered in a next_call.
+    ToolSpec(aiparser.delete_parser, "Delete an AI parser", _hints(read_only=False, idempotent=True, destructive=True)),
+    ToolSpec(aiparser.parse_url, "Parse a URL with an AI parser", _hints(read_only=True, idempotent=False)),
+    ToolSpec(aiparser.wait_for_parser, "Wait for an AI parser", _hints(read_only=True, idempotent=True)),
+)
+
 PARSEBOT_TOOLS: tuple[ToolSpec, ...] = (
     # Executing may spend credits and, for POST endpoints, act on the site: not read-only, not idempotent.
     ToolSpec(parsebot.execute_endpoint, "Run a Parse.bot endpoint", _hints(read_only=False, idempotent=False)),
     ToolSpec(parsebot.list_apis, "List Parse.bot APIs", _hints(read_only=True, idempotent=True)),
     ToolSpec(parsebot.describe_api, "Describe a Parse.bot API", _hints(read_only=True, idempotent=True)),
+    ToolSpec(
+        marketplace.search_marketplace, "Search the Parse.bot marketplace", _hints(read_only=True, idempotent=True)
+    ),
+    ToolSpec(marketplace.get_marketplace_api, "Show a marketplace API", _hints(read_only=True, idempotent=True)),
+    # Builds and revisions start paid work on each call.
+    ToolSpec(tasks.create_api, "Build an API from a URL", _hints(read_only=False, idempotent=False)),
+    ToolSpec(tasks.list_tasks, "List build tasks", _hints(read_only=True, idempotent=True)),
+    ToolSpec(tasks.get_task, "Show a build task", _hints(read_only=True, idempotent=True)),
+    ToolSpec(tasks.wait_for_task, "Wait for a build task", _hints(read_only=True, idempotent=True)),
+    ToolSpec(tasks.revise_api, "Revise an API", _hints(read_only=False, idempotent=False)),
+    ToolSpec(tasks.check_updates, "Check marketplace updates", _hints(read_only=True, idempotent=True)),
+    ToolSpec(tasks.preview_update, "Preview a marketplace update", _hints(read_only=False, idempotent=False)),
+    ToolSpec(tasks.merge_updates, "Merge marketplace updates", _hints(read_only=False, idempotent=True)),
+    ToolSpec(parsebot.login, "Log in to an authenticated API", _hints(read_only=False, idempotent=False)),
 )
 
 
@@ -143,25 +170,42 @@ def build_server(
     settings: Settings,
     *,
     parsebot_transport: httpx2.AsyncBaseTransport | None = None,
+    aiparser_transport: httpx2.AsyncBaseTransport | None = None,
     runtime: Runtime = REAL_TIME,
     retry: RetryPolicy = DEFAULT_RETRY,
 ) -> ParseMCPServer:
-    # Parse.bot tools are always listed: without a key they answer ask_user, naming the variable to set.
-    specs = PARSEBOT_TOOLS
+    # Parse.bot tools are always listed (without a key they answer ask_user, naming the variable to set);
+    # AI Parser tools only with their key, so a Parse.bot-only setup does not pay for them in context.
+    specs = PARSEBOT_TOOLS + (AIPARSER_TOOLS if settings.scraperapi_key is not None else ())
     listed = frozenset(spec.fn.__name__ for spec in specs)
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        client = None
+        parsebot_client = None
+        aiparser_client = None
         if settings.parse_api_key is not None:
-            client = ParseBotClient.from_settings(
+            parsebot_client = ParseBotClient.from_settings(
                 settings, settings.parse_api_key, transport=parsebot_transport, runtime=runtime, retry=retry
             )
+        if settings.scraperapi_key is not None:
+            aiparser_client = AiParserClient.from_settings(
+                settings, settings.scraperapi_key, transport=aiparser_transport, runtime=runtime, retry=retry
+            )
         try:
-            yield AppState(settings, client, SessionStore(runtime.clock), listed, RepeatedFailures(), runtime)
+            yield AppState(
+                settings,
+                parsebot_client,
+                aiparser_client,
+                SessionStore(runtime.clock),
+                LoginAttempts(),
+                listed,
+                RepeatedFailures(),
+                runtime,
+            )
         finally:
-            if client is not None:
-                await client.aclose()
+            for client in (parsebot_client, aiparser_client):
+                if client is not None:
+                    await client.aclose()
 
     server = ParseMCPServer(
         listed_tools=listed,

@@ -40,3 +40,26 @@ class SessionStore:
             del self._sessions[handle]
             return None
         return stored.credentials
+
+
+# Parse.bot allows 3 login attempts an hour per API; the 4th is refused here, without spending a request.
+LOGIN_ATTEMPTS = 3
+LOGIN_WINDOW_SECONDS = 3600.0
+
+
+class LoginAttempts:
+    def __init__(self, limit: int = LOGIN_ATTEMPTS, window: float = LOGIN_WINDOW_SECONDS) -> None:
+        self._limit = limit
+        self._window = window
+        self._attempts: dict[str, list[float]] = {}
+
+    def wait_before_next(self, scraper_id: str, now: float) -> float | None:
+        """Seconds until another attempt is allowed for this API, or None when one is allowed now."""
+        recent = [t for t in self._attempts.get(scraper_id, []) if now - t < self._window]
+        self._attempts[scraper_id] = recent
+        if len(recent) < self._limit:
+            return None
+        return recent[0] + self._window - now
+
+    def attempted(self, scraper_id: str, now: float) -> None:
+        self._attempts.setdefault(scraper_id, []).append(now)

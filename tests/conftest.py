@@ -14,6 +14,7 @@ from mcp import Client
 
 from parse_mcp.runtime import Runtime
 from parse_mcp.sandbox import PARSEBOT_KEY, ManualClock, SandboxConfig, create_app, running_sandbox
+from parse_mcp.sandbox.aiparser import AIPARSER_KEY
 from parse_mcp.server import build_server
 from parse_mcp.settings import Secret, Settings
 
@@ -70,7 +71,13 @@ class Sandbox:
         return Runtime(clock=self.clock.now, sleep=self.time.sleep, random=lambda: 0.0)
 
     def settings(self, key: str = PARSEBOT_KEY, base_path: str = "") -> Settings:
-        return Settings(parse_api_key=Secret(key), parse_base_url=self.url + base_path)
+        """Both services on this sandbox; `key` and `base_path` change only the Parse.bot side."""
+        return Settings(
+            parse_api_key=Secret(key),
+            parse_base_url=self.url + base_path,
+            scraperapi_key=Secret(AIPARSER_KEY),
+            aiparser_base_url=self.url,
+        )
 
 
 @pytest.fixture

@@ -17,7 +17,29 @@ from parse_mcp.sandbox import BOOKS_API_ID, PARSEBOT_KEY
 
 pytestmark = pytest.mark.anyio
 
-EXPECTED_TOOLS = {"execute_endpoint", "list_apis", "describe_api"}
+EXPECTED_TOOLS = {
+    "execute_endpoint",
+    "list_apis",
+    "describe_api",
+    "search_marketplace",
+    "get_marketplace_api",
+    "create_api",
+    "list_tasks",
+    "get_task",
+    "wait_for_task",
+    "revise_api",
+    "check_updates",
+    "preview_update",
+    "merge_updates",
+    "login",
+    "create_parser",
+    "get_parser",
+    "list_parsers",
+    "update_parser",
+    "delete_parser",
+    "parse_url",
+    "wait_for_parser",
+}
 
 
 def cli_env() -> dict[str, str]:

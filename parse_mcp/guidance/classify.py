@@ -112,6 +112,47 @@ def _classify(http_status: int, headers: Mapping[str, str], body: bytes, *, now:
     )
 
 
+def classify_aiparser(
+    path: str,
+    http_status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float,
+    secrets: Sequence[str] = (),
+) -> ErrorRecord:
+    """Classify an AI Parser answer that is not a success. Its status codes are the whole verdict (the
+    service documents no envelope; the body is read for its message only)."""
+    document = _load_json(body)
+    top: dict[str, object] = document if isinstance(document, dict) else {}
+    message = _first_message(top.get("detail"), top.get("error"), top) or _body_preview(body, document)
+    lowered = message.lower()
+    code: ErrorCode
+    if http_status == 400 and "generating" in lowered:
+        code = "parser_generating"
+    elif http_status == 400 and "failed to generate" in lowered:
+        code = "parser_failed"
+    elif http_status in (400, 422):
+        code = "parser_bad_request"
+    elif http_status == 404:
+        code = "parser_not_found"
+    elif http_status == 500 and path.startswith("/parse/"):
+        code = "extraction_failed"
+    else:
+        code = _code_from_http(
+            http_status, limit_type=None, message=lowered, has_error_key=True, has_detail_only=False, is_envelope=False
+        )
+    record = ErrorRecord(
+        code=code,
+        message=message,
+        http_status=http_status,
+        retry_after=parse_retry_after(headers.get("retry-after"), now=now),
+        request_id=_text(headers.get("x-request-id"), 128),
+        fields=_fields(message, top.get("detail")),
+    )
+    return scrub(record, secrets)
+
+
 def classify_unexpected_success(http_status: int, headers: Mapping[str, str], reason: str) -> ErrorRecord:
     """A 2xx whose body is not what the API documents (`reason` is our own words, not the body)."""
     return ErrorRecord(
@@ -221,6 +262,8 @@ def _code_from_http(
     if http_status == 422:
         return "input_invalid"
     if http_status == 429:
+        if limit_type == "login":
+            return "login_limited"
         return "rate_limited_daily" if limit_type == "daily" else "rate_limited_burst"
     if http_status == 400:
         if "snapshot" in message:

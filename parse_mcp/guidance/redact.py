@@ -13,7 +13,8 @@ from collections.abc import Iterable
 REDACTED = "[redacted]"
 
 _KEY_SHAPES = (
-    re.compile(r"pmx_[A-Za-z0-9_\-]{4,}"),
+    # A Parse.bot key, or a session's encryption key (a Fernet token).
+    re.compile(r"pmx_[A-Za-z0-9_\-]{4,}|gAAAAA[A-Za-z0-9_\-=]{8,}"),
     re.compile(r"(?i)(api[_-]?key|encryption[_-]?key|x-api-key)([\"']?\s*[=:]\s*[\"']?)[^\s&\"',;]+"),
 )
 

@@ -34,11 +34,22 @@ Action = Literal[
 Fault = Literal["caller", "target_site", "scraper", "anti_bot", "rate_limit", "account", "service", "network", "client"]
 # Which call, if any, the guidance prepares for the agent.
 Follow = Literal[
-    "none", "same_call", "describe_api", "list_apis", "revise_api", "login", "list_tasks", "use_scraper_id"
+    "none",
+    "same_call",
+    "describe_api",
+    "list_apis",
+    "revise_api",
+    "login",
+    "list_tasks",
+    "use_scraper_id",
+    "list_parsers",
+    "wait_for_parser",
+    "with_render",
+    "search_marketplace",
 ]
 # Where the wait comes from: the service's own figure, else the default the server chooses for that row.
 Wait = Literal["none", "service", "until_reset"]
-Fields = Literal["none", "from_message", "from_record", "snapshot_version", "endpoint"]
+Fields = Literal["none", "from_message", "from_record", "snapshot_version", "endpoint", "render"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,11 +208,11 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         follow="revise_api",
     ),
     "rate_limited_burst": Row(
-        "429, `limit_type: burst`",
+        "429, `limit_type: burst` (AI Parser: any 429)",
         "retry_later",
         "rate_limit",
         True,
-        "The burst rate limit is spent (HTTP 429); the next request is allowed in {wait}.",
+        "The short-term rate limit is spent (HTTP 429); the next request is allowed in {wait}.",
         _WAIT_NOW,
         follow="same_call",
         wait="service",
@@ -339,6 +350,82 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "{service} answered HTTP {http} with a body its documentation does not describe.",
         "Do not retry; report it with error.request_id.",
     ),
+    "login_limited": Row(
+        "429 `limit_type: login`, or a 4th login within the hour (this server)",
+        "retry_later",
+        "rate_limit",
+        True,
+        "Logins to this API are capped at 3 an hour, and the cap is spent; the next attempt is allowed in {wait}.",
+        "Wait {wait}, then call login again; meanwhile reuse a session handle you already have.",
+        wait="service",
+        default_wait=3600.0,
+    ),
+    "login_refused": Row(
+        "502 `upstream_error` 401 or 403 on `login`",
+        "ask_user",
+        "caller",
+        False,
+        "The site refused these credentials (HTTP {upstream} on login).",
+        "Ask the user for the right credentials; each attempt counts against 3 logins an hour.",
+    ),
+    "listing_not_found": Row(
+        "404 on a marketplace listing id or slug",
+        "check_id",
+        "caller",
+        False,
+        "No marketplace listing has the id or slug {listing} (HTTP 404).",
+        "Find the listing with search_marketplace and call again with its id or slug.",
+        follow="search_marketplace",
+    ),
+    "parser_bad_request": Row(
+        "AI Parser 400: malformed request or missing field",
+        "fix_input",
+        "caller",
+        False,
+        "{service} refused the request (HTTP 400): {fields_phrase} not valid.",
+        "Correct {fields_or_input} (error.message says what is expected), then call again.",
+        fields="from_record",
+    ),
+    "parser_not_found": Row(
+        "AI Parser 404: no such parser or version",
+        "check_id",
+        "caller",
+        False,
+        "No parser with id {parser_id}{version_phrase} exists for this key (HTTP 404).",
+        "Look the id up with list_parsers and call again with an id from there.",
+        follow="list_parsers",
+    ),
+    "parser_generating": Row(
+        "AI Parser 400: the parser version is still generating",
+        "wait_for_completion",
+        "caller",
+        True,
+        "Parser {parser_id}{version_phrase} is still generating and cannot be used yet (HTTP 400).",
+        "Call wait_for_parser until it is FINISHED, then make this call again.",
+        follow="wait_for_parser",
+    ),
+    "parser_failed": Row(
+        "AI Parser 400: the parser version failed to generate",
+        "recreate_parser",
+        "caller",
+        False,
+        "Parser {parser_id}{version_phrase} failed to generate, so it cannot be used (HTTP 400).",
+        "Read its error with get_parser, then create a new parser with other example URLs or scraper_params "
+        "(it costs 30,000 credits: confirm with the user first).",
+    ),
+    "extraction_failed": Row(
+        "AI Parser 500 on `parse_url`: extraction failed",
+        "retry_later",
+        "target_site",
+        True,
+        "{service} could not extract data from that URL (HTTP 500){render_phrase}.",
+        "Wait {wait} and call again{render_step}; if it keeps failing, check the URL is the same page type "
+        "as the parser's examples.",
+        follow="with_render",
+        wait="service",
+        default_wait=UPSTREAM_BACKOFF_SECONDS,
+        fields="render",
+    ),
     "missing_key": Row(
         "no key configured (this server)",
         "ask_user",
@@ -466,12 +553,19 @@ def _fix_fields(row: Row, record: ErrorRecord, context: CallContext) -> tuple[st
         return ("endpoint",)
     if row.fields == "from_record":
         return record.fields
+    if row.fields == "render":
+        return () if _render_set(context) else ("scraper_params.render",)
     if row.fields == "from_message":
         if not context.known_params:
             return record.fields
         named = [p for p in context.known_params if p in record.fields or _mentions(record.message, p)]
         return tuple(named)
     return ()
+
+
+def _render_set(context: CallContext) -> bool:
+    params = context.arguments.get("scraper_params")
+    return isinstance(params, dict) and params.get("render") is True
 
 
 def _mentions(message: str, name: str) -> bool:
@@ -499,6 +593,10 @@ def _values(
         "network_phrase": _network_phrase(record),
         "endpoint_names": ", ".join(context.endpoint_names) or "(none)",
         "local_message": _sentence(record.message or "they do not match what the tool accepts"),
+        "parser_id": _argument(context, "parser_id") or "given",
+        "listing": _argument(context, "listing") or "given",
+        "render_phrase": "" if _render_set(context) else "; the page may need JavaScript rendering",
+        "render_step": "" if _render_set(context) else " with scraper_params.render set to true",
     }
 
 
@@ -569,6 +667,21 @@ def _next_call(follow: Follow, record: ErrorRecord, context: CallContext) -> Nex
         return NextCall(
             "revise_api", {"task_id": context.task_id, "description": describe_for_revision(record, context)}
         )
+    parser_id = _argument(context, "parser_id")
+    if follow == "with_render":
+        params = context.arguments.get("scraper_params")
+        rendered: dict[str, JsonValue] = {**(params if isinstance(params, dict) else {}), "render": True}
+        return NextCall(context.tool, {**context.arguments, "scraper_params": rendered})
+    if follow == "list_parsers":
+        return NextCall("list_parsers", {})
+    if follow == "search_marketplace":
+        return NextCall("search_marketplace", {})
+    if follow == "wait_for_parser" and parser_id:
+        waiting: dict[str, JsonValue] = {"parser_id": parser_id}
+        version = context.arguments.get("version")
+        if isinstance(version, int) and not isinstance(version, bool):
+            waiting["version"] = version
+        return NextCall("wait_for_parser", waiting)
     if follow == "use_scraper_id" and context.scraper_for_task is not None:
         return NextCall(context.tool, {**context.arguments, "scraper_id": context.scraper_for_task})
     return None

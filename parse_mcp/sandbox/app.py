@@ -1,4 +1,4 @@
-"""The sandbox application: the Parse.bot routes, the target site, and the service's routing errors."""
+"""The sandbox application: the Parse.bot and AI Parser routes, the target site, and routing errors."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parse_mcp.sandbox import site
+from parse_mcp.sandbox.aiparser import aiparser_routes, render_page
 from parse_mcp.sandbox.clock import Clock, SystemClock
 from parse_mcp.sandbox.config import SandboxConfig
 from parse_mcp.sandbox.parsebot import ParseBotRoutes
@@ -26,9 +27,15 @@ _BODYLESS_STATUSES = frozenset({204, 205, 304})
 
 def create_app(config: SandboxConfig | None = None, clock: Clock | None = None) -> Starlette:
     """A fresh sandbox: its own account budget, its own request ids, and the given clock."""
-    parsebot = ParseBotRoutes(config or SandboxConfig(), clock or SystemClock())
+    config = config or SandboxConfig()
+    clock = clock or SystemClock()
+    parsebot = ParseBotRoutes(config, clock)
     return Starlette(
-        routes=[*parsebot.routes(), Route("/site/{path:path}", serve_site, methods=["GET"])],
+        routes=[
+            *parsebot.routes(),
+            *aiparser_routes(config.aiparser, clock),
+            Route("/site/{path:path}", serve_site, methods=["GET"]),
+        ],
         exception_handlers={HTTPException: routing_error},
         middleware=[Middleware(RequestIdMiddleware, ids=itertools.count(1))],
     )
@@ -36,7 +43,8 @@ def create_app(config: SandboxConfig | None = None, clock: Clock | None = None) 
 
 async def serve_site(request: Request) -> Response:
     """The target website, without a key, so a person can open what the scrapers read."""
-    page = site.render(request.scope["path"], dict(request.query_params))
+    path, query = request.scope["path"], dict(request.query_params)
+    page = render_page(path, query) or site.render(path, query)
     body = "" if page.status in _BODYLESS_STATUSES else page.html
     return Response(body, status_code=page.status, media_type="text/html")
 

@@ -1,10 +1,18 @@
-"""The sandbox's APIs as Parse.bot lists them (`/sdk/schemas` rows) and the dispatch tasks that built them."""
+"""The sandbox's built-in APIs: the Books Catalogue and the Failure Lab here, the others in their modules.
+
+Each built-in API comes with the completed dispatch task that built it (`task_id`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from parse_mcp.sandbox import faults, scrapers
-from parse_mcp.sandbox.envelopes import JsonObject
+from parse_mcp.sandbox.json_schema import INTEGER, NUMBER, STRING, array_of, never, obj
+from parse_mcp.sandbox.members import LOGIN, MEMBERS_API
+from parse_mcp.sandbox.quotes import QUOTES_API
 from parse_mcp.sandbox.specs import ApiSpec, EndpointSpec, ParamSpec
+from parse_mcp.sandbox.weather import WEATHER_CANONICAL, WEATHER_COPY
 
 BOOKS_API_ID = "7f3c2a91-4b8e-4d2a-9c61-b00c5a1e0001"
 BOOKS_TASK_ID = "task-7f3c2a91-books"
@@ -12,21 +20,8 @@ FAILURE_LAB_ID = "7f3c2a91-4b8e-4d2a-9c61-fa11ab000002"
 FAILURE_LAB_TASK_ID = "task-7f3c2a91-faillab"
 WITHDRAWN_BOOK_SLUG = "the-requiem-red_995"
 
-_STRING = {"type": "string"}
-_NUMBER = {"type": "number"}
-_INTEGER = {"type": "integer"}
-
-
-def _object(**properties: object) -> JsonObject:
-    return {"type": "object", "properties": properties}
-
-
-def _never(reason: str) -> JsonObject:
-    return {"type": "object", "properties": {}, "description": f"Never returned: {reason}"}
-
-
-_LISTED_BOOK = _object(title=_STRING, slug=_STRING, price=_NUMBER, rating=_INTEGER, availability=_STRING)
-_BOOK_LIST = {"type": "array", "items": _LISTED_BOOK}
+_LISTED_BOOK = obj(title=STRING, slug=STRING, price=NUMBER, rating=INTEGER, availability=STRING)
+_BOOK_LIST = array_of(_LISTED_BOOK)
 
 BOOKS_API = ApiSpec(
     id=BOOKS_API_ID,
@@ -62,7 +57,7 @@ BOOKS_API = ApiSpec(
                     choices=("title", "price_asc", "price_desc", "rating"),
                 ),
             },
-            return_schema=_object(page=_INTEGER, pages=_INTEGER, books=_BOOK_LIST),
+            return_schema=obj(page=INTEGER, pages=INTEGER, books=_BOOK_LIST),
         ),
         EndpointSpec(
             name="get_book",
@@ -77,15 +72,15 @@ BOOKS_API = ApiSpec(
             params={
                 "slug": ParamSpec("string", "The book's slug, e.g. 'a-light-in-the-attic_1000'.", required=True),
             },
-            return_schema=_object(
-                title=_STRING,
-                slug=_STRING,
-                price=_NUMBER,
-                rating=_INTEGER,
-                upc=_STRING,
-                availability=_STRING,
-                category=_STRING,
-                description=_STRING,
+            return_schema=obj(
+                title=STRING,
+                slug=STRING,
+                price=NUMBER,
+                rating=INTEGER,
+                upc=STRING,
+                availability=STRING,
+                category=STRING,
+                description=STRING,
             ),
         ),
         EndpointSpec(
@@ -104,12 +99,12 @@ BOOKS_API = ApiSpec(
                 "ratings": ParamSpec("array", "Only books with one of these star ratings, e.g. [4, 5]."),
                 "in_stock_only": ParamSpec("boolean", "Only books currently in stock.", default=False),
             },
-            return_schema=_object(query=_STRING, count=_INTEGER, books=_BOOK_LIST),
+            return_schema=obj(query=STRING, count=INTEGER, books=_BOOK_LIST),
         ),
     ),
 )
 
-_FLIGHT = _object(flight_number=_STRING, departs=_STRING, arrives=_STRING, price=_NUMBER)
+_FLIGHT = obj(flight_number=STRING, departs=STRING, arrives=STRING, price=NUMBER)
 
 FAILURE_LAB = ApiSpec(
     id=FAILURE_LAB_ID,
@@ -120,7 +115,12 @@ FAILURE_LAB = ApiSpec(
         "Each endpoint's description says exactly which status and body it returns and how to trigger it. "
         "These calls go through the real rate limiter and credit accounting (1 credit, charged only on "
         "success). The real mechanisms also work on every endpoint: spend the burst bucket (429), send "
-        "API-Snapshot-Version: 0 (400) or 99 (404), or X-Session-ID without X-Encryption-Key (400)."
+        "API-Snapshot-Version: 0 (400) or 99 (404), or X-Session-ID without X-Encryption-Key (400). Builds "
+        "rehearse too: POST /dispatch with a page of this sandbox whose path contains 'needs-input' ends "
+        "needs_input (with a question), one containing 'login', 'account' or 'members' ends failed "
+        "(may_require_auth: authenticated APIs are built in the dashboard), a missing page or another host "
+        "ends failed, and /site/weather/ matches a marketplace listing. Revising this API always fails: its "
+        "failures are deliberate."
     ),
     site_path="/site/lab/",
     task_id=FAILURE_LAB_TASK_ID,
@@ -143,10 +143,10 @@ FAILURE_LAB = ApiSpec(
                 "trip_type": ParamSpec("string", "one_way or round_trip.", required=True),
                 "date": ParamSpec("string", "Departure date, YYYY-MM-DD."),
             },
-            return_schema=_object(
-                origin=_STRING,
-                destination=_STRING,
-                trip_type=_STRING,
+            return_schema=obj(
+                origin=STRING,
+                destination=STRING,
+                trip_type=STRING,
                 date={"type": ["string", "null"]},
                 flights={"type": "array", "items": _FLIGHT},
             ),
@@ -161,7 +161,7 @@ FAILURE_LAB = ApiSpec(
             ),
             handler=faults.get_job,
             params={"job_id": ParamSpec("string", "The posting's id, e.g. 'job-42' or 'gone-123'.", required=True)},
-            return_schema=_object(job_id=_STRING, title=_STRING, company=_STRING, location=_STRING),
+            return_schema=obj(job_id=STRING, title=STRING, company=STRING, location=STRING),
         ),
         EndpointSpec(
             name="fetch_status",
@@ -178,7 +178,7 @@ FAILURE_LAB = ApiSpec(
                     "integer", "HTTP status the target site answers with: 2xx, 4xx or 5xx.", required=True
                 )
             },
-            return_schema=_object(code=_INTEGER, title=_STRING),
+            return_schema=obj(code=INTEGER, title=STRING),
         ),
         EndpointSpec(
             name="blocked",
@@ -191,7 +191,7 @@ FAILURE_LAB = ApiSpec(
             ),
             handler=faults.blocked_by_antibot,
             params={"retry_after": ParamSpec("integer", "Seconds until the block lifts; omit for a lasting block.")},
-            return_schema=_never("this endpoint always answers 503 blocked."),
+            return_schema=never("this endpoint always answers 503 blocked."),
         ),
         EndpointSpec(
             name="scraper_bug",
@@ -201,7 +201,7 @@ FAILURE_LAB = ApiSpec(
                 "The fix is a revision of the API, not a retry."
             ),
             handler=faults.scraper_bug,
-            return_schema=_object(rows=_INTEGER),
+            return_schema=obj(rows=INTEGER),
         ),
         EndpointSpec(
             name="burst_limit",
@@ -212,7 +212,7 @@ FAILURE_LAB = ApiSpec(
                 "real bucket."
             ),
             handler=faults.burst_limit,
-            return_schema=_never("this endpoint always answers 429 (burst)."),
+            return_schema=never("this endpoint always answers 429 (burst)."),
         ),
         EndpointSpec(
             name="daily_limit",
@@ -222,7 +222,7 @@ FAILURE_LAB = ApiSpec(
                 "equal to the seconds until 00:00 UTC on the sandbox clock."
             ),
             handler=faults.daily_limit,
-            return_schema=_never("this endpoint always answers 429 (daily)."),
+            return_schema=never("this endpoint always answers 429 (daily)."),
         ),
         EndpointSpec(
             name="credits_exhausted",
@@ -232,7 +232,7 @@ FAILURE_LAB = ApiSpec(
                 "error.next_tier {display_name 'Hobby', credits 1000, price 30}. Nothing is charged."
             ),
             handler=faults.credits_exhausted,
-            return_schema=_never("this endpoint always answers 402."),
+            return_schema=never("this endpoint always answers 402."),
         ),
         EndpointSpec(
             name="plan_required",
@@ -242,7 +242,7 @@ FAILURE_LAB = ApiSpec(
                 "does not include this API; only the account owner can change that."
             ),
             handler=faults.plan_required,
-            return_schema=_never("this endpoint always answers 403."),
+            return_schema=never("this endpoint always answers 403."),
         ),
         EndpointSpec(
             name="session_expired",
@@ -252,7 +252,7 @@ FAILURE_LAB = ApiSpec(
                 "authenticated API has expired, so the login endpoint must be called again."
             ),
             handler=faults.session_expired,
-            return_schema=_never("this endpoint always answers 401."),
+            return_schema=never("this endpoint always answers 401."),
         ),
         EndpointSpec(
             name="session_required",
@@ -260,11 +260,21 @@ FAILURE_LAB = ApiSpec(
             description=(
                 "A protected endpoint of an authenticated API (depends_on_session: login). Called without a "
                 'session it answers 400 {"error": "This endpoint needs a login session: send session_id and '
-                'encryption_key (log in first)"}; with a whole session pair it answers {"ok": true}.'
+                "encryption_key (log in first)\"}. With a pair this API's login endpoint did not issue, a wrong "
+                'encryption key, or a session past its lifetime: 401 {"error": "Session expired: log in again to '
+                'get a new session"}. With a live session from this API\'s login: {"ok": true}.'
             ),
             handler=faults.session_required,
-            return_schema=_object(ok={"type": "boolean"}),
+            return_schema=obj(ok={"type": "boolean"}),
             depends_on_session="login",
+        ),
+        replace(
+            LOGIN,
+            description=(
+                "The Failure Lab's login (initiates_session), so session_required can be reached with a real "
+                "session. It checks credentials against the members area of the sandbox site, exactly like "
+                "Members Area (sandbox): " + LOGIN.description
+            ),
         ),
         EndpointSpec(
             name="proxy_error",
@@ -276,7 +286,7 @@ FAILURE_LAB = ApiSpec(
             ),
             handler=faults.proxy_error,
             params={"code": ParamSpec("integer", "Status the proxy answers with, 500-599.", default=502)},
-            return_schema=_never("this endpoint always answers with a proxy's HTML error page."),
+            return_schema=never("this endpoint always answers with a proxy's HTML error page."),
         ),
         EndpointSpec(
             name="malformed_success",
@@ -286,82 +296,11 @@ FAILURE_LAB = ApiSpec(
                 "client cannot read. Charged like any success."
             ),
             handler=faults.malformed_success,
-            return_schema=_object(ok={"type": "boolean"}),
+            return_schema=obj(ok={"type": "boolean"}),
         ),
     ),
 )
 
-CATALOGUE: tuple[ApiSpec, ...] = (BOOKS_API, FAILURE_LAB)
-
-
-def find_api(scraper_id: str) -> ApiSpec | None:
-    return next((api for api in CATALOGUE if api.id == scraper_id), None)
-
-
-def find_task(task_id: str) -> ApiSpec | None:
-    return next((api for api in CATALOGUE if api.task_id == task_id), None)
-
-
-def schema_row(api: ApiSpec, base_url: str, version: int | None = None) -> JsonObject:
-    """The API as one row of `GET /sdk/schemas`; `version` is set when the caller pinned one."""
-    row: JsonObject = {
-        "id": api.id,
-        "slug": api.slug,
-        "name": api.name,
-        "description": api.description,
-        "source_url": _absolute(base_url, api.site_path),
-        "pinned_version": None,
-        "versions": list(api.versions),
-        "endpoints": [_endpoint_row(endpoint) for endpoint in api.endpoints],
-    }
-    if version is not None:
-        row["version"] = version
-    return row
-
-
-def _endpoint_row(endpoint: EndpointSpec) -> JsonObject:
-    row: JsonObject = {
-        "name": endpoint.name,
-        "method": endpoint.method,
-        "description": endpoint.description,
-        "input_params": {name: spec.as_json() for name, spec in endpoint.params.items()},
-        "return_schema": endpoint.return_schema,
-        "price": endpoint.price,
-    }
-    if endpoint.depends_on_session:
-        row["depends_on_session"] = endpoint.depends_on_session
-    return row
-
-
-def task_record(api: ApiSpec, base_url: str) -> JsonObject:
-    """The completed dispatch task that generated the API, as `GET /dispatch/tasks/{id}` shows it."""
-    return {
-        "id": api.task_id,
-        "url": _absolute(base_url, api.site_path),
-        "task": api.task,
-        "status": "completed",
-        "result_scraper_id": api.id,
-        "result_marketplace_id": None,
-        "may_require_auth": False,
-        "generated_api": {
-            "marketplace_id": None,
-            "scraper_id": api.id,
-            "name": api.name,
-            "source_url": _absolute(base_url, api.site_path),
-            "execution_base_url": _absolute(base_url, f"/scraper/{api.id}"),
-            "endpoints": [
-                {
-                    "endpoint_name": endpoint.name,
-                    "method": endpoint.method,
-                    "description": endpoint.description,
-                    "input_params": {name: spec.as_json() for name, spec in endpoint.params.items()},
-                    "return_schema": endpoint.return_schema,
-                }
-                for endpoint in api.endpoints
-            ],
-        },
-    }
-
-
-def _absolute(base_url: str, path: str) -> str:
-    return base_url.rstrip("/") + path
+# This account's APIs, in the order `/sdk/schemas` lists them, and the shared canonicals it can call.
+ACCOUNT_APIS: tuple[ApiSpec, ...] = (BOOKS_API, FAILURE_LAB, QUOTES_API, MEMBERS_API, WEATHER_COPY)
+CANONICAL_APIS: tuple[ApiSpec, ...] = (WEATHER_CANONICAL,)

@@ -1,8 +1,9 @@
-"""Where the sandbox reads the time: every limit, reset and header is computed from an injected clock."""
+"""Where the sandbox reads the time: every limit, reset, task status and header is computed from an injected clock."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -35,3 +36,8 @@ class ManualClock:
 
     def set(self, t: float) -> None:
         self._now = t
+
+
+def iso_utc(t: float) -> str:
+    """An epoch time as the ISO 8601 UTC text the sandbox's task and listing timestamps use."""
+    return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -18,6 +18,7 @@ SCRAPER_BUG_MESSAGE = (
 BLOCKED_MESSAGE = "Service temporarily unavailable - site protection blocking all proxies"
 BURST_MESSAGE = "Too many requests in a short burst. Retry in {seconds}s."
 DAILY_MESSAGE = "You have reached your daily request cap. It resets at 00:00 UTC (in {seconds}s)."
+LOGIN_LIMIT_MESSAGE = "Too many login attempts: {limit} an hour for this API. Retry in {seconds}s."
 OUT_OF_CREDITS_MESSAGE = "You have run out of credits."
 NEXT_TIER: JsonObject = {"display_name": "Hobby", "credits": 1000, "price": 30}
 
@@ -62,6 +63,10 @@ def scraper_not_found(scraper_id: str) -> EnvelopeError:
 
 def task_not_found(task_id: str) -> EnvelopeError:
     return plain_error(404, f"Task '{task_id}' not found")
+
+
+def listing_not_found(listing: str) -> EnvelopeError:
+    return plain_error(404, f"Listing '{listing}' not found")
 
 
 def stale_input(
@@ -126,6 +131,17 @@ def rate_limited(limit_type: str, retry_after: int) -> EnvelopeError:
         "error": "Rate limit exceeded",
         "message": template.format(seconds=retry_after),
         "limit_type": limit_type,
+        "retry_after": retry_after,
+    }
+    return EnvelopeError(429, {"error": error, "status_code": 429}, {"Retry-After": str(retry_after)})
+
+
+def login_limited(limit: int, retry_after: int) -> EnvelopeError:
+    """429 for a login endpoint past its hourly cap: the rate-limit shape, with limit_type "login"."""
+    error: JsonObject = {
+        "error": "Rate limit exceeded",
+        "message": LOGIN_LIMIT_MESSAGE.format(limit=limit, seconds=retry_after),
+        "limit_type": "login",
         "retry_after": retry_after,
     }
     return EnvelopeError(429, {"error": error, "status_code": 429}, {"Retry-After": str(retry_after)})

@@ -21,6 +21,8 @@ class Call:
     params: Params
     base_url: str
     clock: Clock
+    # The target site's own login token, carried by a live Parse session; only protected endpoints get one.
+    site_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,15 @@ class RawReply:
     with_account_headers: bool = True
 
 
-Handler = Callable[[Call], JsonObject | RawReply]
+@dataclass(frozen=True)
+class SessionStart:
+    """A login endpoint's answer: the data to show and the site's token the new session will carry."""
+
+    data: JsonObject
+    site_token: str
+
+
+Handler = Callable[[Call], JsonObject | RawReply | SessionStart]
 
 
 @dataclass(frozen=True)
@@ -65,10 +75,16 @@ def fetch(call: Call, path: str, query: Mapping[str, str] | None = None) -> Fetc
     return Fetched(page, site_url(call.base_url, path, query))
 
 
-def fetch_document(call: Call, path: str, query: Mapping[str, str] | None = None) -> Element:
-    """A 2xx page's element tree; any other status becomes the 502 upstream_error envelope."""
+def fetch_document(
+    call: Call, path: str, query: Mapping[str, str] | None = None, *, query_is_secret: bool = False
+) -> Element:
+    """A 2xx page's element tree; any other status becomes the 502 upstream_error envelope.
+
+    With `query_is_secret` (credentials or tokens in the query) the envelope's url leaves the query out."""
     fetched = fetch(call, path, query)
     if not fetched.ok:
+        if query_is_secret:
+            raise upstream_error(fetched.page.status, fetched.page.html, site_url(call.base_url, path))
         raise fetched.as_upstream_error()
     return fetched.document()
 

@@ -135,7 +135,7 @@ def session_expired(_call: Call) -> JsonObject:
 
 
 def session_required(_call: Call) -> JsonObject:
-    # Reached only with a whole session pair: the route answers 400 before the handler otherwise.
+    # Reached only with a live session of the lab's login: the route answers 400 or 401 otherwise.
     return {"ok": True}
 
 

@@ -1,78 +1,80 @@
-"""The Parse.bot routes: schemas, dispatch tasks and endpoint execution, with the service's exact answers."""
+"""The Parse.bot routes: schemas and endpoint execution here, dispatch and marketplace in their modules.
+
+Execution follows the references: the key, then the burst bucket and daily cap, then the request's shape,
+the login session (protected endpoints) or the hourly login cap (login endpoints), then credits. Every answer
+after the key check carries the rate-limit and credit headers.
+"""
 
 from __future__ import annotations
 
-import json
-import logging
 import re
+from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from parse_mcp.sandbox import catalog
+from parse_mcp.sandbox import invoke, rows
 from parse_mcp.sandbox.clock import Clock
 from parse_mcp.sandbox.config import SandboxConfig
+from parse_mcp.sandbox.dispatch import DispatchRoutes
 from parse_mcp.sandbox.envelopes import (
-    EXPIRED_KEY_MESSAGE,
-    INVALID_KEY_MESSAGE,
-    MISSING_KEY_MESSAGE,
     SESSION_PAIR_MESSAGE,
     SESSION_REQUIRED_MESSAGE,
     SNAPSHOT_MESSAGE,
     EnvelopeError,
     JsonObject,
     detail_error,
-    input_format_invalid,
     plain_error,
-    scraper_bug,
     scraper_not_found,
-    task_not_found,
-    validation_error,
 )
-from parse_mcp.sandbox.execution import Call, RawReply
-from parse_mcp.sandbox.limits import Account
+from parse_mcp.sandbox.execution import Call, RawReply, SessionStart
+from parse_mcp.sandbox.marketplace import MarketplaceRoutes
 from parse_mcp.sandbox.params import Params, decode_query
+from parse_mcp.sandbox.registry import Registry
 from parse_mcp.sandbox.specs import ApiSpec, EndpointSpec
+from parse_mcp.sandbox.state import SandboxState
+from parse_mcp.sandbox.web import (
+    EXPIRED_PARSEBOT_KEY,
+    PARSEBOT_KEY,
+    authenticate,
+    base_url,
+    error_response,
+    json_body,
+    query_int,
+)
 
-PARSEBOT_KEY = "pmx_sandbox"
-# A key the sandbox treats as expired, so the third documented 401 message can be reached on purpose.
-EXPIRED_PARSEBOT_KEY = "pmx_sandbox_expired"
+__all__ = ["EXPIRED_PARSEBOT_KEY", "PARSEBOT_KEY", "ParseBotRoutes"]
 
 _POSITIVE_INTEGER = re.compile(r"[1-9][0-9]*")
 _SESSION_FIELDS = (("x-session-id", "session_id"), ("x-encryption-key", "encryption_key"))
-logger = logging.getLogger(__name__)
 
 
-def authenticate(headers: Headers) -> None:
-    """Accept only `X-API-Key: pmx_sandbox`; a Bearer token is not an API key, so it counts as missing."""
-    key = headers.get("x-api-key")
-    if not key:
-        raise plain_error(401, MISSING_KEY_MESSAGE)
-    if key == EXPIRED_PARSEBOT_KEY:
-        raise plain_error(401, EXPIRED_KEY_MESSAGE)
-    if key != PARSEBOT_KEY:
-        raise plain_error(401, INVALID_KEY_MESSAGE)
+@dataclass(frozen=True)
+class Resolved:
+    """A well-formed execution request: the API (at the pinned release), endpoint, parameters, session token."""
 
-
-def error_response(error: EnvelopeError, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse(error.body, status_code=error.status_code, headers={**(headers or {}), **error.headers})
+    api: ApiSpec
+    endpoint: EndpointSpec
+    params: dict[str, object]
+    site_token: str | None
 
 
 class ParseBotRoutes:
-    """The Parse.bot API of one sandbox instance; it owns that instance's account budget."""
+    """The Parse.bot API of one sandbox instance; it owns that instance's state."""
 
     def __init__(self, config: SandboxConfig, clock: Clock) -> None:
-        self._clock = clock
-        self._account = Account(config, clock)
+        self._state = SandboxState(config, clock)
+        self._dispatch = DispatchRoutes(self._state)
+        self._marketplace = MarketplaceRoutes(self._state)
 
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/sdk/schemas", self.list_schemas, methods=["GET"]),
             Route("/sdk/schemas/{scraper_id}", self.get_schema, methods=["GET"]),
-            Route("/dispatch/tasks", self.list_tasks, methods=["GET"]),
-            Route("/dispatch/tasks/{task_id}", self.get_task, methods=["GET"]),
+            *self._dispatch.routes(),
+            *self._marketplace.routes(),
             Route("/scraper/{scraper_id}/{endpoint_name}", self.execute, methods=["GET", "POST"]),
         ]
 
@@ -81,40 +83,20 @@ class ParseBotRoutes:
             authenticate(request.headers)
         except EnvelopeError as error:
             return error_response(error)
-        base_url = _base_url(request)
-        return JSONResponse({"apis": [catalog.schema_row(api, base_url) for api in catalog.CATALOGUE]})
+        self._state.settle()
+        apis = self._state.registry.account_apis()
+        return JSONResponse({"apis": [rows.schema_row(api, base_url(request)) for api in apis]})
 
     async def get_schema(self, request: Request) -> Response:
         scraper_id = request.path_params["scraper_id"]
         try:
             authenticate(request.headers)
-            version = _query_int(request, "version")
-            api = _find_api(scraper_id, version)
+            self._state.settle()
+            version = query_int(request, "version")
+            api = find_api(self._state.registry, scraper_id, version)
         except EnvelopeError as error:
             return error_response(error)
-        return JSONResponse(catalog.schema_row(api, _base_url(request), version))
-
-    async def list_tasks(self, request: Request) -> Response:
-        try:
-            authenticate(request.headers)
-            limit = _query_int(request, "limit", minimum=1)
-        except EnvelopeError as error:
-            return error_response(error)
-        status = request.query_params.get("status")
-        tasks = [catalog.task_record(api, _base_url(request)) for api in catalog.CATALOGUE]
-        tasks = [task for task in tasks if status is None or task["status"] == status]
-        return JSONResponse({"tasks": tasks[:limit] if limit is not None else tasks})
-
-    async def get_task(self, request: Request) -> Response:
-        task_id = request.path_params["task_id"]
-        try:
-            authenticate(request.headers)
-            api = catalog.find_task(task_id)
-            if api is None:
-                raise task_not_found(task_id)
-        except EnvelopeError as error:
-            return error_response(error)
-        return JSONResponse(catalog.task_record(api, _base_url(request)))
+        return JSONResponse(rows.schema_row(api, base_url(request), version))
 
     async def execute(self, request: Request) -> Response:
         """Run an endpoint. Once the key is known every answer, errors included, carries the budget headers."""
@@ -122,68 +104,78 @@ class ParseBotRoutes:
             authenticate(request.headers)
         except EnvelopeError as error:
             return error_response(error)
+        self._state.settle()
         try:
-            self._account.admit()
-            endpoint, params = await _resolve(request)
-            self._account.credits.require(endpoint.price)
-            outcome = _run(endpoint, Call(Params(params), _base_url(request), self._clock))
+            self._state.account.admit()
+            call = await self._resolve(request)
+            if call.endpoint.initiates_session:
+                self._state.logins.check(call.api.id)
+            self._state.account.credits.require(call.endpoint.price)
+            self._state.registry.note_call(call.api.id, call.endpoint.name)
+            outcome = self._run(call, base_url(request))
         except EnvelopeError as error:
             return error_response(error, self._budget_headers(charged=0))
+        price = call.endpoint.price
         if isinstance(outcome, RawReply):
-            return self._raw_reply(outcome, endpoint.price)
-        self._account.credits.charge(endpoint.price)
-        body = {"status": "success", "data": outcome}
-        return JSONResponse(body, headers=self._budget_headers(charged=endpoint.price))
+            return self._raw_reply(outcome, price)
+        self._state.account.credits.charge(price)
+        headers = self._budget_headers(charged=price)
+        if isinstance(outcome, SessionStart):
+            issued = self._state.sessions.issue(call.api.id, outcome.site_token)
+            body = {"data": outcome.data, "session_id": issued.session_id, "encryption_key": issued.encryption_key}
+            return JSONResponse(body, headers=headers)
+        return JSONResponse({"status": "success", "data": outcome}, headers=headers)
+
+    async def _resolve(self, request: Request) -> Resolved:
+        """The endpoint to run and its parameters, or the error the service gives for a malformed call."""
+        version = _snapshot_version(request.headers)
+        api = find_api(self._state.registry, request.path_params["scraper_id"], version)
+        endpoint = api.endpoint(request.path_params["endpoint_name"])
+        if endpoint is None:
+            raise detail_error(404)
+        method = "GET" if request.method == "HEAD" else request.method
+        if method != endpoint.method:
+            error = detail_error(405)
+            error.headers["Allow"] = endpoint.method
+            raise error
+        if method == "GET":
+            supplied = decode_query(request.query_params.multi_items(), endpoint.param_types())
+        else:
+            supplied = await json_body(request)
+        pair = _session_pair(request.headers, supplied)
+        site_token = None
+        if endpoint.depends_on_session:
+            if pair is None:
+                raise plain_error(400, SESSION_REQUIRED_MESSAGE)
+            site_token = self._state.sessions.validate(api.id, *pair).site_token
+        return Resolved(api, endpoint, invoke.with_defaults(endpoint, supplied), site_token)
+
+    def _run(self, call: Resolved, base: str) -> JsonObject | RawReply | SessionStart:
+        try:
+            return invoke.run(call.endpoint, Call(Params(call.params), base, self._state.clock, call.site_token))
+        finally:
+            # Every attempt that reached the site counts against the cap, whether the credentials were right.
+            if call.endpoint.initiates_session:
+                self._state.logins.record(call.api.id)
 
     def _raw_reply(self, reply: RawReply, price: int) -> Response:
         succeeded = 200 <= reply.status_code < 300
         if succeeded:
-            self._account.credits.charge(price)
+            self._state.account.credits.charge(price)
         headers = self._budget_headers(charged=price if succeeded else 0) if reply.with_account_headers else {}
         return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type, headers=headers)
 
     def _budget_headers(self, charged: int) -> dict[str, str]:
-        return {**self._account.rate_headers(), **self._account.credit_headers(charged)}
+        account = self._state.account
+        return {**account.rate_headers(), **account.credit_headers(charged)}
 
 
-async def _resolve(request: Request) -> tuple[EndpointSpec, dict[str, object]]:
-    """The endpoint to run and its parameters, or the error the service gives for a malformed call."""
-    version = _snapshot_version(request.headers)
-    api = _find_api(request.path_params["scraper_id"], version)
-    endpoint = api.endpoint(request.path_params["endpoint_name"])
-    if endpoint is None:
-        raise detail_error(404)
-    method = "GET" if request.method == "HEAD" else request.method
-    if method != endpoint.method:
-        error = detail_error(405)
-        error.headers["Allow"] = endpoint.method
-        raise error
-    if method == "GET":
-        supplied = decode_query(request.query_params.multi_items(), endpoint.param_types())
-    else:
-        supplied = await _json_body(request)
-    has_session = _check_session_pair(request.headers, supplied)
-    if endpoint.depends_on_session and not has_session:
-        raise plain_error(400, SESSION_REQUIRED_MESSAGE)
-    return endpoint, _with_defaults(endpoint, supplied)
-
-
-def _run(endpoint: EndpointSpec, call: Call) -> JsonObject | RawReply:
-    try:
-        return endpoint.handler(call)
-    except EnvelopeError:
-        raise
-    except Exception:
-        # An unexpected crash inside a scraper is exactly what Parse reports as scraper_bug.
-        logger.exception("sandbox scraper %s crashed", endpoint.name)
-        raise scraper_bug() from None
-
-
-def _find_api(scraper_id: str, version: int | None) -> ApiSpec:
-    api = catalog.find_api(scraper_id)
+def find_api(registry: Registry, scraper_id: str, version: int | None) -> ApiSpec:
+    """The API as the pinned release serves it; 404 when the scraper or that release does not exist."""
+    api = registry.find(scraper_id)
     if api is None or (version is not None and version not in api.versions):
         raise scraper_not_found(scraper_id)
-    return api
+    return api.at_version(version)
 
 
 def _snapshot_version(headers: Headers) -> int | None:
@@ -195,59 +187,19 @@ def _snapshot_version(headers: Headers) -> int | None:
     return int(value)
 
 
-async def _json_body(request: Request) -> dict[str, object]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        value: object = json.loads(raw)
-    except ValueError:
-        raise validation_error(["body"], "JSON decode error", "json_invalid") from None
-    if not isinstance(value, dict):
-        raise validation_error(["body"], "Input should be a valid dictionary", "dict_type")
-    return value
-
-
-def _check_session_pair(headers: Headers, supplied: dict[str, object]) -> bool:
+def _session_pair(headers: Headers, supplied: dict[str, object]) -> tuple[str, str] | None:
     """Session credentials come as a pair, in headers or in the body; the body copies are not scraper input.
 
-    Returns whether a whole pair was sent."""
-    sent = []
+    Returns the pair when a whole one was sent (headers first, as the docs prefer them)."""
+    values: list[str | None] = []
     for header, field in _SESSION_FIELDS:
-        in_body = supplied.pop(field, None) is not None
-        sent.append(in_body or bool(headers.get(header)))
-    if any(sent) and not all(sent):
+        in_body = supplied.pop(field, None)
+        in_header = headers.get(header)
+        value = in_header or (str(in_body) if in_body is not None else None)
+        values.append(value or None)
+    session_id, key = values
+    if (session_id is None) != (key is None):
         raise plain_error(400, SESSION_PAIR_MESSAGE)
-    return all(sent)
-
-
-def _with_defaults(endpoint: EndpointSpec, supplied: dict[str, object]) -> dict[str, object]:
-    values = {name: value for name, value in supplied.items() if value is not None}
-    for name, spec in endpoint.params.items():
-        if name in values:
-            continue
-        if spec.required:
-            raise input_format_invalid(f"{name} is required")
-        if spec.has_default:
-            values[name] = spec.default
-    return values
-
-
-def _query_int(request: Request, name: str, minimum: int | None = None) -> int | None:
-    """A FastAPI-validated integer query parameter: 422 with a `detail` list when it does not parse."""
-    value = request.query_params.get(name)
-    if value is None:
+    if session_id is None or key is None:
         return None
-    try:
-        number = int(value)
-    except ValueError:
-        msg = "Input should be a valid integer, unable to parse string as an integer"
-        raise validation_error(["query", name], msg, "int_parsing") from None
-    if minimum is not None and number < minimum:
-        msg = f"Input should be greater than or equal to {minimum}"
-        raise validation_error(["query", name], msg, "greater_than_equal")
-    return number
-
-
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    return session_id, key

@@ -1,8 +1,8 @@
 """The target website: a small book catalogue in the spirit of books.toscrape.com.
 
 The sandbox's scrapers read it by calling `render` directly; the app also serves it under /site/ so a
-person can open the same pages in a browser. Failure Lab pages live in `lab_site` and are reached
-through `render` too.
+person can open the same pages in a browser. The other page families (Failure Lab, quotes, weather,
+members area) live in their own modules and are reached through `render` too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
 
-from parse_mcp.sandbox import lab_site
+from parse_mcp.sandbox import lab_site, members_site, quotes_site, weather_site
 from parse_mcp.sandbox.site_pages import SitePage, html_page
 
 PER_PAGE = 5
@@ -23,6 +23,12 @@ RATING_WORDS = ("Zero", "One", "Two", "Three", "Four", "Five")
 
 _LISTING = re.compile(r"/site/catalogue/page-([1-9][0-9]*)\.html")
 _DETAIL = re.compile(r"/site/catalogue/([^/]+)/index\.html")
+_FAMILIES: tuple[tuple[str, Callable[[str, Mapping[str, str]], SitePage]], ...] = (
+    ("/site/lab/", lab_site.render),
+    ("/site/quotes/", quotes_site.render),
+    ("/site/weather/", weather_site.render),
+    ("/site/members/", members_site.render),
+)
 
 
 @dataclass(frozen=True)
@@ -101,10 +107,14 @@ def page_count() -> int:
 
 def render(path: str, query: Mapping[str, str]) -> SitePage:
     """The page at `path` (already URL-decoded, starting with /site/), exactly as the site would serve it."""
-    if path.startswith("/site/lab/"):
-        return lab_site.render(path, query)
+    for prefix, family in _FAMILIES:
+        if path.startswith(prefix):
+            return family(path, query)
     if path == "/site/":
         return _home()
+    if path == "/site/catalogue/":
+        # The catalogue's own address shows its first page, so a build of any /site/catalogue/ URL has a page.
+        return _listing(1, query.get("sort", "title"))
     if listing := _LISTING.fullmatch(path):
         return _listing(int(listing.group(1)), query.get("sort", "title"))
     if detail := _DETAIL.fullmatch(path):
@@ -122,6 +132,9 @@ def _home() -> SitePage:
         "<p>A small catalogue that the Parse.bot sandbox's scrapers read. Prices are in pounds.</p>"
         '<p><a href="catalogue/page-1.html">Browse all books</a></p>'
         f'<h2>Categories</h2><ul class="categories">{categories}</ul>'
+        '<h2>Elsewhere on this site</h2><ul class="elsewhere"><li><a href="quotes/">Quotes</a></li>'
+        '<li><a href="weather/">City weather</a></li><li><a href="members/">Members area</a></li>'
+        '<li><a href="lab/">Failure Lab</a></li></ul>'
     )
     return SitePage(200, html_page("Home", body))
 

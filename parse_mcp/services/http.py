@@ -77,8 +77,8 @@ class Reply:
         return loaded
 
 
-# (status, lower-case headers, body, now) -> the record of a failure, in the service's own terms.
-Classifier = Callable[[int, Mapping[str, str], bytes, float], ErrorRecord]
+# (path, status, lower-case headers, body, now) -> the record of a failure, in the service's own terms.
+Classifier = Callable[[str, int, Mapping[str, str], bytes, float], ErrorRecord]
 
 
 class HttpClient:
@@ -147,9 +147,8 @@ class HttpClient:
                     self._learn(reply.rate, answered=True)
                 if reply.ok:
                     return replace(reply, meta=reply.meta.with_attempts(attempts, waited))
-                failure = UpstreamFailure(
-                    self._classify(reply.status, reply.headers, reply.body, self._clock()), reply.meta
-                )
+                record = self._classify(request.path, reply.status, reply.headers, reply.body, self._clock())
+                failure = UpstreamFailure(record, reply.meta)
             if failure.record.code in ("rate_limited_burst", "rate_limited_daily"):
                 self._pacer.rejected(self._clock(), failure.record.limit_type, failure.record.retry_after)
             delay = retry_delay(

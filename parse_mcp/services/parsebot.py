@@ -14,6 +14,7 @@ import httpx2
 
 from parse_mcp.errors import ErrorRecord, UpstreamFailure
 from parse_mcp.guidance.classify import classify_parsebot, classify_unexpected_success
+from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.runtime import REAL_TIME, Runtime
@@ -54,7 +55,7 @@ class ParseBotClient:
     ) -> ParseBotClient:
         secrets = (key.reveal(),)
 
-        def classify(status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
+        def classify(_path: str, status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
             return classify_parsebot(status, headers, body, now=now, secrets=secrets)
 
         http = HttpClient(
@@ -129,6 +130,65 @@ class ParseBotClient:
         reply = await self._call(request)
         return Answer(self._unwrap(reply), reply.meta)
 
+    # -- builds, tasks, revisions, updates -----------------------------------------------------------
+
+    async def create_api(self, url: str, task: str | None, force_new: bool) -> tuple[JsonValue, Meta]:
+        """`POST /dispatch`: a build (or a match) from a URL. Charged, so never sent twice by this server."""
+        body: dict[str, JsonValue] = {"url": url, "force_new": force_new}
+        if task:
+            body["task"] = task
+        return await self._document(Request("POST", "/dispatch", json_body=body, has_body=True, creates_work=True))
+
+    async def get_task(self, task_id: str) -> tuple[JsonValue, Meta]:
+        return await self._document(Request("GET", f"/dispatch/tasks/{_segment(task_id)}"))
+
+    async def revise_api(self, task_id: str, description: str) -> tuple[JsonValue, Meta]:
+        """`POST /dispatch/tasks/{id}/revise`: a revision task, polled like a build."""
+        path = f"/dispatch/tasks/{_segment(task_id)}/revise"
+        request = Request("POST", path, json_body={"description": description}, has_body=True, creates_work=True)
+        return await self._document(request)
+
+    async def check_updates(self, task_id: str) -> tuple[JsonValue, Meta]:
+        return await self._document(Request("GET", f"/dispatch/tasks/{_segment(task_id)}/updates"))
+
+    async def preview_update(
+        self, task_id: str, endpoint: str, params: Mapping[str, JsonValue]
+    ) -> tuple[JsonValue, Meta]:
+        path = f"/dispatch/tasks/{_segment(task_id)}/preview-update/{_segment(endpoint)}"
+        return await self._document(Request("POST", path, json_body={"params": dict(params)}, has_body=True))
+
+    async def merge_updates(self, task_id: str, endpoints: list[str]) -> tuple[JsonValue, Meta]:
+        path = f"/dispatch/tasks/{_segment(task_id)}/merge-updates"
+        return await self._document(Request("POST", path, json_body={"endpoints": endpoints}, has_body=True))
+
+    def forget(self, scraper_id: str | None = None) -> None:
+        """Drop cached schemas (of one API, or all) and the task list: a build, revision or merge changed them."""
+        self._tasks = None
+        for key in [k for k in self._apis if scraper_id is None or k[0] == scraper_id]:
+            del self._apis[key]
+
+    # -- marketplace (public; the key is sent anyway and does no harm) ------------------------------
+
+    async def search_marketplace(self, query: str | None, limit: int) -> tuple[JsonValue, Meta]:
+        params = [("limit", str(limit))] + ([("q", query)] if query else [])
+        return await self._document(Request("GET", "/marketplace/apis", query=params))
+
+    async def marketplace_listing(self, listing_id: str) -> tuple[JsonValue, Meta]:
+        return await self._document(Request("GET", f"/marketplace/apis/{_segment(listing_id)}"))
+
+    async def marketplace_by_slug(self, slug: str) -> tuple[JsonValue, Meta]:
+        return await self._document(Request("GET", f"/marketplace/by-slug/{_segment(slug)}"))
+
+    # -- sessions -------------------------------------------------------------------------------------
+
+    async def login(
+        self, scraper_id: str, endpoint: str, credentials: Mapping[str, JsonValue]
+    ) -> tuple[JsonValue, Meta]:
+        """The login endpoint of an authenticated API: its whole answer, with `session_id` and `encryption_key`."""
+        path = f"/scraper/{_segment(scraper_id)}/{_segment(endpoint)}"
+        request = Request("POST", path, json_body=dict(credentials), has_body=True, paced=True)
+        return await self._document(request)
+
     # -- tasks (used to relate scraper ids and task ids) --------------------------------------------
 
     async def list_tasks(self, *, limit: int | None = None, status: str | None = None) -> list[Mapping[str, object]]:
@@ -166,6 +226,11 @@ class ParseBotClient:
 
     async def _call(self, request: Request) -> Reply:
         return await self._http.send(request)
+
+    async def _document(self, request: Request) -> tuple[JsonValue, Meta]:
+        reply = await self._call(request)
+        document: JsonValue = self._json(reply)  # type: ignore[assignment]
+        return document, reply.meta
 
     def _json(self, reply: Reply) -> object:
         try:

@@ -58,6 +58,8 @@ class EndpointSpec:
     description: str
     params: tuple[ParamSpec, ...]
     price: float | None = None
+    # The documented tags of authenticated APIs: a protected endpoint names the login endpoint it needs.
+    needs_session: bool = False
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -137,6 +139,7 @@ def parse_endpoint(raw: object) -> EndpointSpec | None:
         description=_str(raw.get("description")),
         params=params,
         price=float(price) if isinstance(price, int | float) and not isinstance(price, bool) else None,
+        needs_session=bool(raw.get("depends_on_session")),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
@@ -16,11 +16,24 @@ from parse_mcp.json_types import JsonValue
 from parse_mcp.policy.breaker import STOP_AFTER, RepeatedFailures
 from parse_mcp.results import Outcome, limit_size, render
 from parse_mcp.runtime import Runtime
+from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.services.parsebot import ParseBotClient
-from parse_mcp.sessions import SessionStore
+from parse_mcp.sessions import LoginAttempts, SessionStore
 from parse_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+ClientT = TypeVar("ClientT")
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    key_variable: str
+
+
+PARSEBOT = Service("Parse.bot", "PARSE_API_KEY")
+AIPARSER = Service("ScraperAPI AI Parser", "SCRAPERAPI_API_KEY")
 
 
 @dataclass
@@ -29,7 +42,9 @@ class AppState:
 
     settings: Settings
     parsebot: ParseBotClient | None
+    aiparser: AiParserClient | None
     sessions: SessionStore
+    logins: LoginAttempts
     listed_tools: frozenset[str]
     breaker: RepeatedFailures
     runtime: Runtime
@@ -54,19 +69,40 @@ def state_of(ctx: Context[AppState, Any]) -> AppState:
 
 
 async def run_parsebot(
-    state: AppState,
-    call: ToolCall,
-    action: Callable[[ParseBotClient, Notes], Awaitable[Outcome]],
+    state: AppState, call: ToolCall, action: Callable[[ParseBotClient, Notes], Awaitable[Outcome]]
 ) -> CallToolResult:
     """Run one Parse.bot action and render its outcome; every `CallFailed` becomes guidance."""
+
+    async def sharpen(context: CallContext, record: ErrorRecord, client: ParseBotClient) -> CallContext:
+        return await _parsebot_context(state, call, context, record, client)
+
+    return await _run(state, call, PARSEBOT, state.parsebot, action, sharpen)
+
+
+async def run_aiparser(
+    state: AppState, call: ToolCall, action: Callable[[AiParserClient, Notes], Awaitable[Outcome]]
+) -> CallToolResult:
+    """Run one AI Parser action and render its outcome; every `CallFailed` becomes guidance."""
+    return await _run(state, call, AIPARSER, state.aiparser, action, None)
+
+
+async def _run(
+    state: AppState,
+    call: ToolCall,
+    service: Service,
+    client: ClientT | None,
+    action: Callable[[ClientT, Notes], Awaitable[Outcome]],
+    sharpen: Callable[[CallContext, ErrorRecord, ClientT], Awaitable[CallContext]] | None,
+) -> CallToolResult:
     notes = Notes()
-    client = state.parsebot
     if client is None:
-        return render(failure(ErrorRecord(code="missing_key"), state.listed_tools, call, notes))
+        return render(failure(ErrorRecord(code="missing_key"), state.listed_tools, call, notes, service))
     try:
         outcome = await action(client, notes)
     except CallFailed as exc:
-        context = await _context(state, call, notes, exc.record, client)
+        context = _base_context(state.listed_tools, call, notes, service)
+        if sharpen is not None:
+            context = await sharpen(context, exc.record, client)
         guidance = guide(exc.record, context)
         count = state.breaker.failed(call.tool, call.arguments, exc.record.code, state.runtime.clock())
         if count >= STOP_AFTER:
@@ -79,33 +115,39 @@ async def run_parsebot(
     return render(outcome)
 
 
-def failure(record: ErrorRecord, listed_tools: frozenset[str], call: ToolCall, notes: Notes | None = None) -> Outcome:
+def failure(
+    record: ErrorRecord,
+    listed_tools: frozenset[str],
+    call: ToolCall,
+    notes: Notes | None = None,
+    service: Service = PARSEBOT,
+) -> Outcome:
     """An outcome for a failure found without the service (a missing key, rejected arguments, a crash)."""
-    return Outcome.failure(record, guide(record, _base_context(listed_tools, call, notes or Notes())))
+    return Outcome.failure(record, guide(record, _base_context(listed_tools, call, notes or Notes(), service)))
 
 
-def _base_context(listed_tools: frozenset[str], call: ToolCall, notes: Notes) -> CallContext:
+def _base_context(listed_tools: frozenset[str], call: ToolCall, notes: Notes, service: Service) -> CallContext:
     return CallContext(
         tool=call.tool,
         arguments=call.arguments,
         listed_tools=listed_tools,
+        service=service.name,
+        key_variable=service.key_variable,
         known_params=notes.known_params,
         endpoint_names=notes.endpoint_names,
     )
 
 
-async def _context(
-    state: AppState, call: ToolCall, notes: Notes, record: ErrorRecord, client: ParseBotClient
+async def _parsebot_context(
+    state: AppState, call: ToolCall, context: CallContext, record: ErrorRecord, client: ParseBotClient
 ) -> CallContext:
-    """The base context, plus what the task list says when the guidance needs a task id or a scraper id."""
-    context = _base_context(state.listed_tools, call, notes)
+    """What the task list says, when the guidance needs a task id or a scraper id."""
     scraper_id = call.arguments.get("scraper_id")
     if not isinstance(scraper_id, str):
         return context
     try:
         if record.code == "id_not_found":
-            built = await client.scraper_of_task(scraper_id)
-            return replace(context, scraper_for_task=built)
+            return replace(context, scraper_for_task=await client.scraper_of_task(scraper_id))
         if ROWS[record.code].follow == "revise_api" and "revise_api" in state.listed_tools:
             return replace(context, task_id=await client.task_of_scraper(scraper_id))
     except CallFailed as exc:

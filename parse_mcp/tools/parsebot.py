@@ -4,18 +4,22 @@ No `from __future__ import annotations` here: the SDK reads these signatures at 
 each tool's input schema.
 """
 
+import math
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from parse_mcp.errors import ErrorRecord, RejectedLocally
+from parse_mcp.errors import CallFailed, ErrorRecord, RejectedLocally, UpstreamFailure
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.results import Outcome, ToolResult
-from parse_mcp.services.parsebot import ParseBotClient
+from parse_mcp.services.parsebot import ParseBotClient, SessionCredentials
 from parse_mcp.services.specs import EndpointSpec, check_params, condensed, names
+from parse_mcp.settings import Secret
 from parse_mcp.tools.common import AppState, Notes, ToolCall, run_parsebot, state_of
 
 ScraperId = Annotated[
@@ -184,3 +188,86 @@ def _shape(data: JsonValue) -> str:
     if data is None:
         return "no data"
     return f"a {type(data).__name__} value"
+
+
+async def login(
+    scraper_id: ScraperId,
+    credentials: Annotated[
+        dict[str, Any], Field(description="What the login endpoint takes, e.g. username and password.")
+    ],
+    ctx: Context[AppState, Any],
+    endpoint: Annotated[str, Field(min_length=1, max_length=200)] = "login",
+) -> Annotated[CallToolResult, ToolResult]:
+    """Log in to an authenticated Parse.bot API; returns a session handle for execute_endpoint.
+
+    Use it when guidance says login. The session and its key stay in this server. At most 3 attempts
+    an hour per API: ask the user for the credentials rather than guessing.
+    """
+    # The credentials are never part of what is echoed back (next_call, error, breaker key).
+    arguments: dict[str, JsonValue] = {"scraper_id": scraper_id, "endpoint": endpoint}
+    state = state_of(ctx)
+
+    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+        now = state.runtime.clock()
+        wait = state.logins.wait_before_next(scraper_id, now)
+        if wait is not None:
+            raise RejectedLocally(ErrorRecord(code="login_limited", retry_after=float(math.ceil(wait))))
+        state.logins.attempted(scraper_id, now)
+        try:
+            answer, meta = await client.login(scraper_id, endpoint, credentials)
+        except CallFailed as exc:
+            if exc.record.code == "upstream_auth":
+                exc.record = replace(exc.record, code="login_refused")
+            raise
+        session_id = answer.get("session_id") if isinstance(answer, dict) else None
+        key = answer.get("encryption_key") if isinstance(answer, dict) else None
+        if not isinstance(session_id, str) or not isinstance(key, str):
+            reason = "The login answer had no session_id and encryption_key."
+            raise UpstreamFailure(ErrorRecord(code="unexpected_response", message=reason, http_status=200), meta)
+        expires_at = _expiry(answer, now)
+        handle = state.sessions.add(scraper_id, SessionCredentials(session_id, Secret(key)), expires_at)
+        data: JsonValue = {
+            "session": handle,
+            "expires_at": _iso(expires_at),
+            "data": answer.get("data") if isinstance(answer, dict) else None,
+        }
+        protected = await _protected_endpoint(client, scraper_id)
+        next_call = None
+        if protected is not None:
+            next_call = NextCall(
+                "execute_endpoint", {"scraper_id": scraper_id, "endpoint": protected, "params": {}, "session": handle}
+            )
+        return Outcome.success(
+            f"Logged in to {scraper_id}; the session handle is {handle}.",
+            data,
+            meta,
+            next_step="Pass session to execute_endpoint for the endpoints that need it.",
+            next_call=next_call,
+        )
+
+    return await run_parsebot(state, ToolCall("login", arguments), run)
+
+
+async def _protected_endpoint(client: ParseBotClient, scraper_id: str) -> str | None:
+    """A protected endpoint with no required parameters, to offer as the ready next call."""
+    try:
+        api = await client.api_spec(scraper_id)
+    except CallFailed:
+        return None
+    ready = (e for e in api.endpoints if e.needs_session and not any(p.required for p in e.params))
+    return next((e.name for e in ready), None)
+
+
+def _expiry(answer: JsonValue, now: float) -> float | None:
+    if not isinstance(answer, dict):
+        return None
+    expires_in = answer.get("expires_in")
+    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
+        return now + float(expires_in)
+    return None
+
+
+def _iso(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    return datetime.fromtimestamp(moment, tz=UTC).isoformat().replace("+00:00", "Z")

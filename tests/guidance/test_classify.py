@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from parse_mcp.errors import ErrorCode
 from parse_mcp.guidance.classify import (
     SNIPPET_LIMIT,
+    classify_aiparser,
     classify_parsebot,
     classify_transport,
     parse_retry_after,
@@ -43,6 +44,23 @@ def test_every_reference_envelope_maps_to_its_expected_code(name: str) -> None:
     case = load(name)
     assert case["expect"] in get_args(ErrorCode)
     assert classify_fixture(name).code == case["expect"]
+
+
+AI_FIXTURES = FIXTURES.parent / "aiparser"
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in AI_FIXTURES.glob("*.json")))
+def test_every_ai_parser_status_maps_to_its_expected_code(name: str) -> None:
+    case = json.loads((AI_FIXTURES / f"{name}.json").read_text())
+    record = classify_aiparser(case["path"], case["http_status"], case["headers"], body_bytes(case["body"]), now=NOW)
+    assert record.code == case["expect"]
+    assert record.http_status == case["http_status"]
+
+
+def test_an_ai_parser_key_echoed_in_a_message_is_scrubbed() -> None:
+    body = body_bytes({"detail": "api_key=sk_live_123 is not valid; key sk_live_123"})
+    record = classify_aiparser("/parsers", 401, {}, body, now=NOW, secrets=("sk_live_123",))
+    assert "sk_live_123" not in repr(record)
 
 
 def test_the_upstream_error_envelope_keeps_every_documented_field() -> None:

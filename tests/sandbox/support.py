@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx2
 
 from parse_mcp.sandbox import (
     BOOKS_API_ID,
     FAILURE_LAB_ID,
+    MEMBERS_API_ID,
     PARSEBOT_KEY,
+    QUOTES_API_ID,
+    WEATHER_CANONICAL_ID,
+    WEATHER_COPY_ID,
     ManualClock,
     SandboxConfig,
     create_app,
@@ -54,6 +59,29 @@ def books(endpoint: str) -> str:
 
 def lab(endpoint: str) -> str:
     return f"/scraper/{FAILURE_LAB_ID}/{endpoint}"
+
+
+def quotes(endpoint: str) -> str:
+    return f"/scraper/{QUOTES_API_ID}/{endpoint}"
+
+
+def members(endpoint: str) -> str:
+    return f"/scraper/{MEMBERS_API_ID}/{endpoint}"
+
+
+def canonical(endpoint: str) -> str:
+    return f"/scraper/{WEATHER_CANONICAL_ID}/{endpoint}"
+
+
+def weather_copy(endpoint: str) -> str:
+    return f"/scraper/{WEATHER_COPY_ID}/{endpoint}"
+
+
+async def task(client: httpx2.AsyncClient, task_id: str) -> dict[str, Any]:
+    reply = await client.get(f"/dispatch/tasks/{task_id}")
+    assert reply.status_code == 200
+    record: dict[str, Any] = reply.json()
+    return record
 
 
 def base_url(client: httpx2.AsyncClient) -> str:

@@ -3,14 +3,20 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from parse_mcp.sandbox import EXPIRED_PARSEBOT_KEY, PARSEBOT_KEY
+from parse_mcp.sandbox import BOOKS_TASK_ID, EXPIRED_PARSEBOT_KEY, PARSEBOT_KEY
 from tests.sandbox.support import BUDGET_HEADERS, books, lab, sandbox_client
 
 pytestmark = pytest.mark.anyio
 
 MISSING = {"error": "Missing X-API-Key header", "status_code": 401}
 INVALID = {"error": "Invalid API key", "status_code": 401}
-KEYED_ROUTES = ("/sdk/schemas", "/dispatch/tasks", books("list_books"))
+KEYED_ROUTES = (
+    "/sdk/schemas",
+    "/dispatch/tasks",
+    books("list_books"),
+    f"/dispatch/tasks/{BOOKS_TASK_ID}",
+    f"/dispatch/tasks/{BOOKS_TASK_ID}/updates",
+)
 
 
 @pytest.mark.parametrize("path", KEYED_ROUTES)
@@ -76,7 +82,15 @@ async def test_an_unknown_path_is_the_bare_fastapi_404(headers: dict[str, str]) 
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/sdk/schemas"), ("DELETE", "/dispatch/tasks"), ("PUT", lab("scraper_bug")), ("POST", "/site/")],
+    [
+        ("POST", "/sdk/schemas"),
+        ("DELETE", "/dispatch/tasks"),
+        ("PUT", lab("scraper_bug")),
+        ("POST", "/site/"),
+        ("GET", "/dispatch"),
+        ("GET", f"/dispatch/tasks/{BOOKS_TASK_ID}/revise"),
+        ("POST", "/marketplace/apis"),
+    ],
 )
 async def test_a_method_a_path_does_not_take_is_the_bare_fastapi_405(
     client: httpx2.AsyncClient, method: str, path: str

@@ -32,6 +32,12 @@ SCRAPER_BUG = {
         {"daily_limit": -1},
         {"credits": -5},
         {"credits_limit": -1},
+        {"queue_seconds": -1},
+        {"build_seconds": -0.5},
+        {"revision_seconds": -2},
+        {"build_price": -75},
+        {"session_ttl_seconds": 0},
+        {"login_attempts_per_hour": 0},
     ],
 )
 def test_a_config_that_cannot_work_is_refused_at_construction(changes: Mapping[str, Any]) -> None:
@@ -43,6 +49,12 @@ def test_the_default_config_is_a_generous_account() -> None:
     assert SandboxConfig() == SandboxConfig(
         burst=30, refill_per_minute=60.0, daily_limit=1000, credits=10_000, credits_limit=10_000
     )
+
+
+def test_the_default_config_builds_in_half_a_minute_and_caps_logins_at_three_an_hour() -> None:
+    config = SandboxConfig()
+    assert (config.queue_seconds, config.build_seconds, config.revision_seconds) == (2.0, 30.0, 20.0)
+    assert (config.build_price, config.session_ttl_seconds, config.login_attempts_per_hour) == (75, 1800.0, 3)
 
 
 def test_query_values_decode_by_declared_type_and_stay_text_when_they_do_not_parse() -> None:

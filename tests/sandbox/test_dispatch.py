@@ -3,7 +3,20 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from parse_mcp.sandbox import BOOKS_API_ID, BOOKS_TASK_ID, FAILURE_LAB_ID, FAILURE_LAB_TASK_ID
+from parse_mcp.sandbox import (
+    BOOKS_API_ID,
+    BOOKS_TASK_ID,
+    FAILURE_LAB_ID,
+    FAILURE_LAB_TASK_ID,
+    MEMBERS_API_ID,
+    MEMBERS_LISTING_ID,
+    MEMBERS_TASK_ID,
+    QUOTES_API_ID,
+    QUOTES_TASK_ID,
+    WEATHER_COPY_ID,
+    WEATHER_COPY_TASK_ID,
+    WEATHER_LISTING_ID,
+)
 from tests.sandbox.support import base_url
 
 pytestmark = pytest.mark.anyio
@@ -13,24 +26,44 @@ TASK_KEYS = {
     "url",
     "task",
     "status",
+    "error",
     "result_scraper_id",
     "result_marketplace_id",
     "may_require_auth",
     "generated_api",
+    "created_at",
+    "updated_at",
 }
+BUILT_IN_TASKS = [BOOKS_TASK_ID, FAILURE_LAB_TASK_ID, QUOTES_TASK_ID, MEMBERS_TASK_ID, WEATHER_COPY_TASK_ID]
 GENERATED_API_KEYS = {"marketplace_id", "scraper_id", "name", "source_url", "execution_base_url", "endpoints"}
 TASK_ENDPOINT_KEYS = {"endpoint_name", "method", "description", "input_params", "return_schema"}
 
 
-async def test_the_task_list_holds_the_two_completed_builds(client: httpx2.AsyncClient) -> None:
+async def test_the_task_list_holds_the_built_in_completed_builds(client: httpx2.AsyncClient) -> None:
     reply = await client.get("/dispatch/tasks")
     assert reply.status_code == 200
     tasks = reply.json()["tasks"]
-    assert [task["id"] for task in tasks] == [BOOKS_TASK_ID, FAILURE_LAB_TASK_ID]
-    assert [task["result_scraper_id"] for task in tasks] == [BOOKS_API_ID, FAILURE_LAB_ID]
+    assert [task["id"] for task in tasks] == BUILT_IN_TASKS
+    assert [task["result_scraper_id"] for task in tasks] == [
+        BOOKS_API_ID,
+        FAILURE_LAB_ID,
+        QUOTES_API_ID,
+        MEMBERS_API_ID,
+        WEATHER_COPY_ID,
+    ]
+    assert [task["result_marketplace_id"] for task in tasks] == [
+        None,
+        None,
+        None,
+        MEMBERS_LISTING_ID,
+        WEATHER_LISTING_ID,
+    ]
+    # The lab and the members area have login endpoints, so building them needs credentials.
+    assert [task["may_require_auth"] for task in tasks] == [False, True, False, True, False]
     for task in tasks:
         assert set(task) == TASK_KEYS
-        assert (task["status"], task["may_require_auth"], task["result_marketplace_id"]) == ("completed", False, None)
+        assert (task["status"], task["error"]) == ("completed", None)
+        assert task["created_at"] == task["updated_at"]
 
 
 async def test_a_task_describes_the_api_it_generated(client: httpx2.AsyncClient) -> None:
@@ -74,7 +107,7 @@ async def test_a_task_id_is_not_a_scraper_id(client: httpx2.AsyncClient) -> None
     ("params", "expected"),
     [
         ({"limit": "1"}, [BOOKS_TASK_ID]),
-        ({"limit": "100", "status": "completed"}, [BOOKS_TASK_ID, FAILURE_LAB_TASK_ID]),
+        ({"limit": "100", "status": "completed"}, BUILT_IN_TASKS),
         ({"status": "running"}, []),
     ],
 )

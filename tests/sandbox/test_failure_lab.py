@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from parse_mcp.sandbox import ManualClock
+from parse_mcp.sandbox import DEMO_PASSWORD, DEMO_USERNAME, FAILURE_LAB_ID, ManualClock
 from tests.sandbox.support import BUDGET_HEADERS, START_SECONDS_TO_MIDNIGHT, base_url, lab
 
 pytestmark = pytest.mark.anyio
@@ -12,6 +12,7 @@ SCRAPER_BUG_MESSAGE = (
     "The scraper crashed during execution. This could be due to bad input, broken scraper code, or a website update."
 )
 BLOCKED_MESSAGE = "Service temporarily unavailable - site protection blocking all proxies"
+SESSION_EXPIRED = {"error": "Session expired: log in again to get a new session", "status_code": 401}
 
 
 async def test_a_valid_flight_search_returns_three_flights_the_same_way_every_time(client: httpx2.AsyncClient) -> None:
@@ -234,8 +235,7 @@ async def test_plan_required_answers_403(client: httpx2.AsyncClient) -> None:
 
 async def test_session_expired_answers_401(client: httpx2.AsyncClient) -> None:
     reply = await client.post(lab("session_expired"))
-    assert reply.status_code == 401
-    assert reply.json() == {"error": "Session expired: log in again to get a new session", "status_code": 401}
+    assert (reply.status_code, reply.json()) == (401, SESSION_EXPIRED)
 
 
 async def test_a_protected_endpoint_called_without_a_session_is_400_and_tagged_in_its_schema(
@@ -247,10 +247,25 @@ async def test_a_protected_endpoint_called_without_a_session_is_400_and_tagged_i
         "error": "This endpoint needs a login session: send session_id and encryption_key (log in first)",
         "status_code": 400,
     }
-    with_session = await client.post(
+    schema = (await client.get(f"/sdk/schemas/{FAILURE_LAB_ID}")).json()
+    tags = {e["name"]: (e.get("initiates_session"), e.get("depends_on_session")) for e in schema["endpoints"]}
+    assert tags["session_required"] == (None, "login")
+    assert tags["login"] == (True, None)
+
+
+async def test_a_session_pair_the_lab_never_issued_is_401_session_expired(client: httpx2.AsyncClient) -> None:
+    reply = await client.post(
         lab("session_required"), headers={"X-Session-ID": "s-1", "X-Encryption-Key": "gAAAAB-key"}
     )
-    assert (with_session.status_code, with_session.json()) == (200, {"status": "success", "data": {"ok": True}})
+    assert (reply.status_code, reply.json()) == (401, SESSION_EXPIRED)
+
+
+async def test_a_session_from_the_labs_login_opens_the_protected_endpoint(client: httpx2.AsyncClient) -> None:
+    login = await client.post(lab("login"), json={"username": DEMO_USERNAME, "password": DEMO_PASSWORD})
+    assert login.status_code == 200
+    session = {"X-Session-ID": login.json()["session_id"], "X-Encryption-Key": login.json()["encryption_key"]}
+    reply = await client.post(lab("session_required"), headers=session)
+    assert (reply.status_code, reply.json()) == (200, {"status": "success", "data": {"ok": True}})
 
 
 @pytest.mark.parametrize(

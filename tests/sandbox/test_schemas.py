@@ -5,7 +5,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from parse_mcp.sandbox import BOOKS_API_ID, FAILURE_LAB_ID
+from parse_mcp.sandbox import BOOKS_API_ID, FAILURE_LAB_ID, MEMBERS_API_ID, QUOTES_API_ID, WEATHER_COPY_ID
 from tests.sandbox.support import base_url
 
 pytestmark = pytest.mark.anyio
@@ -28,6 +28,7 @@ FAILURE_LAB_ENDPOINTS = {
     "session_required": "POST",
     "proxy_error": "GET",
     "malformed_success": "POST",
+    "login": "POST",
 }
 
 
@@ -44,7 +45,7 @@ def _endpoints(row: dict[str, Any]) -> dict[str, Any]:
 
 async def test_the_account_snapshot_lists_the_books_api_and_the_failure_lab(client: httpx2.AsyncClient) -> None:
     rows = await _rows(client)
-    assert set(rows) == {BOOKS_API_ID, FAILURE_LAB_ID}
+    assert list(rows) == [BOOKS_API_ID, FAILURE_LAB_ID, QUOTES_API_ID, MEMBERS_API_ID, WEATHER_COPY_ID]
     books, lab = rows[BOOKS_API_ID], rows[FAILURE_LAB_ID]
     assert set(books) == ROW_KEYS == set(lab)
     assert (books["slug"], books["name"]) == ("books-catalogue-sandbox", "Books Catalogue (sandbox)")
@@ -116,7 +117,7 @@ async def test_search_flights_trip_type_has_no_declared_choices_so_only_the_scra
 async def test_every_endpoint_uses_only_documented_spec_keys_and_type_labels(client: httpx2.AsyncClient) -> None:
     for row in (await _rows(client)).values():
         for endpoint in row["endpoints"]:
-            assert ENDPOINT_KEYS <= set(endpoint) <= ENDPOINT_KEYS | {"depends_on_session"}
+            assert ENDPOINT_KEYS <= set(endpoint) <= ENDPOINT_KEYS | {"depends_on_session", "initiates_session"}
             assert endpoint["description"]
             assert endpoint["return_schema"]["type"] == "object"
             for spec in endpoint["input_params"].values():

@@ -13,7 +13,7 @@ from parse_mcp.runtime import Runtime
 from parse_mcp.services.http import HttpClient, Request
 
 
-def classify(status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
+def classify(_path: str, status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
     return classify_parsebot(status, headers, body, now=now)
 
 

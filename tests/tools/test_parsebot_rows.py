@@ -14,7 +14,14 @@ from mcp.types import CallToolResult, TextContent
 
 from parse_mcp.guidance.classify import seconds_to_utc_midnight
 from parse_mcp.results import ToolResult
-from parse_mcp.sandbox import BOOKS_API_ID, BOOKS_TASK_ID, EXPIRED_PARSEBOT_KEY, FAILURE_LAB_ID, ManualClock
+from parse_mcp.sandbox import (
+    BOOKS_API_ID,
+    BOOKS_TASK_ID,
+    EXPIRED_PARSEBOT_KEY,
+    FAILURE_LAB_ID,
+    FAILURE_LAB_TASK_ID,
+    ManualClock,
+)
 from parse_mcp.server import build_server
 from parse_mcp.settings import Secret, Settings
 from tests.conftest import Sandbox
@@ -45,6 +52,14 @@ def books(endpoint: str, **params: Any) -> dict[str, Any]:
 
 
 DESCRIBE_LAB = {"tool": "describe_api", "arguments": {"scraper_id": FAILURE_LAB_ID}}
+LOGIN_LAB = {"tool": "login", "arguments": {"scraper_id": FAILURE_LAB_ID}}
+
+
+def revise_lab(description: str) -> dict[str, Any]:
+    return {"tool": "revise_api", "arguments": {"task_id": FAILURE_LAB_TASK_ID, "description": description}}
+
+
+AUTH_FIX = "Update the stored credentials or request headers so the site accepts the scraper again."
 
 ROWS: dict[str, Row] = {
     "422 stale_input input_format_invalid": Row(
@@ -79,8 +94,32 @@ ROWS: dict[str, Row] = {
     "502 upstream 410": Row(
         lab("fetch_status", code=410), "change_input", "target_site", False, code="upstream_not_found"
     ),
-    "502 upstream 401": Row(lab("fetch_status", code=401), "revise_api", "scraper", False, code="upstream_auth"),
-    "502 upstream 403": Row(lab("fetch_status", code=403), "revise_api", "scraper", False, code="upstream_auth"),
+    "502 upstream 401": Row(
+        lab("fetch_status", code=401),
+        "revise_api",
+        "scraper",
+        False,
+        None,
+        [],
+        revise_lab(
+            'The fetch_status endpoint fails when called with {"code": 401}: the target site refuses the scraper '
+            f"with HTTP 401 (upstream_error). {AUTH_FIX}"
+        ),
+        "upstream_auth",
+    ),
+    "502 upstream 403": Row(
+        lab("fetch_status", code=403),
+        "revise_api",
+        "scraper",
+        False,
+        None,
+        [],
+        revise_lab(
+            'The fetch_status endpoint fails when called with {"code": 403}: the target site refuses the scraper '
+            f"with HTTP 403 (upstream_error). {AUTH_FIX}"
+        ),
+        "upstream_auth",
+    ),
     "502 upstream 429": Row(
         lab("fetch_status", code=429), "retry_later", "target_site", True, 30, [], SAME, "upstream_transient"
     ),
@@ -93,8 +132,32 @@ ROWS: dict[str, Row] = {
     "503 blocked with retry_after": Row(
         lab("blocked", retry_after=60), "retry_later", "anti_bot", True, 60, [], SAME, "blocked_transient"
     ),
-    "503 blocked without retry_after": Row(lab("blocked"), "do_not_retry", "anti_bot", False, code="blocked"),
-    "500 scraper_bug": Row(lab("scraper_bug"), "revise_api", "scraper", False, code="scraper_bug"),
+    "503 blocked without retry_after": Row(
+        lab("blocked"),
+        "do_not_retry",
+        "anti_bot",
+        False,
+        None,
+        [],
+        revise_lab(
+            "The blocked endpoint fails when called with no parameters: the site's bot protection blocks every "
+            "proxy (blocked, antibot_unsolvable). Make the scraper get past the site's protection reliably."
+        ),
+        "blocked",
+    ),
+    "500 scraper_bug": Row(
+        lab("scraper_bug"),
+        "revise_api",
+        "scraper",
+        False,
+        None,
+        [],
+        revise_lab(
+            "The scraper_bug endpoint fails when called with no parameters: it fails with HTTP 500 (scraper_bug). "
+            "Fix the endpoint so it returns data for valid input."
+        ),
+        "scraper_bug",
+    ),
     "429 burst": Row(lab("burst_limit"), "retry_later", "rate_limit", True, 5, [], SAME, "rate_limited_burst"),
     "429 daily": Row(
         lab("daily_limit"),
@@ -114,8 +177,10 @@ ROWS: dict[str, Row] = {
         None,
         "bad_snapshot_version",
     ),
-    "400 session pair": Row(lab("session_required"), "login", "caller", False, code="session_pair"),
-    "401 session expired": Row(lab("session_expired"), "login", "caller", False, code="session_expired"),
+    "400 session pair": Row(lab("session_required"), "login", "caller", False, None, [], LOGIN_LAB, "session_pair"),
+    "401 session expired": Row(
+        lab("session_expired"), "login", "caller", False, None, [], LOGIN_LAB, "session_expired"
+    ),
     "402 credits exhausted": Row(lab("credits_exhausted"), "ask_user", "account", False, code="credits_exhausted"),
     "403 plan": Row(lab("plan_required"), "ask_user", "account", False, code="forbidden"),
     "404 scraper not found": Row(

@@ -1,0 +1,159 @@
+"""The ScraperAPI AI Parser client: one method per upstream call; it builds requests and raises
+`CallFailed`, and never decides what the agent should do.
+
+The key goes where the service reads it: in the JSON body of POST and PATCH, in the query of GET and
+DELETE. It is never sent to any other service, and `http.py` never logs a query string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from urllib.parse import quote
+
+import httpx2
+
+from parse_mcp.errors import ErrorRecord, UpstreamFailure
+from parse_mcp.guidance.classify import classify_aiparser, classify_unexpected_success
+from parse_mcp.json_types import JsonValue
+from parse_mcp.meta import Meta
+from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
+from parse_mcp.runtime import REAL_TIME, Runtime
+from parse_mcp.services.http import HttpClient, Method, Reply, Request
+from parse_mcp.settings import Secret, Settings
+
+
+class AiParserClient:
+    def __init__(self, http: HttpClient, key: Secret) -> None:
+        self._http = http
+        self._key = key
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        key: Secret,
+        *,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        runtime: Runtime = REAL_TIME,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> AiParserClient:
+        secrets = (key.reveal(),)
+
+        def classify(path: str, status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
+            return classify_aiparser(path, status, headers, body, now=now, secrets=secrets)
+
+        http = HttpClient(
+            settings.aiparser_base_url,
+            headers={"Content-Type": "application/json"},
+            request_timeout=settings.request_timeout_seconds,
+            connect_timeout=settings.connect_timeout_seconds,
+            classify=classify,
+            transport=transport,
+            runtime=runtime,
+            retry=retry,
+        )
+        return cls(http, key)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def create_parser(
+        self,
+        name: str,
+        urls: Sequence[str],
+        fields: Sequence[Mapping[str, JsonValue]] | None,
+        scraper_params: Mapping[str, JsonValue] | None,
+    ) -> tuple[JsonValue, Meta]:
+        """`POST /parsers`: `{"id", "version": 0}`; generation then runs for a while (poll `get_parser`)."""
+        body: dict[str, JsonValue] = {"name": name, "urls": list(urls)}
+        if fields:
+            body["fields"] = [dict(field) for field in fields]
+        if scraper_params:
+            body["scraper_params"] = dict(scraper_params)
+        return await self._json("POST", "/parsers", body=body, creates_work=True)
+
+    async def get_parser(self, parser_id: str, version: int | None = None) -> tuple[JsonValue, Meta]:
+        return await self._json("GET", _versioned("/parsers", parser_id, version))
+
+    async def list_parsers(self) -> tuple[JsonValue, Meta]:
+        return await self._json("GET", "/parsers")
+
+    async def update_parser(
+        self, parser_id: str, version: int | None, changes: Mapping[str, JsonValue]
+    ) -> tuple[int, JsonValue, Meta]:
+        """`PATCH /parsers/{id}[/{version}]`: 200 when applied at once, 202 when a new version generates."""
+        reply = await self._send("PATCH", _versioned("/parsers", parser_id, version), body=dict(changes))
+        return reply.status, self._document(reply), reply.meta
+
+    async def delete_parser(self, parser_id: str) -> Meta:
+        reply = await self._send("DELETE", _versioned("/parsers", parser_id, None))
+        return reply.meta
+
+    async def parse_url(
+        self, parser_id: str, url: str, version: int | None, scraper_params: Mapping[str, JsonValue] | None
+    ) -> tuple[JsonValue, Meta]:
+        """`GET /parse/{id}[/{version}]?url=…`, scraper parameters flat in the query as the service reads them."""
+        query = [("url", url)]
+        for name, value in (scraper_params or {}).items():
+            if value is not None:
+                query.append((name, _query_value(value)))
+        return await self._json("GET", _versioned("/parse", parser_id, version), query=query)
+
+    async def _json(
+        self,
+        method: Method,
+        path: str,
+        *,
+        body: dict[str, JsonValue] | None = None,
+        query: list[tuple[str, str]] | None = None,
+        creates_work: bool = False,
+    ) -> tuple[JsonValue, Meta]:
+        reply = await self._send(method, path, body=body, query=query, creates_work=creates_work)
+        return self._document(reply), reply.meta
+
+    async def _send(
+        self,
+        method: Method,
+        path: str,
+        *,
+        body: dict[str, JsonValue] | None = None,
+        query: list[tuple[str, str]] | None = None,
+        creates_work: bool = False,
+    ) -> Reply:
+        key = self._key.reveal()
+        if method in ("POST", "PATCH"):
+            request = Request(
+                method,
+                path,
+                query=query or [],
+                json_body={**(body or {}), "api_key": key},
+                has_body=True,
+                creates_work=creates_work,
+            )
+        else:
+            request = Request(method, path, query=[*(query or []), ("api_key", key)])
+        return await self._http.send(request)
+
+    @staticmethod
+    def _document(reply: Reply) -> JsonValue:
+        if reply.status == 204 or not reply.body.strip():
+            return None
+        try:
+            document: JsonValue = reply.json()  # type: ignore[assignment]
+        except ValueError:
+            reason = "The answer was not JSON."
+            raise UpstreamFailure(
+                classify_unexpected_success(reply.status, reply.headers, reason), reply.meta
+            ) from None
+        return document
+
+
+def _versioned(base: str, parser_id: str, version: int | None) -> str:
+    path = f"{base}/{quote(parser_id, safe='')}"
+    return path if version is None else f"{path}/{version}"
+
+
+def _query_value(value: JsonValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

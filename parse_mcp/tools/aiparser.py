@@ -1,0 +1,344 @@
+"""AI Parser tools (ScraperAPI): thin adapters from MCP arguments to one client call and one `Outcome`.
+
+No `from __future__ import annotations` here: the SDK reads these signatures at run time.
+"""
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from parse_mcp.errors import ErrorRecord, RejectedLocally, UpstreamFailure
+from parse_mcp.guidance.redact import redact
+from parse_mcp.guidance.table import NextCall
+from parse_mcp.json_types import JsonValue
+from parse_mcp.results import Outcome, ToolResult
+from parse_mcp.services.aiparser import AiParserClient
+from parse_mcp.tools.common import AppState, Notes, ToolCall, run_aiparser, state_of
+from parse_mcp.tools.waiting import wait_until_settled
+
+FINISHED, FAILED, GENERATING = "FINISHED", "FAILED", "GENERATING"
+
+# The documented causes of a FAILED generation, and the words of an error that point at each.
+FAILURE_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("inaccessible", "blocked"), "the example URLs were inaccessible or blocked (try premium or ultra_premium)"),
+    (("different", "type"), "the example URLs are of different page types (use 1 to 3 URLs of one type)"),
+    (("javascript", "js ", "render"), "the site needs JavaScript rendering (set scraper_params.render to true)"),
+)
+
+
+class FieldSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, description="Dot notation nests: products.price")
+    description: str = Field(min_length=1, max_length=1000)
+    type: Literal["string", "number", "array"] | None = None
+    selector: str | None = Field(default=None, max_length=500, description="CSS or XPath hint")
+
+
+class Rename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    new_name: str = Field(min_length=1)
+
+
+class ScraperParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    render: bool | None = None
+    country_code: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    premium: bool | None = None
+    ultra_premium: bool | None = None
+    session_number: int | None = Field(default=None, ge=1)
+    keep_headers: bool | None = None
+    device_type: Literal["desktop", "mobile"] | None = None
+    follow_redirect: bool | None = None
+    retry_404: bool | None = None
+
+    @model_validator(mode="after")
+    def one_proxy_tier(self) -> "ScraperParams":
+        if self.premium and self.ultra_premium:
+            raise ValueError("premium and ultra_premium cannot be used together")
+        return self
+
+    def sent(self) -> dict[str, JsonValue]:
+        return self.model_dump(exclude_none=True)
+
+
+ParserId = Annotated[str, Field(min_length=1, max_length=200, description="The parser's id.")]
+Version = Annotated[int | None, Field(ge=0, description="A version (0 is the first); omit for the latest.")]
+
+
+async def create_parser(
+    name: Annotated[str, Field(min_length=1, max_length=200)],
+    urls: Annotated[list[str], Field(min_length=1, max_length=3, description="1 to 3 example URLs of one site.")],
+    ctx: Context[AppState, Any],
+    fields: Annotated[list[FieldSpec] | None, Field(description="Omit to let the AI choose.")] = None,
+    scraper_params: ScraperParams | None = None,
+) -> Annotated[CallToolResult, ToolResult]:
+    """Create an AI parser from 1-3 example pages of one type. Costs 30,000 ScraperAPI credits.
+
+    Use it once per page type, then parse any similar URL with parse_url. It generates for about a
+    minute: follow with wait_for_parser. Reuse a parser from list_parsers rather than paying again.
+    """
+    sent: dict[str, JsonValue] = {"name": name, "urls": list(urls)}
+    if fields:
+        sent["fields"] = [f.model_dump(exclude_none=True) for f in fields]
+    if scraper_params:
+        sent["scraper_params"] = scraper_params.sent()
+
+    async def run(client: AiParserClient, _notes: Notes) -> Outcome:
+        _check_urls(urls)
+        created, meta = await client.create_parser(
+            name,
+            urls,
+            [f.model_dump(exclude_none=True) for f in fields] if fields else None,
+            scraper_params.sent() if scraper_params else None,
+        )
+        parser_id = _get(created, "id")
+        if not isinstance(parser_id, str):
+            record = ErrorRecord(code="unexpected_response", message="The answer had no parser id.", http_status=201)
+            raise UpstreamFailure(record, meta)
+        return Outcome.success(
+            f"Parser {parser_id} (version 0) was created and is generating.",
+            created,
+            meta,
+            next_step="Call wait_for_parser until it is FINISHED.",
+            next_call=NextCall("wait_for_parser", {"parser_id": parser_id}),
+        )
+
+    return await run_aiparser(state_of(ctx), ToolCall("create_parser", sent), run)
+
+
+async def get_parser(
+    parser_id: ParserId, ctx: Context[AppState, Any], version: Version = None
+) -> Annotated[CallToolResult, ToolResult]:
+    """Show one AI parser: its status, fields, example results and error.
+
+    Use it to check a parser once; wait_for_parser waits for generation to end. A FAILED status is a
+    normal answer here (ok), with the likely causes in next_step.
+    """
+    arguments = _ids(parser_id, version)
+
+    async def run(client: AiParserClient, _notes: Notes) -> Outcome:
+        details, meta = await client.get_parser(parser_id, version)
+        return _observation(parser_id, version, details, meta)
+
+    return await run_aiparser(state_of(ctx), ToolCall("get_parser", arguments), run)
+
+
+async def list_parsers(ctx: Context[AppState, Any]) -> Annotated[CallToolResult, ToolResult]:
+    """List this account's AI parsers: id, name, latest version and status.
+
+    Use it to find a parser to reuse before creating one (creating costs 30,000 credits), or to look
+    up an id.
+    """
+
+    async def run(client: AiParserClient, _notes: Notes) -> Outcome:
+        parsers, meta = await client.list_parsers()
+        count = len(parsers) if isinstance(parsers, list) else 0
+        return Outcome.success(
+            f"{count} parsers.", parsers, meta, next_step="Call parse_url with a FINISHED parser's id."
+        )
+
+    return await run_aiparser(state_of(ctx), ToolCall("list_parsers", {}), run)
+
+
+async def update_parser(
+    parser_id: ParserId,
+    ctx: Context[AppState, Any],
+    version: Version = None,
+    add_fields: list[FieldSpec] | None = None,
+    modify_fields: list[FieldSpec] | None = None,
+    rename_fields: list[Rename] | None = None,
+    remove_fields: list[str] | None = None,
+) -> Annotated[CallToolResult, ToolResult]:
+    """Change an AI parser's fields, as a new version (older versions stay usable).
+
+    Rename and remove apply at once; add and modify regenerate the parser (follow with
+    wait_for_parser). Use it to fix a field that extracts wrongly instead of creating a new parser.
+    """
+    changes: dict[str, JsonValue] = {}
+    if add_fields:
+        changes["add_fields"] = [f.model_dump(exclude_none=True) for f in add_fields]
+    if modify_fields:
+        changes["modify_fields"] = [f.model_dump(exclude_none=True) for f in modify_fields]
+    if rename_fields:
+        changes["rename_fields"] = [r.model_dump() for r in rename_fields]
+    if remove_fields:
+        changes["remove_fields"] = list(remove_fields)
+    arguments: dict[str, JsonValue] = {**_ids(parser_id, version), **changes}
+
+    async def run(client: AiParserClient, _notes: Notes) -> Outcome:
+        if not changes:
+            message = "Send at least one of add_fields, modify_fields, rename_fields or remove_fields."
+            raise RejectedLocally(ErrorRecord(code="invalid_arguments", message=message, fields=("add_fields",)))
+        status, updated, meta = await client.update_parser(parser_id, version, changes)
+        new_version = _get(updated, "version")
+        if status == 202:
+            waiting: dict[str, JsonValue] = {"parser_id": parser_id}
+            if isinstance(new_version, int):
+                waiting["version"] = new_version
+            return Outcome.success(
+                f"Parser {parser_id} version {new_version} is generating with the new fields.",
+                updated,
+                meta,
+                next_step="Call wait_for_parser for the new version.",
+                next_call=NextCall("wait_for_parser", waiting),
+            )
+        return Outcome.success(f"Parser {parser_id} version {new_version} is ready.", updated, meta)
+
+    return await run_aiparser(state_of(ctx), ToolCall("update_parser", arguments), run)
+
+
+async def delete_parser(parser_id: ParserId, ctx: Context[AppState, Any]) -> Annotated[CallToolResult, ToolResult]:
+    """Delete an AI parser and all its versions, for good.
+
+    Only when the user asked for it: it cannot be undone, and a new parser costs 30,000 credits. To
+    drop a field, use update_parser with remove_fields instead.
+    """
+
+    async def run(client: AiParserClient, _notes: Notes) -> Outcome:
+        meta = await client.delete_parser(parser_id)
+        return Outcome.success(f"Parser {parser_id} was deleted with all its versions.", None, meta)
+
+    return await run_aiparser(state_of(ctx), ToolCall("delete_parser", {"parser_id": parser_id}), run)
+
+
+async def parse_url(
+    parser_id: ParserId,
+    url: Annotated[str, Field(min_length=1, max_length=2000, description="A page like the parser's examples.")],
+    ctx: Context[AppState, Any],
+    version: Version = None,
+    scraper_params: ScraperParams | None = None,
+) -> Annotated[CallToolResult, ToolResult]:
+    """Extract structured data from one URL with a FINISHED AI parser.
+
+    Use it for every page of the type the parser was made for (1 credit, more with render or premium
+    proxies). The result is keyed by the parser's fields.
+    """
+    arguments: dict[str, JsonValue] = {**_ids(parser_id, version), "url": url}
+    if scraper_params:
+        arguments["scraper_params"] = scraper_params.sent()
+
+    async def run(client: AiParserClient, _notes: Notes) -> Outcome:
+        parsed, meta = await client.parse_url(
+            parser_id, url, version, scraper_params.sent() if scraper_params else None
+        )
+        return Outcome.success(f"Parsed the page with parser {parser_id}.", parsed, meta)
+
+    return await run_aiparser(state_of(ctx), ToolCall("parse_url", arguments), run)
+
+
+async def wait_for_parser(
+    parser_id: ParserId,
+    ctx: Context[AppState, Any],
+    version: Version = None,
+    timeout_seconds: Annotated[int, Field(ge=1, le=45, description="How long to wait at most.")] = 30,
+) -> Annotated[CallToolResult, ToolResult]:
+    """Wait until an AI parser version stops GENERATING, with progress notifications.
+
+    Use it after create_parser or an update_parser that regenerates. It returns within timeout_seconds;
+    if still generating, next_call waits again. FINISHED or FAILED are both ok answers.
+    """
+    arguments: dict[str, JsonValue] = {**_ids(parser_id, version), "timeout_seconds": timeout_seconds}
+    state = state_of(ctx)
+
+    async def run(client: AiParserClient, _notes: Notes) -> Outcome:
+        async def read() -> tuple[JsonValue, Any]:
+            return await client.get_parser(parser_id, version)
+
+        waited = await wait_until_settled(
+            read,
+            lambda answer: str(_get(answer[0], "status") or "UNKNOWN"),
+            lambda status: status != GENERATING,
+            budget_seconds=timeout_seconds,
+            runtime=state.runtime,
+            ctx=ctx,
+            label=f"parser {parser_id}",
+        )
+        details, meta = waited.last
+        if not waited.settled:
+            return Outcome.success(
+                f"Parser {parser_id} is still generating after {waited.elapsed:.0f} s.",
+                details,
+                meta,
+                next_step="Call wait_for_parser again.",
+                next_call=NextCall("wait_for_parser", dict(arguments)),
+            )
+        return _observation(parser_id, version, details, meta)
+
+    return await run_aiparser(state, ToolCall("wait_for_parser", arguments), run)
+
+
+def _observation(parser_id: str, version: int | None, details: JsonValue, meta: Any) -> Outcome:
+    """A parser's state as an ok answer: FINISHED leads to parse_url, FAILED to its likely causes."""
+    status = _get(details, "status")
+    shown = _get(details, "version")
+    label = f"Parser {parser_id} version {shown if shown is not None else version}"
+    if status == FAILED:
+        error = redact(str(_get(details, "error") or "no error given"))[:300]
+        causes = _causes(error)
+        return Outcome.success(
+            f"{label} FAILED to generate; the service says: {error}",
+            details,
+            meta,
+            next_step=f"Most likely {causes}; fixing it needs a new parser (30,000 credits): ask the user first.",
+        )
+    if status == GENERATING:
+        return Outcome.success(
+            f"{label} is still generating.",
+            details,
+            meta,
+            next_step="Call wait_for_parser until it is FINISHED.",
+            next_call=NextCall("wait_for_parser", _ids(parser_id, version)),
+        )
+    example = _first_url(details)
+    next_call = NextCall("parse_url", {**_ids(parser_id, version), "url": example}) if example else None
+    return Outcome.success(
+        f"{label} is {status}.",
+        details,
+        meta,
+        next_step="Call parse_url with a page of this type.",
+        next_call=next_call,
+    )
+
+
+def _causes(error: str) -> str:
+    lowered = error.lower()
+    matching = [cause for words, cause in FAILURE_CAUSES if any(word in lowered for word in words)]
+    return "; or ".join(matching or [cause for _, cause in FAILURE_CAUSES])
+
+
+def _check_urls(urls: list[str]) -> None:
+    hosts: set[str] = set()
+    for index, url in enumerate(urls):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            message = f"urls[{index}] is not an absolute http(s) URL."
+            raise RejectedLocally(ErrorRecord(code="invalid_arguments", message=message, fields=("urls",)))
+        hosts.add(parts.hostname.lower().removeprefix("www."))
+    if len(hosts) > 1:
+        message = "The example URLs must come from one site; these come from " + ", ".join(sorted(hosts)) + "."
+        raise RejectedLocally(ErrorRecord(code="invalid_arguments", message=message, fields=("urls",)))
+
+
+def _ids(parser_id: str, version: int | None) -> dict[str, JsonValue]:
+    return {"parser_id": parser_id} if version is None else {"parser_id": parser_id, "version": version}
+
+
+def _get(document: JsonValue, key: str) -> JsonValue:
+    return document.get(key) if isinstance(document, dict) else None
+
+
+def _first_url(details: JsonValue) -> str | None:
+    urls = _get(details, "urls")
+    if isinstance(urls, list) and urls and isinstance(urls[0], str):
+        return urls[0]
+    for key in ("example_result", "example_results"):
+        examples = _get(details, key)
+        if isinstance(examples, list) and examples:
+            url = _get(examples[0], "url")
+            if isinstance(url, str):
+                return url
+    return None

@@ -1,0 +1,98 @@
+"""Parse.bot marketplace tools: public APIs that anyone can call with their own key.
+
+No `from __future__ import annotations` here: the SDK reads these signatures at run time.
+"""
+
+from dataclasses import replace
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from parse_mcp.errors import CallFailed
+from parse_mcp.guidance.table import NextCall
+from parse_mcp.json_types import JsonValue
+from parse_mcp.meta import Meta
+from parse_mcp.results import Outcome, ToolResult
+from parse_mcp.services.parsebot import ParseBotClient
+from parse_mcp.tools.common import AppState, Notes, ToolCall, run_parsebot, state_of
+
+
+async def search_marketplace(
+    ctx: Context[AppState, Any],
+    query: Annotated[str | None, Field(max_length=200, description="Words to look for, e.g. a site's name.")] = None,
+    limit: Annotated[int, Field(ge=1, le=50)] = 10,
+) -> Annotated[CallToolResult, ToolResult]:
+    """Search the public Parse.bot marketplace for ready-made APIs.
+
+    Use it before create_api: a marketplace API works at once and costs no build. Then
+    get_marketplace_api for its canonical scraper id and latest release.
+    """
+    arguments: dict[str, JsonValue] = {"limit": limit} | ({"query": query} if query else {})
+
+    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+        found, meta = await client.search_marketplace(query, limit)
+        items = found.get("items") if isinstance(found, dict) else None
+        count = len(items) if isinstance(items, list) else 0
+        if count == 1 and isinstance(items, list) and isinstance(items[0], dict):
+            listing = items[0].get("id") or items[0].get("slug")
+            return Outcome.success(
+                "1 marketplace API found.",
+                found,
+                meta,
+                next_step="Call get_marketplace_api for its scraper id.",
+                next_call=NextCall("get_marketplace_api", {"listing": listing}),
+            )
+        return Outcome.success(f"{count} marketplace APIs found.", found, meta)
+
+    return await run_parsebot(state_of(ctx), ToolCall("search_marketplace", arguments), run)
+
+
+async def get_marketplace_api(
+    listing: Annotated[str, Field(min_length=1, max_length=200, description="A listing's id or slug.")],
+    ctx: Context[AppState, Any],
+) -> Annotated[CallToolResult, ToolResult]:
+    """Show one marketplace API: its canonical scraper id, latest release, endpoints and prices.
+
+    Use it to call a marketplace API directly: execute_endpoint with canonical_scraper_id, and
+    snapshot_version to pin a release.
+    """
+
+    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+        detail, meta = await _detail(client, listing)
+        scraper_id = detail.get("canonical_scraper_id") if isinstance(detail, dict) else None
+        latest = detail.get("latest_version") if isinstance(detail, dict) else None
+        if not isinstance(scraper_id, str):
+            return Outcome.success(f"Listing {listing} found.", detail, meta)
+        describe: dict[str, JsonValue] = {"scraper_id": scraper_id}
+        if isinstance(latest, int) and latest >= 1:
+            describe["version"] = latest
+        return Outcome.success(
+            f"Listing {listing}: canonical scraper {scraper_id}, latest release {latest}.",
+            detail,
+            meta,
+            next_step="Call describe_api for its parameters; pin the release with snapshot_version.",
+            next_call=NextCall("describe_api", describe),
+        )
+
+    return await run_parsebot(state_of(ctx), ToolCall("get_marketplace_api", {"listing": listing}), run)
+
+
+async def _detail(client: ParseBotClient, listing: str) -> tuple[JsonValue, Meta]:
+    """The detail by id; a miss is tried as a slug (by-slug gives the id, then the detail)."""
+    try:
+        return await client.marketplace_listing(listing)
+    except CallFailed as by_id:
+        if by_id.record.http_status != 404:
+            raise
+    try:
+        item, _ = await client.marketplace_by_slug(listing)
+    except CallFailed as by_slug:
+        if by_slug.record.http_status == 404:
+            by_slug.record = replace(by_slug.record, code="listing_not_found")
+        raise
+    listing_id = item.get("id") if isinstance(item, dict) else None
+    if not isinstance(listing_id, str):
+        return item, Meta()
+    return await client.marketplace_listing(listing_id)

@@ -1,0 +1,293 @@
+"""Parse.bot builds, revisions and updates: thin adapters over the dispatch calls.
+
+No `from __future__ import annotations` here: the SDK reads these signatures at run time.
+"""
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from parse_mcp.guidance.redact import redact
+from parse_mcp.guidance.table import NextCall
+from parse_mcp.json_types import JsonValue
+from parse_mcp.meta import Meta
+from parse_mcp.results import Outcome, ToolResult
+from parse_mcp.services.parsebot import ParseBotClient
+from parse_mcp.services.specs import parse_endpoint
+from parse_mcp.tools.common import AppState, Notes, ToolCall, run_parsebot, state_of
+from parse_mcp.tools.waiting import wait_until_settled
+
+SETTLED = frozenset({"completed", "failed", "needs_input"})
+TaskId = Annotated[str, Field(min_length=1, max_length=200, description="A task id from create_api or list_tasks.")]
+
+
+async def create_api(
+    url: Annotated[str, Field(min_length=1, max_length=2000, description="The site page to build an API from.")],
+    ctx: Context[AppState, Any],
+    task: Annotated[str | None, Field(max_length=2000, description="The data you need, in a sentence.")] = None,
+    force_new: Annotated[bool, Field(description="Build even if a marketplace API covers the URL.")] = False,
+) -> Annotated[CallToolResult, ToolResult]:
+    """Build a Parse.bot API from a URL (or take the marketplace's), as a task. May spend credits.
+
+    Use it when list_apis and search_marketplace have nothing for the site. Then call wait_for_task.
+    If it times out, call list_tasks before trying again: the build may exist already.
+    """
+    arguments: dict[str, JsonValue] = {"url": url, "force_new": force_new}
+    if task:
+        arguments["task"] = task
+
+    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+        created, meta = await client.create_api(url, task, force_new)
+        task_id = _get(created, "task_id")
+        matched = _get(created, "matched") is True
+        what = "matched an existing API" if matched else "queued a build"
+        step = "Call wait_for_task for its API."
+        if _get(created, "may_require_auth") is True:
+            step = "Call wait_for_task; the site may need a login, and authenticated APIs are built in the dashboard."
+        next_call = NextCall("wait_for_task", {"task_id": task_id}) if isinstance(task_id, str) else None
+        return Outcome.success(f"Task {task_id} {what}.", created, meta, next_step=step, next_call=next_call)
+
+    return await run_parsebot(state_of(ctx), ToolCall("create_api", arguments), run)
+
+
+async def list_tasks(
+    ctx: Context[AppState, Any],
+    status: Literal["queued", "running", "needs_input", "completed", "failed"] | None = None,
+    limit: Annotated[int, Field(ge=1, le=100)] = 20,
+) -> Annotated[CallToolResult, ToolResult]:
+    """List this account's build and revision tasks, newest first.
+
+    Use it to find a task id (for revise_api or updates), or to check whether a build whose call timed
+    out was created after all. A task's result_scraper_id is the id execute_endpoint takes.
+    """
+    arguments: dict[str, JsonValue] = {"limit": limit} | ({"status": status} if status else {})
+
+    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+        tasks = await client.list_tasks(limit=limit, status=status)
+        shown: JsonValue = [_brief(task) for task in tasks]
+        return Outcome.success(f"{len(tasks)} tasks.", {"tasks": shown}, Meta())
+
+    return await run_parsebot(state_of(ctx), ToolCall("list_tasks", arguments), run)
+
+
+async def get_task(task_id: TaskId, ctx: Context[AppState, Any]) -> Annotated[CallToolResult, ToolResult]:
+    """Show one build or revision task: its status, error, and the API it produced.
+
+    Use it to look once; wait_for_task waits until the task settles. A failed build is a normal answer.
+    """
+
+    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+        found, meta = await client.get_task(task_id)
+        return _observation(client, task_id, found, meta)
+
+    return await run_parsebot(state_of(ctx), ToolCall("get_task", {"task_id": task_id}), run)
+
+
+async def wait_for_task(
+    task_id: TaskId,
+    ctx: Context[AppState, Any],
+    timeout_seconds: Annotated[int, Field(ge=1, le=45, description="How long to wait at most.")] = 30,
+) -> Annotated[CallToolResult, ToolResult]:
+    """Wait until a build or revision task settles, with progress notifications.
+
+    Use it after create_api or revise_api. It returns within timeout_seconds; if the task is still
+    running, next_call waits again. When completed, next_call is a ready execute_endpoint.
+    """
+    arguments: dict[str, JsonValue] = {"task_id": task_id, "timeout_seconds": timeout_seconds}
+    state = state_of(ctx)
+
+    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+        waited = await wait_until_settled(
+            lambda: client.get_task(task_id),
+            lambda answer: str(_get(answer[0], "status") or "unknown"),
+            lambda status: status in SETTLED,
+            budget_seconds=timeout_seconds,
+            runtime=state.runtime,
+            ctx=ctx,
+            label=f"task {task_id}",
+        )
+        found, meta = waited.last
+        if not waited.settled:
+            return Outcome.success(
+                f"Task {task_id} is still {waited.status} after {waited.elapsed:.0f} s.",
+                found,
+                meta,
+                next_step="Call wait_for_task again.",
+                next_call=NextCall("wait_for_task", dict(arguments)),
+            )
+        return _observation(client, task_id, found, meta)
+
+    return await run_parsebot(state, ToolCall("wait_for_task", arguments), run)
+
+
+async def revise_api(
+    task_id: TaskId,
+    description: Annotated[str, Field(min_length=1, max_length=4000, description="What to fix or add.")],
+    ctx: Context[AppState, Any],
+) -> Annotated[CallToolResult, ToolResult]:
+    """Ask Parse.bot to fix or extend an API in words; the revision runs as a task.
+
+    Use it when a failure's guidance says revise_api (next_call carries a prepared description), or to
+    add an endpoint. Then call wait_for_task on the revision. Never repeat it after a timeout: list_tasks.
+    """
+    arguments: dict[str, JsonValue] = {"task_id": task_id, "description": description}
+
+    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+        revision, meta = await client.revise_api(task_id, description)
+        revision_id = _get(revision, "task_id") or _get(revision, "id")
+        next_call = NextCall("wait_for_task", {"task_id": revision_id}) if isinstance(revision_id, str) else None
+        return Outcome.success(
+            f"Revision task {revision_id} is queued.",
+            revision,
+            meta,
+            next_step="Call wait_for_task on the revision, then repeat the call that failed.",
+            next_call=next_call,
+        )
+
+    return await run_parsebot(state_of(ctx), ToolCall("revise_api", arguments), run)
+
+
+async def check_updates(task_id: TaskId, ctx: Context[AppState, Any]) -> Annotated[CallToolResult, ToolResult]:
+    """List the marketplace updates (new or changed endpoints) your copy of an API has not taken yet.
+
+    Use it on a task whose API is a personal copy of a marketplace API; then preview_update and
+    merge_updates.
+    """
+
+    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+        found, meta = await client.check_updates(task_id)
+        updates = _get(found, "updates")
+        names = [str(_get(u, "endpoint_name")) for u in updates] if isinstance(updates, list) else []
+        if not names:
+            return Outcome.success("Your copy has every update.", found, meta)
+        return Outcome.success(
+            f"{len(names)} updates: {', '.join(names)}.",
+            found,
+            meta,
+            next_step="Try one with preview_update, then take the ones you want with merge_updates.",
+        )
+
+    return await run_parsebot(state_of(ctx), ToolCall("check_updates", {"task_id": task_id}), run)
+
+
+async def preview_update(
+    task_id: TaskId,
+    endpoint: Annotated[str, Field(min_length=1, max_length=200)],
+    ctx: Context[AppState, Any],
+    params: Annotated[dict[str, Any], Field(default_factory=dict, description="Input for the endpoint.")],
+) -> Annotated[CallToolResult, ToolResult]:
+    """Run an endpoint as the marketplace's latest release has it, without changing your copy.
+
+    Use it after check_updates to see what merging would give.
+    """
+    arguments: dict[str, JsonValue] = {"task_id": task_id, "endpoint": endpoint, "params": params}
+
+    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+        found, meta = await client.preview_update(task_id, endpoint, params)
+        return Outcome.success(
+            f"The updated {endpoint} answered.",
+            found,
+            meta,
+            next_step="Merge it with merge_updates if it is what you need.",
+            next_call=NextCall("merge_updates", {"task_id": task_id, "endpoints": [endpoint]}),
+        )
+
+    return await run_parsebot(state_of(ctx), ToolCall("preview_update", arguments), run)
+
+
+async def merge_updates(
+    task_id: TaskId,
+    endpoints: Annotated[list[str], Field(min_length=1, description="Endpoint names from check_updates.")],
+    ctx: Context[AppState, Any],
+) -> Annotated[CallToolResult, ToolResult]:
+    """Take marketplace updates into your copy of an API.
+
+    Use it after check_updates (and preview_update). Your API's schema changes: describe_api shows it.
+    """
+    arguments: dict[str, JsonValue] = {"task_id": task_id, "endpoints": list(endpoints)}
+
+    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+        merged, meta = await client.merge_updates(task_id, list(endpoints))
+        client.forget()
+        return Outcome.success(f"Merged {_get(merged, 'merged')} endpoints into your copy.", merged, meta)
+
+    return await run_parsebot(state_of(ctx), ToolCall("merge_updates", arguments), run)
+
+
+def _observation(client: ParseBotClient, task_id: str, task: JsonValue, meta: Meta) -> Outcome:
+    """A task's state as an ok answer, with the one next step that fits it."""
+    status = _get(task, "status")
+    if status == "completed":
+        scraper_id = _scraper_id(task)
+        client.forget(scraper_id)  # a build or revision changed the API: read its schema again
+        return Outcome.success(
+            f"Task {task_id} completed: its API is {scraper_id}.",
+            task,
+            meta,
+            next_step="Call execute_endpoint on it (describe_api lists the parameters).",
+            next_call=_first_call(scraper_id, task),
+        )
+    if status == "failed":
+        error = redact(str(_get(task, "error") or "no reason given"))[:300]
+        if _get(task, "may_require_auth") is True:
+            step = "Tell the user this site needs a login: authenticated APIs are built in the Parse.bot dashboard."
+        else:
+            step = "Try create_api again with a clearer task description, or another page of the site."
+        return Outcome.success(f"Task {task_id} failed; the service says: {error}", task, meta, next_step=step)
+    if status == "needs_input":
+        question = redact(str(_get(task, "question") or "a question"))[:300]
+        return Outcome.success(
+            f"Task {task_id} needs input; the service asks: {question}",
+            task,
+            meta,
+            next_step="Ask the user, and answer in the Parse.bot dashboard (this server has no call for it).",
+        )
+    return Outcome.success(
+        f"Task {task_id} is {status}.",
+        task,
+        meta,
+        next_step="Call wait_for_task until it settles.",
+        next_call=NextCall("wait_for_task", {"task_id": task_id}),
+    )
+
+
+def _first_call(scraper_id: str | None, task: JsonValue) -> NextCall | None:
+    """A ready execute_endpoint: the first endpoint whose required parameters all have a default."""
+    if scraper_id is None:
+        return None
+    generated = _get(task, "generated_api")
+    endpoints = _get(generated, "endpoints")
+    for raw in endpoints if isinstance(endpoints, list) else []:
+        spec = parse_endpoint(raw)
+        if spec is None:
+            continue
+        params: dict[str, JsonValue] = {}
+        for param in spec.params:
+            if param.required:
+                value = param.default if param.default is not None else (param.choices or (None,))[0]
+                if value is None:
+                    break
+                params[param.name] = value  # type: ignore[assignment]
+        else:
+            return NextCall("execute_endpoint", {"scraper_id": scraper_id, "endpoint": spec.name, "params": params})
+    return NextCall("describe_api", {"scraper_id": scraper_id})
+
+
+def _scraper_id(task: JsonValue) -> str | None:
+    direct = _get(task, "result_scraper_id")
+    if isinstance(direct, str):
+        return direct
+    nested = _get(_get(task, "generated_api"), "scraper_id")
+    return nested if isinstance(nested, str) else None
+
+
+def _brief(task: Mapping[str, object]) -> JsonValue:
+    keys = ("id", "status", "url", "task", "result_scraper_id", "revision_of", "error", "may_require_auth")
+    return {key: task[key] for key in keys if isinstance(task.get(key), str | bool)}  # type: ignore[misc]
+
+
+def _get(document: JsonValue, key: str) -> JsonValue:
+    return document.get(key) if isinstance(document, dict) else None
