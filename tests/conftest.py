@@ -92,8 +92,10 @@ async def started(config: SandboxConfig) -> AsyncIterator[Sandbox]:
     time = VirtualTime(clock)
     async with running_sandbox(create_app(config, clock)) as url, anyio.create_task_group() as group:
         group.start_soon(time.drive)
-        yield Sandbox(url, clock, time)
-        group.cancel_scope.cancel()
+        try:
+            yield Sandbox(url, clock, time)
+        finally:
+            group.cancel_scope.cancel()
 
 
 @pytest.fixture
