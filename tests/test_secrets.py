@@ -8,8 +8,18 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from parse_mcp.sandbox import BOOKS_API_ID, FAILURE_LAB_ID, PARSEBOT_KEY
+from parse_mcp.sandbox import (
+    BOOKS_API_ID,
+    FAILURE_LAB_ID,
+    PARSEBOT_KEY,
+    ManualClock,
+    SandboxConfig,
+    create_app,
+    running_sandbox,
+)
+from parse_mcp.sandbox.aiparser import AIPARSER_KEY
 from parse_mcp.server import build_server
+from parse_mcp.settings import Secret, Settings
 from tests.conftest import Sandbox
 
 pytestmark = pytest.mark.anyio
@@ -56,3 +66,69 @@ async def test_a_refused_key_is_not_echoed_back(sandbox: Sandbox, caplog: pytest
         seen = await run_calls(client)
     for text in [*seen, caplog.text]:
         assert wrong not in text
+
+
+class Recorder:
+    """ASGI middleware keeping what each request carried: where each key went is then checked."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.seen: list[tuple[str, dict[str, str], str, bytes]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+
+        async def replay() -> Any:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            return message
+
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            self.seen.append((scope["path"], headers, scope["query_string"].decode(), b"".join(chunks)))
+
+
+async def test_neither_key_is_sent_to_the_other_service_nor_shown(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    clock = ManualClock()
+    recorder = Recorder(create_app(SandboxConfig(), clock))
+    async with running_sandbox(recorder) as url:
+        settings = Settings(
+            parse_api_key=Secret(PARSEBOT_KEY),
+            parse_base_url=url,
+            scraperapi_key=Secret(AIPARSER_KEY),
+            aiparser_base_url=url,
+        )
+        async with Client(build_server(settings)) as client:
+            seen = await run_calls(client)
+            parser_calls: list[tuple[str, dict[str, Any]]] = [
+                ("list_parsers", {}),
+                ("create_parser", {"name": "x", "urls": [url + "/site/catalogue/page-1.html"]}),
+                ("get_parser", {"parser_id": "missing"}),
+                ("parse_url", {"parser_id": "missing", "url": url + "/site/", "scraper_params": {"render": True}}),
+                ("delete_parser", {"parser_id": "missing"}),
+                ("update_parser", {"parser_id": "missing", "remove_fields": ["x"]}),
+            ]
+            for name, arguments in parser_calls:
+                result = await client.call_tool(name, arguments)
+                seen.append(repr(result.structured_content))
+    parser_paths = ("/parsers", "/parse/")
+    assert {path.startswith(parser_paths) for path, *_ in recorder.seen} == {True, False}
+    for path, headers, query, body in recorder.seen:
+        if path.startswith(parser_paths):
+            assert "x-api-key" not in headers, path
+            in_query, in_body = f"api_key={AIPARSER_KEY}" in query, f'"api_key":"{AIPARSER_KEY}"' in body.decode()
+            assert in_query != in_body, path  # exactly one place, by method
+        else:
+            assert headers.get("x-api-key") == PARSEBOT_KEY, path
+            assert "api_key" not in query, path
+            assert b"api_key" not in body, path
+    for text in [*seen, caplog.text]:
+        assert PARSEBOT_KEY not in text
+        assert f"api_key={AIPARSER_KEY}" not in text
+        assert f'"api_key": "{AIPARSER_KEY}"' not in text
