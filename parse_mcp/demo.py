@@ -12,10 +12,23 @@ import sys
 from typing import Any
 
 from mcp import Client
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.types import CallToolResult, TextContent
 
 from parse_mcp.cli import sandbox_settings
-from parse_mcp.sandbox import BOOKS_API_ID, BOOKS_TASK_ID, FAILURE_LAB_ID, create_app, running_sandbox
+from parse_mcp.sandbox import (
+    BOOKS_API_ID,
+    BOOKS_TASK_ID,
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    FAILURE_LAB_ID,
+    MEMBERS_API_ID,
+    QUOTES_API_ID,
+    SandboxConfig,
+    create_app,
+    running_sandbox,
+)
+from parse_mcp.sandbox.aiparser import AiParserConfig
 from parse_mcp.server import build_server
 
 # (what a person should notice, tool arguments) for one failure of each kind an agent meets.
@@ -64,12 +77,18 @@ FAILURES: list[tuple[str, dict[str, Any]]] = [
         "A body the service never documents: a bug to report, not to retry.",
         {"scraper_id": FAILURE_LAB_ID, "endpoint": "malformed_success", "params": {}},
     ),
-    (
-        # Last: from here on the server holds every call back until midnight, without spending requests.
-        "The daily cap is reached: the agent is told when it resets.",
-        {"scraper_id": FAILURE_LAB_ID, "endpoint": "daily_limit", "params": {}},
-    ),
 ]
+
+# Shown last: from then on the server holds every call back until midnight, without spending requests.
+DAILY_CAP = (
+    "The daily cap is reached: the agent is told when it resets, and the server holds further calls back.",
+    {"scraper_id": FAILURE_LAB_ID, "endpoint": "daily_limit", "params": {}},
+)
+
+# Short build, revision and generation times, so that a person watches the whole tour in well under a minute.
+DEMO_CONFIG = SandboxConfig(
+    queue_seconds=1.0, build_seconds=3.0, revision_seconds=3.0, aiparser=AiParserConfig(generation_seconds=3.0)
+)
 
 
 class Style:
@@ -98,14 +117,22 @@ def _style() -> Style:
 
 async def run_demo() -> int:
     style = _style()
-    async with running_sandbox(create_app()) as base_url:
+    async with running_sandbox(create_app(DEMO_CONFIG)) as base_url:
         settings = sandbox_settings(base_url)
         async with Client(build_server(settings)) as client:
             print(style.title("parse-mcp demo") + style.dim(f"  (sandbox at {base_url}, a real MCP client)"))
             await _discovery(client, style)
             await _failures(client, style)
+            await _repair(client, style)
+            await _build(client, style, base_url)
+            await _login(client, style)
+            await _parsers(client, style, base_url)
+            _heading(style, "7. The last failure of the day")
+            await _failure(client, style, *DAILY_CAP)
     print()
-    print(style.title("Done.") + " Every failure above reached the agent as one action word and a ready next call.")
+    print(
+        style.title("Done.") + " Every failure reached the agent as one action word and, where one helps, a ready call."
+    )
     return 0
 
 
@@ -128,28 +155,105 @@ async def _discovery(client: Client, style: Style) -> None:
 async def _failures(client: Client, style: Style) -> None:
     _heading(style, "2. Every kind of failure, as the agent receives it")
     for note, arguments in FAILURES:
-        print()
-        print(f"   {style.dim(note)}")
-        result = await _call(client, style, "execute_endpoint", arguments)
-        structured = _structured(result)
-        guidance = structured.get("guidance") or {}
-        print(f"     {style.bad(_first_line(result))}")
-        print(f"     {structured['summary']}")
-        facts = f"fault={guidance.get('fault')} retryable={guidance.get('retryable')}"
-        if guidance.get("fix_fields"):
-            facts += f" fix_fields={guidance['fix_fields']}"
-        print(f"     {style.dim(facts)}")
-        if structured.get("next_call"):
-            print(f"     next_call: {json.dumps(structured['next_call'], ensure_ascii=False)}")
+        await _failure(client, style, note, arguments)
 
 
-async def _call(client: Client, style: Style, tool: str, arguments: dict[str, Any]) -> CallToolResult:
-    shown = json.dumps(arguments, ensure_ascii=False)
-    print(f"   → {tool} {style.dim(shown)}")
-    result = await client.call_tool(tool, arguments)
+async def _failure(client: Client, style: Style, note: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    print()
+    print(f"   {style.dim(note)}")
+    result = await _call(client, style, "execute_endpoint", arguments)
+    structured = _structured(result)
+    guidance = structured.get("guidance") or {}
+    print(f"     {style.bad(_first_line(result))}")
+    print(f"     {structured['summary']}")
+    facts = f"fault={guidance.get('fault')} retryable={guidance.get('retryable')}"
+    if guidance.get("fix_fields"):
+        facts += f" fix_fields={guidance['fix_fields']}"
+    print(f"     {style.dim(facts)}")
+    if structured.get("next_call"):
+        print(f"     next_call: {_short(structured['next_call'])}")
+    return structured
+
+
+async def _repair(client: Client, style: Style) -> None:
+    _heading(style, "3. The repair loop: a broken endpoint, revised, then working")
+    failing = {"scraper_id": QUOTES_API_ID, "endpoint": "get_author", "params": {"slug": "albert-einstein"}}
+    broken = await _failure(client, style, "The Quotes API's get_author crashes on every input.", failing)
+    revised = await _follow(client, style, broken["next_call"])
+    await _follow(client, style, revised["next_call"], until_settled=True)
+    fixed = _structured(await _call(client, style, "execute_endpoint", failing))
+    print(f"     {style.dim(_short(fixed['data'], 110))}")
+
+
+async def _build(client: Client, style: Style, base_url: str) -> None:
+    _heading(style, "4. Build an API from a URL, wait for it, call it")
+    created = _structured(
+        await _call(client, style, "create_api", {"url": base_url + "/site/catalogue/", "task": "book prices"})
+    )
+    done = await _follow(client, style, created["next_call"], until_settled=True)
+    await _follow(client, style, done["next_call"])
+
+
+async def _login(client: Client, style: Style) -> None:
+    _heading(style, "5. Log in to an authenticated API")
+    wrong = {"scraper_id": MEMBERS_API_ID, "credentials": {"username": DEMO_USERNAME, "password": "guess"}}
+    refused = _structured(await _call(client, style, "login", wrong))
+    print(f"     {style.bad(refused['guidance']['action'] + ': ' + refused['next_step'])}")
+    right = {"scraper_id": MEMBERS_API_ID, "credentials": {"username": DEMO_USERNAME, "password": DEMO_PASSWORD}}
+    logged_in = _structured(await _call(client, style, "login", right))
+    await _follow(client, style, logged_in["next_call"])
+
+
+async def _parsers(client: Client, style: Style, base_url: str) -> None:
+    _heading(style, "6. ScraperAPI AI Parser: create, wait, parse, add a field, parse again, delete")
+    book = base_url + "/site/catalogue/a-light-in-the-attic_1000/index.html"
+    created = _structured(await _call(client, style, "create_parser", {"name": "Books", "urls": [book]}))
+    ready = await _follow(client, style, created["next_call"], until_settled=True)
+    parsed = _structured(await _call(client, style, "parse_url", ready["next_call"]["arguments"]))
+    print(f"     {style.dim(json.dumps(parsed['data']['result'], ensure_ascii=False)[:110])}")
+    parser_id = created["data"]["id"]
+    field = {"name": "summary", "description": "The book's description"}
+    updated = _structured(await _call(client, style, "update_parser", {"parser_id": parser_id, "add_fields": [field]}))
+    await _follow(client, style, updated["next_call"], until_settled=True)
+    again = _structured(await _call(client, style, "parse_url", {"parser_id": parser_id, "url": book}))
+    print(f"     summary: {style.dim(str(again['data']['result'].get('summary'))[:90])}")
+    await _call(client, style, "delete_parser", {"parser_id": parser_id})
+    js_page = base_url + "/site/ai/js/book/a-light-in-the-attic_1000.html"
+    failed = _structured(await _call(client, style, "create_parser", {"name": "JS shop", "urls": [js_page]}))
+    observed = await _follow(client, style, failed["next_call"], until_settled=True)
+    print(f"     {style.bad('next_step: ' + observed['next_step'])}")
+
+
+async def _follow(
+    client: Client, style: Style, next_call: dict[str, Any], *, until_settled: bool = False
+) -> dict[str, Any]:
+    """Make the call the server prepared, as an agent would; for waits, keep waiting until settled."""
+
+    # The parameter names are fixed by the SDK's ProgressFnT protocol.
+    async def progress(progress: float, total: float | None, message: str | None) -> None:  # noqa: ARG001
+        print(f"       {style.dim('progress: ' + (message or ''))}")
+
+    while True:
+        result = _structured(await _call(client, style, next_call["tool"], next_call["arguments"], progress))
+        following = result.get("next_call")
+        if not (until_settled and following and following["tool"] == next_call["tool"]):
+            return result
+        next_call = following
+
+
+async def _call(
+    client: Client, style: Style, tool: str, arguments: dict[str, Any], progress: ProgressFnT | None = None
+) -> CallToolResult:
+    print(f"   → {tool} {style.dim(_short(arguments))}")
+    result = await client.call_tool(tool, arguments, progress_callback=progress)
     if not result.is_error:
         print(f"     {style.good(_structured(result)['summary'])}")
     return result
+
+
+def _short(value: object, limit: int = 150) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _heading(style: Style, text: str) -> None:

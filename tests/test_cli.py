@@ -20,13 +20,36 @@ ACTIONS = [
 ]
 
 
-def test_the_demo_walks_through_every_action_a_parsebot_failure_can_produce(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_demo_walks_through_every_failure_action_the_repair_loop_a_build_a_login_and_parsers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "A Light in the Attic: £51.77, rated 3/5" in out
     for action in ACTIONS:
         assert f"{action}: " in out, action
     assert "\033[" not in out, "no colour when the output is not a terminal"
+
+
+def test_the_demo_shows_the_repair_loop_a_build_a_login_and_the_parser_cycle(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    repair = out[out.index("3. The repair loop") : out.index("4. Build")]
+    assert "revise_api: " in repair
+    assert "progress: task task-sbx-0001: completed" in repair
+    assert '"name": "Albert Einstein"' in repair
+    build = out[out.index("4. Build") : out.index("5. Log in")]
+    assert "completed: its API is" in build
+    assert "list_books returned" in build
+    login = out[out.index("5. Log in") : out.index("6. ScraperAPI")]
+    assert "Logged in to" in login
+    assert "get_profile returned" in login
+    parsers = out[out.index("6. ScraperAPI") :]
+    assert "summary: Poems and drawings" in parsers
+    assert "FAILED to generate" in parsers
+    assert "needs JavaScript rendering" in parsers
 
 
 @pytest.mark.anyio
