@@ -29,13 +29,6 @@ def test_the_demo_walks_through_every_failure_action_the_repair_loop_a_build_a_l
     for action in ACTIONS:
         assert f"{action}: " in out, action
     assert "\033[" not in out, "no colour when the output is not a terminal"
-
-
-def test_the_demo_shows_the_repair_loop_a_build_a_login_and_the_parser_cycle(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
     repair = out[out.index("3. The repair loop") : out.index("4. Build")]
     assert "revise_api: " in repair
     assert "progress: task task-sbx-0001: completed" in repair
