@@ -55,9 +55,22 @@ def test_the_readme_opens_with_the_two_commands_ci_and_people_use() -> None:
 
 def test_every_prompt_template_parses_and_fills_its_placeholders() -> None:
     templates = load_templates()
-    assert "recover_from_failed_call" in {t.name for t in templates}
+    assert {t.name for t in templates} == {"recover_from_failed_call", "build_api_for_site", "repair_broken_endpoint"}
     for template in templates:
         rendered = template.render({arg.name: f"<{arg.name}>" for arg in template.arguments})
         assert "$" not in rendered.replace("$ ", "")
         for arg in template.arguments:
             assert f"<{arg.name}>" in rendered
+
+
+@pytest.mark.anyio
+async def test_prompts_are_served_and_render_with_their_arguments() -> None:
+    async with Client(build_server(Settings())) as client:
+        listed = {p.name: p for p in (await client.list_prompts()).prompts}
+        assert set(listed) == {"recover_from_failed_call", "build_api_for_site", "repair_broken_endpoint"}
+        rendered = await client.get_prompt(
+            "repair_broken_endpoint", {"scraper_id": "api-1", "endpoint": "get_book", "params": '{"slug": "x"}'}
+        )
+    text = rendered.messages[0].content.text  # type: ignore[union-attr]
+    assert "The endpoint `get_book` of the API `api-1` fails." in text
+    assert '{"slug": "x"}' in text
