@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from parse_mcp.sandbox import PARSEBOT_KEY, SandboxConfig, SystemClock, create_app, running_sandbox
-from parse_mcp.settings import Secret, Settings
+from parse_mcp.cli import sandbox_settings
+from parse_mcp.sandbox import SandboxConfig, SystemClock, create_app, running_sandbox
+from parse_mcp.settings import Settings
 
 
 class StatusCounter:
@@ -33,7 +34,7 @@ class StatusCounter:
 async def sandbox(config: SandboxConfig) -> AsyncIterator[tuple[Settings, StatusCounter]]:
     counter = StatusCounter(create_app(config, SystemClock()))
     async with running_sandbox(counter) as url:
-        yield Settings(parse_api_key=Secret(PARSEBOT_KEY), parse_base_url=url), counter
+        yield sandbox_settings(url), counter
 
 
 def percentile(values: list[float], fraction: float) -> float:
