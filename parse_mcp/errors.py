@@ -50,6 +50,8 @@ ErrorCode = Literal[
     "login_limited",
     "login_refused",
     "listing_not_found",
+    "task_not_found",
+    "task_not_ready",
     # AI Parser (ScraperAPI), for what its status codes say that Parse.bot's rows do not
     "parser_bad_request",
     "parser_not_found",

@@ -46,6 +46,7 @@ Follow = Literal[
     "wait_for_parser",
     "with_render",
     "search_marketplace",
+    "wait_for_task",
 ]
 # Where the wait comes from: the service's own figure, else the default the server chooses for that row.
 Wait = Literal["none", "service", "until_reset"]
@@ -377,6 +378,24 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "Find the listing with search_marketplace and call again with its id or slug.",
         follow="search_marketplace",
     ),
+    "task_not_found": Row(
+        "404 on a dispatch task id",
+        "check_id",
+        "caller",
+        False,
+        "No task with id {task_id} exists for this key (HTTP 404).",
+        "Look the id up with list_tasks and call again with an id from there.",
+        follow="list_tasks",
+    ),
+    "task_not_ready": Row(
+        "409 on `revise_api`: the task has no API yet",
+        "wait_for_completion",
+        "caller",
+        True,
+        "Task {task_id} has no API to revise yet (HTTP 409): its build has not completed.",
+        "Call wait_for_task until it completes, then revise it.",
+        follow="wait_for_task",
+    ),
     "parser_bad_request": Row(
         "AI Parser 400: malformed request or missing field",
         "fix_input",
@@ -595,6 +614,7 @@ def _values(
         "local_message": _sentence(record.message or "they do not match what the tool accepts"),
         "parser_id": _argument(context, "parser_id") or "given",
         "listing": _argument(context, "listing") or "given",
+        "task_id": _argument(context, "task_id") or "given",
         "render_phrase": "" if _render_set(context) else "; the page may need JavaScript rendering",
         "render_step": "" if _render_set(context) else " with scraper_params.render set to true",
     }
@@ -676,6 +696,9 @@ def _next_call(follow: Follow, record: ErrorRecord, context: CallContext) -> Nex
         return NextCall("list_parsers", {})
     if follow == "search_marketplace":
         return NextCall("search_marketplace", {})
+    task_id = _argument(context, "task_id")
+    if follow == "wait_for_task" and task_id:
+        return NextCall("wait_for_task", {"task_id": task_id})
     if follow == "wait_for_parser" and parser_id:
         waiting: dict[str, JsonValue] = {"parser_id": parser_id}
         version = context.arguments.get("version")

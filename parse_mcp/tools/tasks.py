@@ -3,13 +3,16 @@
 No `from __future__ import annotations` here: the SDK reads these signatures at run time.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from parse_mcp.errors import CallFailed
 from parse_mcp.guidance.redact import redact
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
@@ -80,7 +83,8 @@ async def get_task(task_id: TaskId, ctx: Context[AppState, Any]) -> Annotated[Ca
     """
 
     async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
-        found, meta = await client.get_task(task_id)
+        with _about_a_task():
+            found, meta = await client.get_task(task_id)
         return _observation(client, task_id, found, meta)
 
     return await run_parsebot(state_of(ctx), ToolCall("get_task", {"task_id": task_id}), run)
@@ -100,15 +104,16 @@ async def wait_for_task(
     state = state_of(ctx)
 
     async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
-        waited = await wait_until_settled(
-            lambda: client.get_task(task_id),
-            lambda answer: str(_get(answer[0], "status") or "unknown"),
-            lambda status: status in SETTLED,
-            budget_seconds=timeout_seconds,
-            runtime=state.runtime,
-            ctx=ctx,
-            label=f"task {task_id}",
-        )
+        with _about_a_task():
+            waited = await wait_until_settled(
+                lambda: client.get_task(task_id),
+                lambda answer: str(_get(answer[0], "status") or "unknown"),
+                lambda status: status in SETTLED,
+                budget_seconds=timeout_seconds,
+                runtime=state.runtime,
+                ctx=ctx,
+                label=f"task {task_id}",
+            )
         found, meta = waited.last
         if not waited.settled:
             return Outcome.success(
@@ -136,7 +141,8 @@ async def revise_api(
     arguments: dict[str, JsonValue] = {"task_id": task_id, "description": description}
 
     async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
-        revision, meta = await client.revise_api(task_id, description)
+        with _about_a_task():
+            revision, meta = await client.revise_api(task_id, description)
         revision_id = _get(revision, "task_id") or _get(revision, "id")
         next_call = NextCall("wait_for_task", {"task_id": revision_id}) if isinstance(revision_id, str) else None
         return Outcome.success(
@@ -158,7 +164,8 @@ async def check_updates(task_id: TaskId, ctx: Context[AppState, Any]) -> Annotat
     """
 
     async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
-        found, meta = await client.check_updates(task_id)
+        with _about_a_task():
+            found, meta = await client.check_updates(task_id)
         updates = _get(found, "updates")
         names = [str(_get(u, "endpoint_name")) for u in updates] if isinstance(updates, list) else []
         if not names:
@@ -215,6 +222,19 @@ async def merge_updates(
         return Outcome.success(f"Merged {_get(merged, 'merged')} endpoints into your copy.", merged, meta)
 
     return await run_parsebot(state_of(ctx), ToolCall("merge_updates", arguments), run)
+
+
+@contextmanager
+def _about_a_task() -> Iterator[None]:
+    """A 404 on a task path means the task id is wrong (not an API's), and a 409 that it is not done yet."""
+    try:
+        yield
+    except CallFailed as exc:
+        if exc.record.http_status == 404 and exc.record.code == "id_not_found":
+            exc.record = replace(exc.record, code="task_not_found")
+        elif exc.record.http_status == 409:
+            exc.record = replace(exc.record, code="task_not_ready")
+        raise
 
 
 def _observation(client: ParseBotClient, task_id: str, task: JsonValue, meta: Meta) -> Outcome:

@@ -51,7 +51,7 @@ def test_every_upstream_row_is_reached_by_a_reference_fixture() -> None:
     local = {"missing_key", "invalid_arguments", "unknown_endpoint", "unknown_session", "internal_error"}
     transport = {"network_read", "network_write"}
     # Named by the tool from what the call was for (a login's 401, a listing's 404): tested through the tools.
-    by_purpose = {"login_refused", "listing_not_found"}
+    by_purpose = {"login_refused", "listing_not_found", "task_not_found", "task_not_ready"}
     fixtures = [*FIXTURES.glob("*.json"), *(FIXTURES.parent / "aiparser").glob("*.json")]
     reached = {json.loads(p.read_text())["expect"] for p in fixtures}
     assert reached == set(get_args(ErrorCode)) - local - transport - by_purpose

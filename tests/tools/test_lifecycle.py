@@ -200,3 +200,36 @@ async def test_wrong_credentials_ask_the_user_and_the_fourth_attempt_is_refused_
 
 def _quote_params(endpoint: str) -> dict[str, Any]:
     return {"slug": "albert-einstein"} if endpoint == "get_author" else {}
+
+
+async def test_tasks_are_listed_and_shown_with_the_id_execute_endpoint_takes(client: Client) -> None:
+    listed = await call(client, "list_tasks", {"status": "completed", "limit": 50})
+    ids = {t["id"]: t.get("result_scraper_id") for t in listed["data"]["tasks"]}
+    assert ids[QUOTES_TASK_ID] == QUOTES_API_ID
+    shown = await call(client, "get_task", {"task_id": QUOTES_TASK_ID})
+    assert shown["data"]["status"] == "completed"
+    assert shown["next_call"]["tool"] == "execute_endpoint"
+    assert shown["next_call"]["arguments"]["scraper_id"] == QUOTES_API_ID
+
+
+async def test_an_unknown_task_points_at_the_task_list(client: Client) -> None:
+    for tool in ("get_task", "wait_for_task", "check_updates"):
+        missing = await call(client, tool, {"task_id": "task-nope"})
+        assert missing["error"]["code"] == "task_not_found", tool
+        assert missing["guidance"]["action"] == "check_id"
+        assert missing["next_call"] == {"tool": "list_tasks", "arguments": {}}
+
+
+async def test_revising_a_build_that_is_still_running_says_to_wait_for_it(sandbox: Sandbox, client: Client) -> None:
+    created = await call(client, "create_api", {"url": sandbox.url + "/site/catalogue/"})
+    task_id = created["data"]["task_id"]
+    early = await call(client, "revise_api", {"task_id": task_id, "description": "Fix list_books"})
+    assert early["error"]["http_status"] == 409
+    assert early["guidance"]["action"] == "wait_for_completion"
+    assert early["next_call"] == {"tool": "wait_for_task", "arguments": {"task_id": task_id}}
+
+
+async def test_a_copy_with_every_update_says_so(client: Client) -> None:
+    await call(client, "merge_updates", {"task_id": WEATHER_COPY_TASK_ID, "endpoints": ["list_cities", "get_forecast"]})
+    none_left = await call(client, "check_updates", {"task_id": WEATHER_COPY_TASK_ID})
+    assert none_left["summary"] == "Your copy has every update."
