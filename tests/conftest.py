@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
+import anyio.lowlevel
 import pytest
 from mcp import Client
 
@@ -57,11 +58,12 @@ class VirtualTime:
 
 async def _all_other_tasks_waiting() -> None:
     """Return once every other task waits on something. Unlike `anyio.wait_all_tasks_blocked`, which sleeps
-    0.1 s between looks, this yields a turn at a time: a 0.1 s sleep can fall into step with uvicorn's own
+    0.1 s between looks, this yields one loop turn at a time: a 0.1 s sleep can fall into step with uvicorn's own
     0.1 s tick and then find its task ready at every look, for ever."""
     this = asyncio.current_task()
-    for turn in range(100_000):
-        await asyncio.sleep(0 if turn % 100 else 0.001)  # mostly a bare turn; now and then room for I/O
+    for _ in range(100_000):
+        # One turn of the event loop: ready tasks run and I/O that arrived is handled; no time passes.
+        await anyio.lowlevel.checkpoint()
         waiting = (
             task is this or (task._fut_waiter is not None and not task._fut_waiter.done())  # type: ignore[attr-defined]
             for task in asyncio.all_tasks()
