@@ -109,7 +109,7 @@ class ParseMCPServer(MCPServer[AppState]):
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 return self._shape(name, arguments, _argument_record(exc.__cause__))
-            if self._tool_manager.get_tool(name) is None:
+            if name not in self.listed_tools:
                 message = f"There is no tool named {name[:80]!r}; list the tools to see which exist."
                 return self._shape(name, {}, ErrorRecord(code="invalid_arguments", message=message, fields=("name",)))
             raise
