@@ -552,7 +552,7 @@ def describe_for_revision(record: ErrorRecord, context: CallContext) -> str:
         problem = f"the site's bot protection blocks every proxy (blocked{', ' + kind if kind else ''})"
         want = "Make the scraper get past the site's protection reliably."
     else:
-        problem = f"it fails with HTTP {record.http_status} ({kind or record.status or record.code})"
+        problem = f"it fails with HTTP {record.http_status} ({kind or safe_token(record.status) or record.code})"
         want = "Fix the endpoint so it returns data for valid input."
     return f"The {endpoint} endpoint fails when called with {shown}: {problem}. {want}"
 

@@ -14,6 +14,7 @@ from parse_mcp.errors import ErrorRecord, RejectedLocally, UpstreamFailure
 from parse_mcp.guidance.redact import redact
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
+from parse_mcp.meta import Meta
 from parse_mcp.results import Outcome, ToolResult
 from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.tools.common import AppState, Notes, ToolCall, run_aiparser, state_of
@@ -245,33 +246,22 @@ async def wait_for_parser(
     state = state_of(ctx)
 
     async def run(client: AiParserClient, _notes: Notes) -> Outcome:
-        async def read() -> tuple[JsonValue, Any]:
-            return await client.get_parser(parser_id, version)
-
         waited = await wait_until_settled(
-            read,
-            lambda answer: str(_get(answer[0], "status") or "UNKNOWN"),
+            lambda: client.get_parser(parser_id, version),
             lambda status: status != GENERATING,
             budget_seconds=timeout_seconds,
             runtime=state.runtime,
             ctx=ctx,
             label=f"parser {parser_id}",
         )
-        details, meta = waited.last
         if not waited.settled:
-            return Outcome.success(
-                f"Parser {parser_id} is still generating after {waited.elapsed:.0f} s.",
-                details,
-                meta,
-                next_step="Call wait_for_parser again.",
-                next_call=NextCall("wait_for_parser", dict(arguments)),
-            )
-        return _observation(parser_id, version, details, meta)
+            return waited.keep_waiting(f"Parser {parser_id}", "wait_for_parser", arguments)
+        return _observation(parser_id, version, waited.document, waited.meta)
 
     return await run_aiparser(state, ToolCall("wait_for_parser", arguments), run)
 
 
-def _observation(parser_id: str, version: int | None, details: JsonValue, meta: Any) -> Outcome:
+def _observation(parser_id: str, version: int | None, details: JsonValue, meta: Meta) -> Outcome:
     """A parser's state as an ok answer: FINISHED leads to parse_url, FAILED to its likely causes."""
     status = _get(details, "status")
     shown = _get(details, "version")

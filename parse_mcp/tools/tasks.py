@@ -107,23 +107,15 @@ async def wait_for_task(
         with _about_a_task():
             waited = await wait_until_settled(
                 lambda: client.get_task(task_id),
-                lambda answer: str(_get(answer[0], "status") or "unknown"),
                 lambda status: status in SETTLED,
                 budget_seconds=timeout_seconds,
                 runtime=state.runtime,
                 ctx=ctx,
                 label=f"task {task_id}",
             )
-        found, meta = waited.last
         if not waited.settled:
-            return Outcome.success(
-                f"Task {task_id} is still {waited.status} after {waited.elapsed:.0f} s.",
-                found,
-                meta,
-                next_step="Call wait_for_task again.",
-                next_call=NextCall("wait_for_task", dict(arguments)),
-            )
-        return _observation(client, task_id, found, meta)
+            return waited.keep_waiting(f"Task {task_id}", "wait_for_task", arguments)
+        return _observation(client, task_id, waited.document, waited.meta)
 
     return await run_parsebot(state, ToolCall("wait_for_task", arguments), run)
 

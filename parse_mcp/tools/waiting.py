@@ -7,30 +7,42 @@ call to keep waiting, so no tool call hits the 60 s limit many clients impose.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from mcp.server.mcpserver import Context
 
+from parse_mcp.guidance.table import NextCall
+from parse_mcp.json_types import JsonValue
+from parse_mcp.meta import Meta
+from parse_mcp.results import Outcome
 from parse_mcp.runtime import Runtime
-
-T = TypeVar("T")
 
 POLL_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
-class Waited(Generic[T]):
-    last: T
+class Waited:
+    document: JsonValue
+    meta: Meta
     status: str
     settled: bool
     elapsed: float
 
+    def keep_waiting(self, what: str, tool: str, arguments: Mapping[str, JsonValue]) -> Outcome:
+        """The answer when the bound ran out first: the state so far, and the same wait, ready to call."""
+        return Outcome.success(
+            f"{what} is still {self.status} after {self.elapsed:.0f} s.",
+            self.document,
+            self.meta,
+            next_step=f"Call {tool} again.",
+            next_call=NextCall(tool, dict(arguments)),
+        )
+
 
 async def wait_until_settled(
-    read: Callable[[], Awaitable[T]],
-    status_of: Callable[[T], str],
+    read: Callable[[], Awaitable[tuple[JsonValue, Meta]]],
     settled: Callable[[str], bool],
     *,
     budget_seconds: float,
@@ -38,20 +50,19 @@ async def wait_until_settled(
     ctx: Context[Any, Any],
     label: str,
     poll_seconds: float = POLL_SECONDS,
-) -> Waited[T]:
-    """Read until `settled(status)`, for at most `budget_seconds`; progress on every status change."""
+) -> Waited:
+    """Read until the document's `status` is settled, for at most `budget_seconds`; progress on each change."""
     started = runtime.clock()
     reported: str | None = None
     while True:
-        last = await read()
-        status = status_of(last)
+        document, meta = await read()
+        raw = document.get("status") if isinstance(document, dict) else None
+        status = str(raw) if raw is not None else "unknown"
         elapsed = runtime.clock() - started
         if status != reported:
             reported = status
             await ctx.report_progress(min(elapsed, budget_seconds), budget_seconds, f"{label}: {status}")
-        if settled(status):
-            return Waited(last, status, True, elapsed)
         left = budget_seconds - elapsed
-        if left <= 0:
-            return Waited(last, status, False, elapsed)
+        if settled(status) or left <= 0:
+            return Waited(document, meta, status, settled(status), elapsed)
         await runtime.sleep(min(poll_seconds, left))
