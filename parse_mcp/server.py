@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpx2
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
@@ -17,8 +19,10 @@ from pydantic import ValidationError
 
 from parse_mcp import __version__
 from parse_mcp.errors import ErrorRecord
+from parse_mcp.guidance.classify import classify_transport
 from parse_mcp.json_types import JsonValue
 from parse_mcp.policy.breaker import RepeatedFailures
+from parse_mcp.policy.deadline import DEFAULT_CALL_BUDGET_SECONDS, call_budget
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.prompts import load_templates
 from parse_mcp.results import OUTPUT_SCHEMA, render
@@ -28,7 +32,7 @@ from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.sessions import LoginAttempts, SessionStore
 from parse_mcp.settings import Settings
 from parse_mcp.tools import aiparser, marketplace, parsebot, tasks
-from parse_mcp.tools.common import AppState, ToolCall, failure
+from parse_mcp.tools.common import LOCAL_CLIENT, AppState, ToolCall, acting_for, failure
 
 logger = logging.getLogger(__name__)
 
@@ -94,12 +98,31 @@ class ParseMCPServer(MCPServer[AppState]):
     two result shapes. Here both become the structured result with `fix_input` or `report_bug`.
     """
 
-    def __init__(self, *, listed_tools: frozenset[str], **options: Any) -> None:
+    def __init__(
+        self, *, listed_tools: frozenset[str], runtime: Runtime, call_budget_seconds: float, **options: Any
+    ) -> None:
         super().__init__("parse-mcp", **options)
         self.listed_tools = listed_tools
+        self.runtime = runtime
+        self.call_budget_seconds = call_budget_seconds
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """One tool call, for one client, under one time budget (contract section 5)."""
+        client = client_of(context) if context is not None else LOCAL_CLIENT
+        budget = self.call_budget_seconds
+        with acting_for(client), call_budget(self.runtime.clock(), budget):
+            # The budget is enforced where the call waits or sends; this backstop answers even if something
+            # else should ever hang, with the same guidance as a request that ran out of time.
+            with anyio.move_on_after(budget + BACKSTOP_GRACE_SECONDS):
+                return await self._call_tool_shaped(name, arguments, context)
+        logger.warning("tool %s outlived its %.0f s budget", name, budget)
+        record = classify_transport("timeout", creates_work=name in CREATES_WORK)
+        return self._shape(name, arguments, record)
+
+    async def _call_tool_shaped(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None
     ) -> CallToolResult | InputRequiredResult:
         try:
             return await super().call_tool(name, arguments, context)
@@ -124,6 +147,22 @@ class ParseMCPServer(MCPServer[AppState]):
     def _shape(self, name: str, arguments: Mapping[str, Any], record: ErrorRecord) -> CallToolResult:
         safe: dict[str, JsonValue] = {k: v for k, v in arguments.items() if isinstance(k, str)}
         return render(failure(record, self.listed_tools, ToolCall(name, safe)))
+
+
+# Tools whose request starts paid work: a call cut short may still have started it.
+CREATES_WORK = frozenset({"create_api", "revise_api", "create_parser"})
+BACKSTOP_GRACE_SECONDS = 1.0
+
+
+def client_of(context: Context[AppState, Any]) -> str:
+    """Whose call this is, as a short name that reveals nothing: the bearer token's principal over HTTP,
+    else the MCP session (the legacy era's `Mcp-Session-Id`), else the one local client (stdio, in-memory,
+    or a sessionless HTTP request without a token, which has no identity to tell apart)."""
+    headers = context.headers
+    session_id = headers.get("mcp-session-id") if headers is not None else None
+    if session_id:
+        return "mcp-session:" + hashlib.sha256(session_id.encode()).hexdigest()[:16]
+    return LOCAL_CLIENT
 
 
 def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -173,6 +212,7 @@ def build_server(
     aiparser_transport: httpx2.AsyncBaseTransport | None = None,
     runtime: Runtime = REAL_TIME,
     retry: RetryPolicy = DEFAULT_RETRY,
+    call_budget_seconds: float = DEFAULT_CALL_BUDGET_SECONDS,
 ) -> ParseMCPServer:
     # Parse.bot tools are always listed (without a key they answer ask_user, naming the variable to set);
     # AI Parser tools only with their key, so a Parse.bot-only setup does not pay for them in context.
@@ -209,6 +249,8 @@ def build_server(
 
     server = ParseMCPServer(
         listed_tools=listed,
+        runtime=runtime,
+        call_budget_seconds=call_budget_seconds,
         title="parse-mcp",
         version=__version__,
         instructions=INSTRUCTIONS,

@@ -356,7 +356,8 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "retry_later",
         "rate_limit",
         True,
-        "Logins to this API are capped at 3 an hour, and the cap is spent; the next attempt is allowed in {wait}.",
+        "Logins to this API are capped at 3 an hour for the whole account (the service counts every client's "
+        "attempts together), and the cap is spent; the next attempt is allowed in {wait}.",
         "Wait {wait}, then call login again; meanwhile reuse a session handle you already have.",
         wait="service",
         default_wait=3600.0,
@@ -479,7 +480,8 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "login",
         "caller",
         False,
-        "The session handle is unknown to this server or has expired (sessions live in server memory).",
+        "The session handle is unknown to this server, has expired, or belongs to another client "
+        "(a handle works only for the client that logged in).",
         "Call login for this API to get a new session handle, then call again with it.",
         follow="login",
     ),

@@ -1,13 +1,19 @@
-"""Repeated-failure breaker: notice the same call failing the same way, so blind retries stop.
+"""Repeated-failure breaker: notice one client repeating the same failing call, so blind retries stop.
 
 Agents and some clients retry a failed call unchanged, and each repeat may spend credits. The same
-tool, with the same arguments, failing with the same error code is counted per process; from the
-third time the guidance says so and tells the agent to stop and ask the user. A success of that call,
-or a quiet `window_seconds`, starts the count again.
+client calling the same tool, with the same arguments, and failing with the same error code is counted;
+from the third time the guidance says so and tells the agent to stop and ask the user. A success of
+that call, or a quiet `window_seconds`, starts the count again.
+
+Only *sequential* repeats count: a call that started before the previous failure of the same call had
+ended is a concurrent duplicate (ten agents asking for the same page at once, all held back by the
+rate limit), not a retry after reading the guidance. Order is kept by a counter of starts and ends,
+not by the clock, so calls that start and end at the same instant are still told apart.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,34 +24,54 @@ WINDOW_SECONDS = 15 * 60.0
 MAX_TRACKED = 1024
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One call, as the breaker sees it: who made it, what it was, and when (in start/end order) it began."""
+
+    client: str
+    tool: str
+    arguments: Mapping[str, object]
+    started: int
+
+
 @dataclass
 class _Streak:
     code: str
     count: int
     last: float
+    ended: int  # the order mark of the failure counted last
 
 
 @dataclass
 class RepeatedFailures:
     window_seconds: float = WINDOW_SECONDS
     _streaks: dict[str, _Streak] = field(default_factory=dict)
+    _marks: itertools.count[int] = field(default_factory=itertools.count)
 
-    def failed(self, tool: str, arguments: Mapping[str, object], code: str, now: float) -> int:
-        """Count one failure; the number of times in a row this call has now failed this way."""
-        key = _key(tool, arguments)
+    def begin(self, client: str, tool: str, arguments: Mapping[str, object]) -> Attempt:
+        """Mark the start of a call; pass the attempt back to `failed` or `succeeded` when it ends."""
+        return Attempt(client, tool, arguments, next(self._marks))
+
+    def failed(self, attempt: Attempt, code: str, now: float) -> int:
+        """Count one failure; the number of times in a row this client's call has now failed this way."""
+        key = _key(attempt)
+        ended = next(self._marks)
         streak = self._streaks.pop(key, None)
         if streak is None or streak.code != code or now - streak.last > self.window_seconds:
-            streak = _Streak(code, 0, now)
-        streak.count += 1
+            streak = _Streak(code, 0, now, ended)
+        if streak.count == 0 or attempt.started > streak.ended:
+            streak.count += 1
+            streak.ended = ended
         streak.last = now
         self._streaks[key] = streak  # re-inserted last: the dict's order is least recent first
         while len(self._streaks) > MAX_TRACKED:
             del self._streaks[next(iter(self._streaks))]
         return streak.count
 
-    def succeeded(self, tool: str, arguments: Mapping[str, object]) -> None:
-        self._streaks.pop(_key(tool, arguments), None)
+    def succeeded(self, attempt: Attempt) -> None:
+        self._streaks.pop(_key(attempt), None)
 
 
-def _key(tool: str, arguments: Mapping[str, object]) -> str:
-    return tool + "\x00" + json.dumps(arguments, sort_keys=True, default=str)
+def _key(attempt: Attempt) -> str:
+    arguments = json.dumps(attempt.arguments, sort_keys=True, default=str)
+    return "\x00".join((attempt.client, attempt.tool, arguments))

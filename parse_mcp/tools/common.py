@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -68,6 +70,25 @@ def state_of(ctx: Context[AppState, Any]) -> AppState:
     return ctx.request_context.lifespan_context
 
 
+# Who is calling: what belongs to a client (its login sessions, its count of repeated failures) is kept
+# under this name. The server sets it for each tool call; "local" is the one client of stdio or in-memory.
+LOCAL_CLIENT = "local"
+_client: ContextVar[str] = ContextVar("parse_mcp_client", default=LOCAL_CLIENT)
+
+
+def current_client() -> str:
+    return _client.get()
+
+
+@contextmanager
+def acting_for(client: str) -> Iterator[None]:
+    token = _client.set(client)
+    try:
+        yield
+    finally:
+        _client.reset(token)
+
+
 async def run_parsebot(
     state: AppState, call: ToolCall, action: Callable[[ParseBotClient, Notes], Awaitable[Outcome]]
 ) -> CallToolResult:
@@ -97,6 +118,7 @@ async def _run(
     notes = Notes()
     if client is None:
         return render(failure(ErrorRecord(code="missing_key"), state.listed_tools, call, notes, service))
+    attempt = state.breaker.begin(current_client(), call.tool, call.arguments)
     try:
         outcome = await action(client, notes)
     except CallFailed as exc:
@@ -104,13 +126,13 @@ async def _run(
         if sharpen is not None:
             context = await sharpen(context, exc.record, client)
         guidance = guide(exc.record, context)
-        count = state.breaker.failed(call.tool, call.arguments, exc.record.code, state.runtime.clock())
+        count = state.breaker.failed(attempt, exc.record.code, state.runtime.clock())
         if count >= STOP_AFTER:
             guidance = repeated(guidance, exc.record, count)
         outcome = Outcome.failure(exc.record, guidance, exc.meta)
         logger.info("%s failed: %s", call.tool, exc.record.code)
     else:
-        state.breaker.succeeded(call.tool, call.arguments)
+        state.breaker.succeeded(attempt)
         outcome = limit_size(outcome, state.settings.max_data_chars)
     return render(outcome)
 

@@ -14,13 +14,15 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from parse_mcp.errors import CallFailed, ErrorRecord, RejectedLocally, UpstreamFailure
+from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
+from parse_mcp.meta import Meta
 from parse_mcp.results import Outcome, ToolResult
 from parse_mcp.services.parsebot import ParseBotClient, SessionCredentials
 from parse_mcp.services.specs import EndpointSpec, check_params, condensed, names
 from parse_mcp.settings import Secret
-from parse_mcp.tools.common import AppState, Notes, ToolCall, run_parsebot, state_of
+from parse_mcp.tools.common import AppState, Notes, ToolCall, current_client, run_parsebot, state_of
 
 ScraperId = Annotated[
     str,
@@ -63,7 +65,7 @@ async def execute_endpoint(
     async def run(client: ParseBotClient, notes: Notes) -> Outcome:
         credentials = None
         if session is not None:
-            credentials = state.sessions.get(session, scraper_id)
+            credentials = state.sessions.get(current_client(), session, scraper_id)
             if credentials is None:
                 raise RejectedLocally(ErrorRecord(code="unknown_session", fields=("session",)))
         spec = await _endpoint_spec(client, notes, scraper_id, endpoint, snapshot_version)
@@ -77,6 +79,10 @@ async def execute_endpoint(
             )
         answer = await client.execute(scraper_id, spec, given, snapshot_version=snapshot_version, session=credentials)
         data: JsonValue = answer.data  # type: ignore[assignment]
+        session_made = _session_of(data)
+        if session_made is not None and isinstance(data, dict):
+            # A login endpoint called directly: its session stays here, as with the login tool.
+            return _logged_in(state, scraper_id, data, session_made, answer.meta, protected=None)
         return Outcome.success(f"{endpoint} returned {_shape(data)}.", data, answer.meta)
 
     return await run_parsebot(state, ToolCall("execute_endpoint", arguments), run)
@@ -140,9 +146,13 @@ async def describe_api(
     async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
         api, meta = await client.describe_api(scraper_id, version)
         data: JsonValue = dict(api.raw)  # type: ignore[arg-type]
-        listing = ", ".join(names(api.endpoints)) or "none"
-        summary = f"{api.name} has {len(api.endpoints)} endpoints: {listing}."
-        ready = next((e for e in api.endpoints if not any(p.required for p in e.params)), None)
+        # Endpoint names come from the service: only plain identifiers are repeated in our own sentences.
+        plain = [name for name in names(api.endpoints) if safe_token(name) == name]
+        listing = f": {', '.join(plain)}" if plain and len(plain) == len(api.endpoints) else ""
+        summary = f"API {scraper_id} has {len(api.endpoints)} endpoints{listing}."
+        ready = next(
+            (e for e in api.endpoints if not any(p.required for p in e.params) and safe_token(e.name) == e.name), None
+        )
         if ready is not None:
             call_args: dict[str, JsonValue] = {"scraper_id": scraper_id, "endpoint": ready.name, "params": {}}
             if version is not None:
@@ -219,33 +229,51 @@ async def login(
             if exc.record.code == "upstream_auth":
                 exc.record = replace(exc.record, code="login_refused")
             raise
-        session_id = answer.get("session_id") if isinstance(answer, dict) else None
-        key = answer.get("encryption_key") if isinstance(answer, dict) else None
-        if not isinstance(session_id, str) or not isinstance(key, str):
+        session_made = _session_of(answer)
+        if session_made is None or not isinstance(answer, dict):
             reason = "The login answer had no session_id and encryption_key."
             raise UpstreamFailure(ErrorRecord(code="unexpected_response", message=reason, http_status=200), meta)
-        expires_at = _expiry(answer, now)
-        handle = state.sessions.add(scraper_id, SessionCredentials(session_id, Secret(key)), expires_at)
-        data: JsonValue = {
-            "session": handle,
-            "expires_at": _iso(expires_at),
-            "data": answer.get("data") if isinstance(answer, dict) else None,
-        }
         protected = await _protected_endpoint(client, scraper_id)
-        next_call = None
-        if protected is not None:
-            next_call = NextCall(
-                "execute_endpoint", {"scraper_id": scraper_id, "endpoint": protected, "params": {}, "session": handle}
-            )
-        return Outcome.success(
-            f"Logged in to {scraper_id}; the session handle is {handle}.",
-            data,
-            meta,
-            next_step="Pass session to execute_endpoint for the endpoints that need it.",
-            next_call=next_call,
-        )
+        return _logged_in(state, scraper_id, answer, session_made, meta, protected=protected)
 
     return await run_parsebot(state, ToolCall("login", arguments), run)
+
+
+def _session_of(answer: JsonValue) -> SessionCredentials | None:
+    """The session a login answer carries (`session_id` and `encryption_key`), if it is one."""
+    if not isinstance(answer, dict):
+        return None
+    session_id, key = answer.get("session_id"), answer.get("encryption_key")
+    if not isinstance(session_id, str) or not isinstance(key, str):
+        return None
+    return SessionCredentials(session_id, Secret(key))
+
+
+def _logged_in(
+    state: AppState,
+    scraper_id: str,
+    answer: dict[str, JsonValue],
+    session: SessionCredentials,
+    meta: Meta,
+    *,
+    protected: str | None,
+) -> Outcome:
+    """Keep a login answer's session here, under a handle only this client can use; answer with the handle."""
+    expires_at = _expiry(answer, state.runtime.clock())
+    handle = state.sessions.add(current_client(), scraper_id, session, expires_at)
+    data: JsonValue = {"session": handle, "expires_at": _iso(expires_at), "data": answer.get("data")}
+    next_call = None
+    if protected is not None:
+        next_call = NextCall(
+            "execute_endpoint", {"scraper_id": scraper_id, "endpoint": protected, "params": {}, "session": handle}
+        )
+    return Outcome.success(
+        f"Logged in to {scraper_id}; the session handle is {handle}.",
+        data,
+        meta,
+        next_step="Pass session to execute_endpoint for the endpoints that need it.",
+        next_call=next_call,
+    )
 
 
 async def _protected_endpoint(client: ParseBotClient, scraper_id: str) -> str | None:
@@ -254,13 +282,15 @@ async def _protected_endpoint(client: ParseBotClient, scraper_id: str) -> str | 
         api = await client.api_spec(scraper_id)
     except CallFailed:
         return None
-    ready = (e for e in api.endpoints if e.needs_session and not any(p.required for p in e.params))
+    ready = (
+        e
+        for e in api.endpoints
+        if e.needs_session and not any(p.required for p in e.params) and safe_token(e.name) == e.name
+    )
     return next((e.name for e in ready), None)
 
 
-def _expiry(answer: JsonValue, now: float) -> float | None:
-    if not isinstance(answer, dict):
-        return None
+def _expiry(answer: dict[str, JsonValue], now: float) -> float | None:
     expires_in = answer.get("expires_in")
     if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
         return now + float(expires_in)

@@ -1,40 +1,71 @@
-"""The repeated-failure breaker counts the same call failing the same way."""
+"""The repeated-failure breaker counts one client repeating the same call that fails the same way."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from parse_mcp.policy.breaker import MAX_TRACKED, RepeatedFailures
 
 ARGS = {"scraper_id": "a", "endpoint": "e", "params": {"x": 1}}
 
 
-def test_the_same_call_failing_the_same_way_is_counted() -> None:
+def fail_in_turn(
+    breaker: RepeatedFailures, code: str, now: float, arguments: Mapping[str, object] = ARGS, client: str = "c"
+) -> int:
+    """One call that starts after the previous one ended, and fails."""
+    return breaker.failed(breaker.begin(client, "t", arguments), code, now)
+
+
+def test_the_same_call_failing_the_same_way_in_turn_is_counted() -> None:
     breaker = RepeatedFailures()
-    assert [breaker.failed("t", ARGS, "blocked", now) for now in (0, 1, 2)] == [1, 2, 3]
+    assert [fail_in_turn(breaker, "blocked", now) for now in (0, 1, 2)] == [1, 2, 3]
 
 
 def test_argument_order_does_not_make_a_different_call() -> None:
     breaker = RepeatedFailures()
-    breaker.failed("t", {"a": 1, "b": 2}, "x", 0)
-    assert breaker.failed("t", {"b": 2, "a": 1}, "x", 1) == 2
+    fail_in_turn(breaker, "x", 0, {"a": 1, "b": 2})
+    assert fail_in_turn(breaker, "x", 1, {"b": 2, "a": 1}) == 2
 
 
 def test_another_error_other_arguments_or_a_success_start_again() -> None:
     breaker = RepeatedFailures()
-    breaker.failed("t", ARGS, "blocked", 0)
-    assert breaker.failed("t", ARGS, "scraper_bug", 1) == 1
-    assert breaker.failed("t", {**ARGS, "params": {"x": 2}}, "scraper_bug", 2) == 1
-    breaker.succeeded("t", ARGS)
-    assert breaker.failed("t", ARGS, "scraper_bug", 3) == 1
+    fail_in_turn(breaker, "blocked", 0)
+    assert fail_in_turn(breaker, "scraper_bug", 1) == 1
+    assert fail_in_turn(breaker, "scraper_bug", 2, {**ARGS, "params": {"x": 2}}) == 1
+    breaker.succeeded(breaker.begin("c", "t", ARGS))
+    assert fail_in_turn(breaker, "scraper_bug", 3) == 1
 
 
 def test_a_quiet_window_forgets_the_streak() -> None:
     breaker = RepeatedFailures(window_seconds=60)
-    breaker.failed("t", ARGS, "blocked", 0)
-    assert breaker.failed("t", ARGS, "blocked", 61) == 1
+    fail_in_turn(breaker, "blocked", 0)
+    assert fail_in_turn(breaker, "blocked", 61) == 1
+
+
+def test_each_client_has_its_own_count() -> None:
+    breaker = RepeatedFailures()
+    for client in ("a", "b", "c"):
+        assert fail_in_turn(breaker, "blocked", 0, client=client) == 1
+    assert fail_in_turn(breaker, "blocked", 1, client="a") == 2
+
+
+def test_concurrent_duplicates_in_flight_are_not_repeats() -> None:
+    breaker = RepeatedFailures()
+    in_flight = [breaker.begin("c", "t", ARGS) for _ in range(100)]
+    assert {breaker.failed(attempt, "rate_limited_burst", 0) for attempt in in_flight} == {1}
+    assert fail_in_turn(breaker, "rate_limited_burst", 1) == 2, "a call made after they all ended is a repeat"
+
+
+def test_a_call_started_before_the_last_failure_ended_does_not_count_even_at_the_same_instant() -> None:
+    breaker = RepeatedFailures()
+    early = breaker.begin("c", "t", ARGS)
+    assert fail_in_turn(breaker, "blocked", 5) == 1
+    assert breaker.failed(early, "blocked", 5) == 1
+    assert fail_in_turn(breaker, "blocked", 5) == 2
 
 
 def test_memory_stays_bounded() -> None:
     breaker = RepeatedFailures()
     for n in range(MAX_TRACKED + 50):
-        breaker.failed("t", {"n": n}, "x", 0)
+        fail_in_turn(breaker, "x", 0, {"n": n})
     assert len(breaker._streaks) == MAX_TRACKED
