@@ -3,14 +3,13 @@ sandbox on 127.0.0.1, with the exact guidance asserted in both channels."""
 
 from __future__ import annotations
 
-import json
 import socket
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult
 
 from parse_mcp.guidance.classify import seconds_to_utc_midnight
 from parse_mcp.results import ToolResult
@@ -25,6 +24,7 @@ from parse_mcp.sandbox import (
 from parse_mcp.server import build_server
 from parse_mcp.settings import Secret, Settings
 from tests.conftest import Sandbox
+from tests.text_channel import read, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -212,12 +212,6 @@ ROWS: dict[str, Row] = {
 }
 
 
-def text_of(result: CallToolResult) -> str:
-    content = result.content[0]
-    assert isinstance(content, TextContent)
-    return content.text
-
-
 def assert_guidance(result: CallToolResult, arguments: dict[str, Any], row: Row) -> None:
     assert result.is_error is True
     structured = result.structured_content
@@ -234,12 +228,11 @@ def assert_guidance(result: CallToolResult, arguments: dict[str, Any], row: Row)
     }
     expected_call = {"tool": "execute_endpoint", "arguments": arguments} if row.next_call is SAME else row.next_call
     assert structured["next_call"] == expected_call
-    lines = text_of(result).splitlines()
-    assert lines[0] == f"{row.action}: {structured['next_step']}"
-    assert lines[1] == structured["summary"]
-    shown = json.loads(lines[2])
-    assert shown["guidance"] == structured["guidance"]
-    assert shown["next_call"] == structured["next_call"]
+    text = read(result)
+    assert text.head == [f"{row.action}: {structured['next_step']}", structured["summary"]]
+    assert text.own["guidance"] == structured["guidance"]
+    assert text.own["next_call"] == structured["next_call"]
+    assert text.merged() == structured
 
 
 @pytest.mark.parametrize("name", list(ROWS))
