@@ -647,6 +647,7 @@ def _network_phrase(record: ErrorRecord) -> str:
     return {
         "connect": "the connection failed before the request was sent",
         "timeout": "it did not answer in time",
+        "deadline": "this call's time budget ran out before the answer was complete",
         "protocol": "the connection broke during the answer",
     }.get(record.kind or "", "the connection failed")
 

@@ -25,7 +25,8 @@ from parse_mcp import __version__
 from parse_mcp.errors import CallFailed, ErrorCode, ErrorRecord, RejectedLocally, TransportFailure, UpstreamFailure
 from parse_mcp.guidance.classify import TransportFault, classify_transport, classify_unexpected_success
 from parse_mcp.meta import Meta, RateSnapshot, read_meta, read_rate
-from parse_mcp.policy.pacing import Go, Learn, Pacer, Refuse
+from parse_mcp.policy.deadline import time_left
+from parse_mcp.policy.pacing import Go, Pacer, Refuse
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy, retry_delay
 from parse_mcp.runtime import REAL_TIME, Runtime
 
@@ -38,6 +39,8 @@ logging.getLogger("httpcore2").setLevel(logging.WARNING)
 # answer is refused rather than held in memory.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 USER_AGENT = f"parse-mcp/{__version__}"
+# A wait is not worth taking if it leaves the request less than this before the call's budget runs out.
+MIN_REQUEST_SECONDS = 1.0
 
 Method = Literal["GET", "POST", "PATCH", "DELETE"]
 
@@ -103,7 +106,7 @@ class HttpClient:
         self._random = runtime.random
         self._retry = retry
         self._pacer = Pacer()
-        self._learned = anyio.Event()
+        self._answered = anyio.Event()
         self._max_body_bytes = max_body_bytes
         self._client = httpx2.AsyncClient(
             base_url=base_url,
@@ -119,32 +122,24 @@ class HttpClient:
         await self._client.aclose()
 
     async def send(self, request: Request) -> Reply:
-        """The answer of a 2xx; any other outcome raises `CallFailed` after the retries that are safe."""
+        """The answer of a 2xx; any other outcome raises `CallFailed` after the retries that are safe.
+
+        Everything here fits in the tool call's time budget (`policy.deadline`): a wait that would not
+        leave time for the request is not taken, and a request still unanswered when the budget runs out
+        is abandoned and reported as a timeout (which, for work-creating requests, means "it may have run").
+        """
         attempts, waited = 0, 0.0
         while True:
-            decision = (
-                self._pacer.reserve(self._clock(), self._retry.wait_budget_seconds - waited)
-                if request.paced
-                else Go(0.0)
-            )
-            if isinstance(decision, Learn):
-                await self._learned.wait()
-                continue
-            if isinstance(decision, Refuse):
-                raise RejectedLocally(_held_back(decision), Meta().with_attempts(attempts, waited))
-            if decision.wait > 0:
-                await self._sleep(decision.wait)
-                waited += decision.wait
+            go = await self._take_turn(attempts, waited) if request.paced else Go(0.0)
+            if go.wait > 0:
+                await self._wait_holding(go, go.wait)
+                waited += go.wait
             attempts += 1
             try:
-                reply = await self._send_once(request)
+                reply = await self._send_in_time(request, go)
             except CallFailed as exc:
                 failure = exc
-                if request.paced:
-                    self._learn(None, answered=False)
             else:
-                if request.paced:
-                    self._learn(reply.rate, answered=True)
                 if reply.ok:
                     return replace(reply, meta=reply.meta.with_attempts(attempts, waited))
                 record = self._classify(request.path, reply.status, reply.headers, reply.body, self._clock())
@@ -154,19 +149,69 @@ class HttpClient:
             delay = retry_delay(
                 failure, method=request.method, attempt=attempts, waited=waited, policy=self._retry, random=self._random
             )
-            if delay is None:
+            if delay is None or delay + MIN_REQUEST_SECONDS > self._time_left():
                 failure.meta = failure.meta.with_attempts(attempts, waited)
                 raise failure
             logger.info("%s %s: %s, retrying in %.2f s", request.method, request.path, failure.record.code, delay)
             await self._sleep(delay)
             waited += delay
 
-    def _learn(self, rate: RateSnapshot | None, *, answered: bool) -> None:
+    async def _take_turn(self, attempts: int, waited: float) -> Go:
+        """A reservation from the pacer, waiting (without spinning) while the first answer is awaited."""
+        while True:
+            now = self._clock()
+            max_wait = min(self._retry.wait_budget_seconds - waited, self._time_left(now) - MIN_REQUEST_SECONDS)
+            decision = self._pacer.reserve(now, max(0.0, max_wait))
+            if isinstance(decision, Go):
+                return decision
+            if isinstance(decision, Refuse):
+                raise RejectedLocally(_held_back(decision), Meta().with_attempts(attempts, waited))
+            # Learn: another call is finding out the budget. Its answer wakes us; a stalled one stops
+            # holding us at `retry_at`, and the pacer then lets this call probe in its place.
+            with anyio.move_on_after(max(0.0, decision.retry_at - now)):
+                await self._answered.wait()
+
+    async def _wait_holding(self, go: Go, seconds: float) -> None:
+        """Sleep before sending; a call cancelled meanwhile gives its reservation back."""
+        try:
+            await self._sleep(seconds)
+        except anyio.get_cancelled_exc_class():
+            self._pacer.release(self._clock(), go)
+            raise
+
+    async def _send_in_time(self, request: Request, go: Go) -> Reply:
+        """One request within the time left; what it teaches about the budget goes to the pacer."""
+        left = self._time_left()
+        answered = False
+        rate: RateSnapshot | None = None
+        try:
+            if left <= 0:
+                raise TransportFailure(_out_of_time(request), reached=False)
+            with anyio.fail_after(left):
+                reply = await self._send_once(request)
+            answered, rate = True, reply.rate
+            return reply
+        except TimeoutError:
+            logger.info("%s %s: the call's time budget ran out", request.method, request.path)
+            raise TransportFailure(_out_of_time(request), reached=True) from None
+        finally:
+            # Also on cancellation: a probe that will never be answered must not hold the others.
+            if request.paced:
+                self._learn(rate, answered=answered, probe=go.probe is not None)
+
+    def _time_left(self, now: float | None = None) -> float:
+        left = time_left(self._clock() if now is None else now)
+        return math.inf if left is None else left
+
+    def _learn(self, rate: RateSnapshot | None, *, answered: bool, probe: bool) -> None:
         if rate is not None:
             self._pacer.observe(rate)
-        else:
+        elif probe:
             self._pacer.no_picture(answered=answered)
-        self._learned.set()
+        if probe or rate is not None:
+            # Wake every call waiting for a first answer, and start a fresh event for the next ones.
+            self._answered.set()
+            self._answered = anyio.Event()
 
     async def _send_once(self, request: Request) -> Reply:
         started = time.monotonic()
@@ -198,6 +243,11 @@ class HttpClient:
             )
             raise UpstreamFailure(record, meta)
         return Reply(response.status_code, headers, body, meta, read_rate(headers, now=self._clock()))
+
+
+def _out_of_time(request: Request) -> ErrorRecord:
+    record = classify_transport("timeout", creates_work=request.creates_work)
+    return replace(record, kind="deadline")
 
 
 def _held_back(refusal: Refuse) -> ErrorRecord:

@@ -16,10 +16,14 @@ from mcp.server.mcpserver import Context
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
+from parse_mcp.policy.deadline import time_left
 from parse_mcp.results import Outcome
 from parse_mcp.runtime import Runtime
 
 POLL_SECONDS = 5.0
+# Time kept back from the call's budget for the last read and the answer, so a long wait ends in a
+# keep-waiting answer rather than in a read cut short by the budget.
+LAST_READ_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +55,12 @@ async def wait_until_settled(
     label: str,
     poll_seconds: float = POLL_SECONDS,
 ) -> Waited:
-    """Read until the document's `status` is settled, for at most `budget_seconds`; progress on each change."""
+    """Read until the document's `status` is settled, for at most `budget_seconds` (and within the tool
+    call's own budget); progress on each change."""
     started = runtime.clock()
+    call_left = time_left(started)
+    if call_left is not None:
+        budget_seconds = max(0.0, min(budget_seconds, call_left - LAST_READ_SECONDS))
     reported: str | None = None
     while True:
         document, meta = await read()
