@@ -7,6 +7,7 @@ exception text by accident; code that must send a key calls `reveal()` at the on
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -21,6 +22,11 @@ DEFAULT_AIPARSER_BASE_URL = "https://aiparser.scraperapi.com"
 # clients allow: one request may take this long, plus at most the retry policy's 15 s of waiting.
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 30.0
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 10.0
+
+# A bearer token guards the operator's keys on a network: long enough not to be guessed, and made of the
+# characters RFC 6750 allows in a bearer token, so it travels in a header unchanged.
+MIN_HTTP_TOKEN_CHARS = 16
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 class Secret:
@@ -56,6 +62,7 @@ class Settings:
     connect_timeout_seconds: float = DEFAULT_CONNECT_TIMEOUT_SECONDS
     max_data_chars: int = DEFAULT_MAX_DATA_CHARS
     sandbox: bool = False
+    http_tokens: tuple[Secret, ...] = ()
 
     def __post_init__(self) -> None:
         check_base_url("PARSE_API_BASE_URL", self.parse_base_url)
@@ -69,6 +76,7 @@ class Settings:
             parse_base_url=_url(env.get("PARSE_API_BASE_URL"), DEFAULT_PARSE_BASE_URL),
             scraperapi_key=_secret(env.get("SCRAPERAPI_API_KEY")),
             aiparser_base_url=_url(env.get("SCRAPERAPI_AIPARSER_URL"), DEFAULT_AIPARSER_BASE_URL),
+            http_tokens=http_tokens_from_env(env),
         )
 
     def problems(self) -> list[str]:
@@ -82,6 +90,28 @@ class Settings:
         if self.scraperapi_key is None:
             found.append("SCRAPERAPI_API_KEY is not set: the AI Parser tools are not listed.")
         return found
+
+
+def http_tokens_from_env(env: Mapping[str, str]) -> tuple[Secret, ...]:
+    """`PARSE_MCP_HTTP_TOKEN`: one bearer token, or several separated by commas (one per client)."""
+    found: list[Secret] = []
+    for position, raw in enumerate((env.get("PARSE_MCP_HTTP_TOKEN") or "").split(","), start=1):
+        token = raw.strip()
+        if not token:
+            continue
+        # The messages name the token's position, never its value.
+        if len(token) < MIN_HTTP_TOKEN_CHARS:
+            raise ConfigError(
+                f"PARSE_MCP_HTTP_TOKEN: token {position} has {len(token)} characters; use at least "
+                f"{MIN_HTTP_TOKEN_CHARS}, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+            )
+        if not _BEARER_TOKEN.fullmatch(token):
+            raise ConfigError(
+                f"PARSE_MCP_HTTP_TOKEN: token {position} has characters a bearer token cannot carry; use only "
+                "letters, digits and - . _ ~ + / (then = at the end), separating tokens with commas."
+            )
+        found.append(Secret(token))
+    return tuple(dict.fromkeys(found))
 
 
 def check_base_url(variable: str, url: str) -> None:

@@ -61,3 +61,30 @@ def test_a_secret_never_shows_itself() -> None:
     for shown in (repr(secret), str(secret), f"{secret}", repr(settings)):
         assert "pmx_topsecret" not in shown
     assert secret.reveal() == "pmx_topsecret"
+
+
+def test_http_tokens_are_read_as_secrets_one_per_comma_without_blanks_or_repeats() -> None:
+    first, second = "tok_" + "a" * 20, "tok_" + "b" * 20
+    settings = Settings.from_env({"PARSE_MCP_HTTP_TOKEN": f" {first} ,, {second},{first}, "})
+    assert settings.http_tokens == (Secret(first), Secret(second))
+    assert first not in repr(settings)
+    assert Settings.from_env({}).http_tokens == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ("tok_" + "a" * 20 + ",short-secret", "token 2 has 12 characters; use at least 16"),
+        ("has a space inside it ok", "characters a bearer token cannot carry"),
+        ('quote"inside-the-token-value', "characters a bearer token cannot carry"),
+        ("=starts-with-padding-here", "characters a bearer token cannot carry"),
+    ],
+)
+def test_a_weak_or_unsendable_http_token_is_refused_without_showing_it(raw: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"PARSE_MCP_HTTP_TOKEN": raw})
+    message = str(caught.value)
+    assert words in message
+    assert "PARSE_MCP_HTTP_TOKEN" in message
+    for token in raw.split(","):
+        assert token not in message

@@ -1,0 +1,298 @@
+"""Who may reach the streamable HTTP transport: bearer tokens, DNS-rebinding protection, a health check.
+
+Anyone who reaches the port can spend the operator's keys, so:
+
+- a non-loopback bind refuses to start without `PARSE_MCP_HTTP_TOKEN` (`http_security` raises `ConfigError`);
+- with a token, every request but `GET /healthz` must carry `Authorization: Bearer <token>` (401 otherwise);
+- the SDK's Host/Origin checks stay on for every bind, widened only by `--allowed-host`/`--allowed-origin`.
+
+Each configured token is its own principal, a short non-secret id (`principal_for`). The gate hands it to
+the SDK the way the SDK's own bearer middleware does (an `AuthenticatedUser` in the ASGI scope), so the
+SDK binds each HTTP session to the principal that opened it, and a tool reads it with `principal_of`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import uvicorn
+from mcp.server.auth.middleware.auth_context import auth_context_var
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.streamable_http import EventStore
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.authentication import AuthCredentials
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from parse_mcp.errors import ConfigError
+from parse_mcp.settings import Secret
+
+logger = logging.getLogger(__name__)
+
+MCP_PATH: Final = "/mcp"
+HEALTH_PATH: Final = "/healthz"
+PRINCIPAL_PREFIX: Final = "token:"
+
+# What the SDK itself allows for a loopback bind; any port, because a client may reach us through a tunnel.
+LOOPBACK_HOSTS: Final = ("127.0.0.1:*", "localhost:*", "[::1]:*")
+LOOPBACK_ORIGINS: Final = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
+
+_HEALTHY: Final = b'{"status":"ok"}'
+# The same answer for a missing, malformed or wrong token: a prober learns nothing about which it was.
+_UNAUTHORIZED: Final = b'{"error":"unauthorized"}'
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSecurity:
+    """What the HTTP transport enforces for one bind; build it with `http_security`."""
+
+    host: str
+    tokens: tuple[Secret, ...]
+    allowed_hosts: tuple[str, ...]
+    allowed_origins: tuple[str, ...]
+
+    @property
+    def requires_token(self) -> bool:
+        return bool(self.tokens)
+
+    def transport_security(self) -> TransportSecuritySettings:
+        return TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=list(self.allowed_hosts),
+            allowed_origins=list(self.allowed_origins),
+        )
+
+
+def http_security(
+    host: str,
+    tokens: Sequence[Secret],
+    *,
+    allowed_hosts: Iterable[str] = (),
+    allowed_origins: Iterable[str] = (),
+) -> HttpSecurity:
+    """The rules for serving on `host`; raise `ConfigError` when that bind would be open to the network."""
+    extra_hosts = [_host_patterns(value) for value in allowed_hosts]
+    extra_origins = [_origin_pattern(value) for value in allowed_origins]
+    loopback = is_loopback(host)
+    if not loopback and not tokens:
+        raise ConfigError(
+            f"--host {host} accepts connections from other machines, which could then spend your API keys: "
+            "set PARSE_MCP_HTTP_TOKEN to a long random token (clients send it as `Authorization: Bearer …`), "
+            "or bind to 127.0.0.1."
+        )
+    if _is_unspecified(host) and not extra_hosts:
+        raise ConfigError(
+            f"--host {host} listens on every address, so clients reach it by a name or address it cannot guess, "
+            "and DNS-rebinding protection would refuse them all (421): add --allowed-host with the name or "
+            "address clients use (e.g. --allowed-host mcp.example.com)."
+        )
+    own_hosts = list(LOOPBACK_HOSTS) if loopback else []
+    own_origins = list(LOOPBACK_ORIGINS) if loopback else []
+    if not _is_unspecified(host) and host != "localhost":
+        bound = _bracketed(host)
+        own_hosts.append(f"{bound}:*")
+        own_origins += [f"http://{bound}:*", f"https://{bound}:*"]
+    return HttpSecurity(
+        host=host,
+        tokens=tuple(dict.fromkeys(tokens)),
+        allowed_hosts=tuple(dict.fromkeys([*own_hosts, *(p for patterns in extra_hosts for p in patterns)])),
+        allowed_origins=tuple(dict.fromkeys([*own_origins, *extra_origins])),
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def principal_for(token: Secret) -> str:
+    """A short id for the holder of `token`: stable across requests, processes and replicas, and not the token.
+
+    64 bits of a hash of a token of at least 16 characters: the token cannot be recovered from it."""
+    return PRINCIPAL_PREFIX + hashlib.sha256(token.reveal().encode()).hexdigest()[:16]
+
+
+def principal_of(ctx: Context[Any, Any]) -> str | None:
+    """The principal whose bearer token authenticated the request this tool call arrived on, else None.
+
+    Read from the ASGI scope of the HTTP request that carried the call (in both protocol eras the SDK
+    hands that request to the tool's context), where only `BearerGate` puts it: no header can set it.
+    None over stdio, in memory, and over HTTP without a configured token."""
+    try:
+        request = ctx.request_context.request
+    except ValueError:  # outside a request
+        return None
+    if not isinstance(request, HTTPConnection):
+        return None
+    user = request.scope.get("user")
+    if isinstance(user, AuthenticatedUser) and user.access_token.client_id.startswith(PRINCIPAL_PREFIX):
+        return user.access_token.client_id
+    return None
+
+
+class BearerGate:
+    """Pure ASGI: answers `GET /healthz` itself, and lets any other request through only with a known token.
+
+    Without tokens (a loopback bind nobody configured) every request passes, unauthenticated."""
+
+    def __init__(self, app: ASGIApp, tokens: Sequence[Secret]) -> None:
+        self._app = app
+        # Digests, not tokens: every comparison then takes the same time whatever the presented value's
+        # length, and the tokens themselves are not kept in one more place.
+        self._known = tuple((hashlib.sha256(t.reveal().encode()).digest(), principal_for(t)) for t in tokens)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._app(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            return  # uvicorn runs with websockets off; refuse anything else by not answering it
+        if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
+            await _respond(send, 200, _HEALTHY)
+            return
+        if not self._known:
+            await self._app(scope, receive, send)
+            return
+        principal = self._principal(scope)
+        if principal is None:
+            await _respond(send, 401, _UNAUTHORIZED, [(b"www-authenticate", b"Bearer")])
+            return
+        user = AuthenticatedUser(AccessToken(token=principal, client_id=principal, scopes=[]))
+        # The same two keys the SDK's AuthenticationMiddleware sets: its session manager then refuses a
+        # session id presented with another principal's token, and `get_access_token()` works in-request.
+        authenticated: Scope = {**scope, "user": user, "auth": AuthCredentials([])}
+        reset = auth_context_var.set(user)
+        try:
+            await self._app(authenticated, receive, send)
+        finally:
+            auth_context_var.reset(reset)
+
+    def _principal(self, scope: Scope) -> str | None:
+        values = [value for name, value in scope["headers"] if name.lower() == b"authorization"]
+        if len(values) != 1:
+            return None  # none, or several that a proxy and this server might read differently
+        scheme, _, credentials = values[0].strip().partition(b" ")
+        if scheme.lower() != b"bearer":
+            return None
+        presented = hashlib.sha256(credentials.strip()).digest()
+        found = None
+        for digest, principal in self._known:
+            # No early exit: the time taken does not say which token, if any, matched.
+            if hmac.compare_digest(presented, digest):
+                found = principal
+        return found
+
+
+def http_app(
+    server: MCPServer[Any],
+    security: HttpSecurity,
+    *,
+    stateless: bool = False,
+    event_store: EventStore | None = None,
+) -> ASGIApp:
+    """The server's streamable HTTP app at `/mcp`, behind the bearer gate, with DNS-rebinding protection."""
+    app = server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        stateless_http=stateless,
+        event_store=event_store,
+        transport_security=security.transport_security(),
+        host=security.host,
+    )
+    return BearerGate(app, security.tokens)
+
+
+async def serve_http(server: MCPServer[Any], security: HttpSecurity, port: int, *, stateless: bool = False) -> None:
+    """Serve `http_app` with uvicorn until interrupted."""
+    if not is_loopback(security.host):
+        logger.warning(
+            "serving plain HTTP on %s: put a TLS-terminating proxy in front so the bearer token is not sent "
+            "in clear text",
+            security.host,
+        )
+    config = uvicorn.Config(
+        http_app(server, security, stateless=stateless),
+        host=security.host,
+        port=port,
+        ws="none",
+        log_level=server.settings.log_level.lower(),
+    )
+    await uvicorn.Server(config).serve()
+
+
+def endpoint_url(host: str, port: int) -> str:
+    return f"http://{_bracketed(host)}:{port}{MCP_PATH}"
+
+
+async def _respond(send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _host_patterns(value: str) -> list[str]:
+    """`--allowed-host` as Host-header patterns: a name without a port matches it on any port, or none."""
+    host = value.strip().lower()
+    parts = urlsplit(f"//{host}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if not parts.hostname or port == -1 or parts.path or parts.query or parts.username or "*" in host:
+        raise ConfigError(
+            f"--allowed-host {json.dumps(value)} is not a host name or address with an optional port "
+            "(e.g. mcp.example.com, mcp.example.com:8443, 10.0.0.5)."
+        )
+    if port is not None:
+        return [host]
+    return [host, f"{host}:*"]
+
+
+def _origin_pattern(value: str) -> str:
+    """`--allowed-origin` exactly as browsers send Origin: scheme://host[:port], no path."""
+    origin = value.strip().rstrip("/").lower()
+    parts = urlsplit(origin)
+    try:
+        valid_port = parts.port is None or parts.port > 0
+    except ValueError:
+        valid_port = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not valid_port or parts.path or "*" in origin:
+        raise ConfigError(
+            f"--allowed-origin {json.dumps(value)} is not an origin (scheme://host[:port], e.g. https://app.example.com)."
+        )
+    return origin
+
+
+def _is_unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+def _bracketed(host: str) -> str:
+    bare = host.strip("[]")
+    return f"[{bare}]" if ":" in bare else bare
