@@ -11,13 +11,15 @@ import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import anyio
 
 from parse_mcp import __version__
 from parse_mcp.errors import CallFailed, ConfigError
+from parse_mcp.http_security import HttpSecurity, endpoint_url, http_security, serve_http
 from parse_mcp.server import build_server
-from parse_mcp.settings import Secret, Settings
+from parse_mcp.settings import Secret, Settings, http_tokens_from_env
 
 logger = logging.getLogger("parse_mcp")
 
@@ -64,6 +66,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
     parser.add_argument("--host", default="127.0.0.1", help="for http and sandbox (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="http: 8765, sandbox: 8787")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="http: also accept this Host header (a name or address, optionally :port; repeatable), "
+        "for a deployment behind a proxy or a DNS name",
+    )
+    parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="http: also accept requests from this browser Origin (scheme://host[:port]; repeatable)",
+    )
     parser.add_argument("--sandbox", action="store_true", help="wire the server to the embedded sandbox (no key)")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--version", action="version", version=f"parse-mcp {__version__}")
@@ -71,16 +88,28 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    # Judged before anything starts (the sandbox included): an open bind must not serve even briefly.
+    security = _http_security(args) if args.transport == "http" else None
     async with _settings_for(args.sandbox) as settings:
         for problem in settings.problems() if not settings.sandbox else []:
             logger.warning("%s", problem)
         server = build_server(settings)
-        if args.transport == "http":
+        if security is not None:
             port = args.port or DEFAULT_HTTP_PORT
-            print(f"parse-mcp: streamable HTTP at http://{args.host}:{port}/mcp", file=sys.stderr)
-            await server.run_streamable_http_async(host=args.host, port=port)
+            access = "bearer token required" if security.requires_token else "no token: this machine only"
+            print(f"parse-mcp: streamable HTTP at {endpoint_url(args.host, port)} ({access})", file=sys.stderr)
+            await serve_http(server, security, port)
         else:
             await server.run_stdio_async()
+
+
+def _http_security(args: argparse.Namespace) -> HttpSecurity:
+    return http_security(
+        args.host,
+        http_tokens_from_env(os.environ),
+        allowed_hosts=args.allowed_host,
+        allowed_origins=args.allowed_origin,
+    )
 
 
 @asynccontextmanager
@@ -92,7 +121,8 @@ async def _settings_for(sandbox: bool) -> AsyncIterator[Settings]:
 
     async with running_sandbox(create_app()) as base_url:
         logger.info("sandbox at %s", base_url)
-        yield sandbox_settings(base_url)
+        # The sandbox stands in for the services, not for the HTTP transport's own token.
+        yield replace(sandbox_settings(base_url), http_tokens=http_tokens_from_env(os.environ))
 
 
 def sandbox_settings(base_url: str) -> Settings:

@@ -82,3 +82,39 @@ def test_an_unsafe_base_url_stops_the_server_with_a_reason(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "clear text" in captured.err
+
+
+# Nothing binds: the server refuses before it listens.
+EVERY_ADDRESS = "0.0.0.0"  # noqa: S104
+
+
+@pytest.mark.parametrize("host", [EVERY_ADDRESS, "192.0.2.10", "::", "mcp.example.com"])
+def test_an_http_bind_other_machines_can_reach_refuses_to_start_without_a_token(
+    host: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("PARSE_MCP_HTTP_TOKEN", raising=False)
+    assert main(["--sandbox", "--transport", "http", "--host", host, "--allowed-host", "mcp.example.com"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"parse-mcp: configuration error: --host {host} accepts connections")
+    assert "set PARSE_MCP_HTTP_TOKEN" in lines[0]
+
+
+def test_a_bind_on_every_address_needs_the_names_clients_use(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PARSE_MCP_HTTP_TOKEN", "tok_" + "c" * 28)
+    assert main(["--sandbox", "--transport", "http", "--host", EVERY_ADDRESS]) == 2
+    err = capsys.readouterr().err
+    assert "add --allowed-host" in err
+    assert "c" * 28 not in err
+
+
+def test_a_malformed_allowed_host_stops_the_server_with_a_reason(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("PARSE_MCP_HTTP_TOKEN", raising=False)
+    assert main(["--sandbox", "--transport", "http", "--allowed-host", "https://mcp.example.com/mcp"]) == 2
+    assert "is not a host name or address" in capsys.readouterr().err
