@@ -8,7 +8,6 @@ DELETE. It is never sent to any other service, and `http.py` never logs a query 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from urllib.parse import quote
 
 import httpx2
 
@@ -19,6 +18,7 @@ from parse_mcp.meta import Meta
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.services.http import HttpClient, Method, Reply, Request
+from parse_mcp.services.paths import path_segment
 from parse_mcp.settings import Secret, Settings
 
 
@@ -149,7 +149,7 @@ class AiParserClient:
 
 
 def _versioned(base: str, parser_id: str, version: int | None) -> str:
-    path = f"{base}/{quote(parser_id, safe='')}"
+    path = f"{base}/{path_segment(parser_id, 'parser_id')}"
     return path if version is None else f"{path}/{version}"
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import httpx2
 
@@ -19,6 +18,7 @@ from parse_mcp.meta import Meta
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.services.http import HttpClient, Reply, Request
+from parse_mcp.services.paths import path_segment
 from parse_mcp.services.specs import ApiSpec, EndpointSpec, encode_query, parse_api, parse_api_list
 from parse_mcp.settings import Secret, Settings
 
@@ -88,7 +88,7 @@ class ParseBotClient:
     async def describe_api(self, scraper_id: str, version: int | None = None) -> tuple[ApiSpec, Meta]:
         """`GET /sdk/schemas/{scraper_id}[?version=N]`, always fresh, and cached for execution."""
         query = [("version", str(version))] if version is not None else []
-        reply = await self._call(Request("GET", f"/sdk/schemas/{_segment(scraper_id)}", query=query))
+        reply = await self._call(Request("GET", f"/sdk/schemas/{path_segment(scraper_id, 'scraper_id')}", query=query))
         api = parse_api(self._json(reply))
         if api is None:
             raise UpstreamFailure(self._undocumented(reply, "The API schema had no id."), reply.meta)
@@ -121,7 +121,7 @@ class ParseBotClient:
         if session is not None:
             headers["X-Session-ID"] = session.session_id
             headers["X-Encryption-Key"] = session.encryption_key.reveal()
-        path = f"/scraper/{_segment(scraper_id)}/{_segment(endpoint.name)}"
+        path = f"/scraper/{path_segment(scraper_id, 'scraper_id')}/{path_segment(endpoint.name, 'endpoint')}"
         if endpoint.method == "GET":
             request = Request("GET", path, query=encode_query(params), headers=headers, paced=True)
         else:
@@ -140,25 +140,25 @@ class ParseBotClient:
         return await self._document(Request("POST", "/dispatch", json_body=body, has_body=True, creates_work=True))
 
     async def get_task(self, task_id: str) -> tuple[JsonValue, Meta]:
-        return await self._document(Request("GET", f"/dispatch/tasks/{_segment(task_id)}"))
+        return await self._document(Request("GET", f"/dispatch/tasks/{path_segment(task_id, 'task_id')}"))
 
     async def revise_api(self, task_id: str, description: str) -> tuple[JsonValue, Meta]:
         """`POST /dispatch/tasks/{id}/revise`: a revision task, polled like a build."""
-        path = f"/dispatch/tasks/{_segment(task_id)}/revise"
+        path = f"/dispatch/tasks/{path_segment(task_id, 'task_id')}/revise"
         request = Request("POST", path, json_body={"description": description}, has_body=True, creates_work=True)
         return await self._document(request)
 
     async def check_updates(self, task_id: str) -> tuple[JsonValue, Meta]:
-        return await self._document(Request("GET", f"/dispatch/tasks/{_segment(task_id)}/updates"))
+        return await self._document(Request("GET", f"/dispatch/tasks/{path_segment(task_id, 'task_id')}/updates"))
 
     async def preview_update(
         self, task_id: str, endpoint: str, params: Mapping[str, JsonValue]
     ) -> tuple[JsonValue, Meta]:
-        path = f"/dispatch/tasks/{_segment(task_id)}/preview-update/{_segment(endpoint)}"
+        path = f"/dispatch/tasks/{path_segment(task_id, 'task_id')}/preview-update/{path_segment(endpoint, 'endpoint')}"
         return await self._document(Request("POST", path, json_body={"params": dict(params)}, has_body=True))
 
     async def merge_updates(self, task_id: str, endpoints: list[str]) -> tuple[JsonValue, Meta]:
-        path = f"/dispatch/tasks/{_segment(task_id)}/merge-updates"
+        path = f"/dispatch/tasks/{path_segment(task_id, 'task_id')}/merge-updates"
         return await self._document(Request("POST", path, json_body={"endpoints": endpoints}, has_body=True))
 
     def forget(self, scraper_id: str | None = None) -> None:
@@ -174,10 +174,10 @@ class ParseBotClient:
         return await self._document(Request("GET", "/marketplace/apis", query=params))
 
     async def marketplace_listing(self, listing_id: str) -> tuple[JsonValue, Meta]:
-        return await self._document(Request("GET", f"/marketplace/apis/{_segment(listing_id)}"))
+        return await self._document(Request("GET", f"/marketplace/apis/{path_segment(listing_id, 'listing')}"))
 
     async def marketplace_by_slug(self, slug: str) -> tuple[JsonValue, Meta]:
-        return await self._document(Request("GET", f"/marketplace/by-slug/{_segment(slug)}"))
+        return await self._document(Request("GET", f"/marketplace/by-slug/{path_segment(slug, 'listing')}"))
 
     # -- sessions -------------------------------------------------------------------------------------
 
@@ -185,7 +185,7 @@ class ParseBotClient:
         self, scraper_id: str, endpoint: str, credentials: Mapping[str, JsonValue]
     ) -> tuple[JsonValue, Meta]:
         """The login endpoint of an authenticated API: its whole answer, with `session_id` and `encryption_key`."""
-        path = f"/scraper/{_segment(scraper_id)}/{_segment(endpoint)}"
+        path = f"/scraper/{path_segment(scraper_id, 'scraper_id')}/{path_segment(endpoint, 'endpoint')}"
         request = Request("POST", path, json_body=dict(credentials), has_body=True, paced=True)
         return await self._document(request)
 
@@ -263,8 +263,3 @@ def _scraper_id_of(task: Mapping[str, object]) -> str | None:
         if isinstance(nested, str) and nested:
             return nested
     return None
-
-
-def _segment(value: str) -> str:
-    """One path segment: ids and names are the caller's text, so they must not add path levels."""
-    return quote(value, safe="")
