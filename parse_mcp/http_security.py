@@ -162,7 +162,7 @@ class BearerGate:
         if scope["type"] != "http":
             return  # uvicorn runs with websockets off; refuse anything else by not answering it
         if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
-            await _respond(send, 200, _HEALTHY)
+            await _respond(send, 200, _HEALTHY, head_only=scope["method"] == "HEAD")
             return
         if not self._known:
             await self._app(scope, receive, send)
@@ -237,7 +237,9 @@ def endpoint_url(host: str, port: int) -> str:
     return f"http://{_bracketed(host)}:{port}{MCP_PATH}"
 
 
-async def _respond(send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+async def _respond(
+    send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = (), *, head_only: bool = False
+) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -250,7 +252,7 @@ async def _respond(send: Send, status: int, body: bytes, headers: Sequence[tuple
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": b"" if head_only else body})
 
 
 def _host_patterns(value: str) -> list[str]:

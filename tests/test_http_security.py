@@ -59,7 +59,9 @@ class _QuietServer(uvicorn.Server):
 
 
 @asynccontextmanager
-async def serving(security: HttpSecurity, server: MCPServer[Any] | None = None) -> AsyncIterator[str]:
+async def serving(
+    security: HttpSecurity, server: MCPServer[Any] | None = None, *, stateless: bool = False
+) -> AsyncIterator[str]:
     """Serve `http_app` on a free loopback port and yield its base URL.
 
     The socket listens before uvicorn starts, so requests queue in the backlog until it accepts them:
@@ -67,7 +69,7 @@ async def serving(security: HttpSecurity, server: MCPServer[Any] | None = None) 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen()
-    app = http_app(server or build_server(Settings()), security)
+    app = http_app(server or build_server(Settings()), security, stateless=stateless)
     config = uvicorn.Config(app, log_config=None, access_log=False, log_level="warning", ws="none")
     uvicorn_server = _QuietServer(config)
     try:
@@ -210,14 +212,19 @@ async def test_an_allowed_host_admits_clients_that_use_that_name(mode: str) -> N
 async def test_healthz_answers_without_a_token_and_says_nothing_but_ok(tokens: tuple[str, ...]) -> None:
     async with serving(guarded(*tokens)) as url, httpx2.AsyncClient() as http:
         answer = await http.get(f"{url}/healthz")
+        headers_only = await http.head(f"{url}/healthz")
+        posted = await http.post(f"{url}/healthz")
     assert answer.status_code == 200
     assert answer.content == b'{"status":"ok"}'
     assert answer.headers["content-type"] == "application/json"
+    assert (headers_only.status_code, headers_only.content) == (200, b"")
+    assert posted.status_code == (401 if tokens else 404)
 
 
+@pytest.mark.parametrize("stateless", [False, True], ids=["sessions", "stateless"])
 @pytest.mark.parametrize("mode", ERAS)
-async def test_each_token_is_its_own_stable_principal_that_a_tool_can_read(mode: str) -> None:
-    async with serving(guarded(TOKEN_A, TOKEN_B), whoami_server()) as url:
+async def test_each_token_is_its_own_stable_principal_that_a_tool_can_read(mode: str, stateless: bool) -> None:
+    async with serving(guarded(TOKEN_A, TOKEN_B), whoami_server(), stateless=stateless) as url:
         async with mcp_client(url, mode, bearer(TOKEN_A)) as first:
             a_once, a_twice = await whoami(first), await whoami(first)
         async with mcp_client(url, mode, bearer(TOKEN_A)) as again:
