@@ -1,14 +1,28 @@
-"""Cutting a payload keeps valid JSON within the budget and says what was left out."""
+"""Cutting a payload keeps valid JSON within the budget of size and depth and says what was left out; any body reads."""
 
 from __future__ import annotations
 
 import json
+from typing import cast
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parse_mcp.json_types import JsonValue
-from parse_mcp.policy.size import Cut, fit, size_of
+from parse_mcp.policy.size import (
+    DEFAULT_MAX_DATA_CHARS,
+    DEPTH_MARKER,
+    MAX_DEPTH,
+    READ_MAX_DEPTH,
+    Cut,
+    depth_of,
+    fit,
+    loads_bounded,
+    size_of,
+)
+from parse_mcp.results import Outcome, ToolResult, limit_size, render
+from tests.text_channel import read
 
 
 def test_a_payload_that_fits_is_untouched() -> None:
@@ -59,3 +73,73 @@ def test_any_payload_comes_back_as_valid_json_within_the_budget(value: JsonValue
     assert len(text) <= budget
     assert json.loads(text) == cut
     assert (cuts == []) == (cut == value)
+
+
+DEPTHS = (10, 300, 900, 5_000, 1_000_000)
+
+
+def nested_body(depth: int, leaf: str = '"a]\\"[{"') -> bytes:
+    """A list `depth` levels deep around a string full of brackets (which must not count as levels)."""
+    return ("[" * depth + leaf + "]" * depth).encode()
+
+
+def parsed(body: bytes) -> JsonValue:
+    return cast(JsonValue, loads_bounded(body))
+
+
+def test_a_body_of_any_depth_is_read_without_recursion_error_and_deep_levels_become_the_marker() -> None:
+    for depth in DEPTHS:
+        value = parsed(nested_body(depth))
+        assert depth_of(value) == min(depth, READ_MAX_DEPTH)
+        innermost = value
+        while isinstance(innermost, list):
+            (innermost,) = innermost
+        assert innermost == ('a]"[{' if depth <= READ_MAX_DEPTH else DEPTH_MARKER)
+
+
+def test_objects_and_strings_with_brackets_and_escapes_read_as_json_does() -> None:
+    body = b'{"a": "[[[{{{\\\\", "b\\"[": [1, {"c": "]]]}}}"}], "d": true}'
+    assert loads_bounded(body) == json.loads(body)
+    deep = ('{"k": ' * 500 + '"x"' + "}" * 500).encode()
+    value = parsed(deep)
+    assert depth_of(value) == READ_MAX_DEPTH
+
+
+def test_a_body_that_is_not_json_raises_value_error_whatever_its_depth() -> None:
+    for body in (b"[[[", b"]]]" + b"[" * 5_000, b'"open', b"[1]]]]" + b"[" * 5_000, b"\xff\xfe\xfa", b"<html>"):
+        with pytest.raises(ValueError, match=r"."):
+            loads_bounded(body)
+
+
+def test_too_deep_is_cut_like_too_large_with_the_path_and_the_levels_left_out() -> None:
+    for depth in DEPTHS:
+        value = parsed(nested_body(depth))
+        cut, cuts = fit(value, DEFAULT_MAX_DATA_CHARS)
+        if depth <= MAX_DEPTH:
+            assert (cut, cuts) == (value, [])
+            continue
+        assert depth_of(cut) == MAX_DEPTH
+        assert cuts == [Cut("$" + "[0]" * MAX_DEPTH, 0, min(depth, READ_MAX_DEPTH) - MAX_DEPTH, "levels")]
+
+
+def test_a_deep_and_large_value_is_cut_by_both_and_stays_valid_json() -> None:
+    value: JsonValue = {"rows": ["x" * 100] * 1_000, "tree": json.loads(nested_body(200))}
+    cut, cuts = fit(value, 2_000)
+    assert size_of(cut) <= 2_000
+    assert depth_of(cut) <= MAX_DEPTH
+    assert {c.unit for c in cuts} >= {"levels", "items"}
+
+
+def test_a_deep_answer_renders_as_the_standard_result_saying_what_was_cut() -> None:
+    for depth in DEPTHS:
+        outcome = limit_size(Outcome.success("e returned data.", parsed(nested_body(depth))), 40_000)
+        result = render(outcome)
+        assert result.structured_content is not None
+        ToolResult.model_validate(result.structured_content)
+        assert result.structured_content["ok"] is True
+        assert result.structured_content["meta"].get("truncated") is (True if depth > MAX_DEPTH else None)
+        text = read(result)
+        assert text.merged() == result.structured_content
+        if depth > MAX_DEPTH:
+            assert "32 levels of nesting" in result.structured_content["summary"]
+            assert result.structured_content["meta"]["omitted"][0]["unit"] == "levels"
