@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 from typing import cast
 
+import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mcp import Client
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from parse_mcp.json_types import JsonValue
 from parse_mcp.policy.size import (
@@ -22,6 +28,9 @@ from parse_mcp.policy.size import (
     size_of,
 )
 from parse_mcp.results import Outcome, ToolResult, limit_size, render
+from parse_mcp.sandbox.serve import running_sandbox
+from parse_mcp.server import build_server
+from parse_mcp.settings import Secret, Settings
 from tests.text_channel import read
 
 
@@ -143,3 +152,39 @@ def test_a_deep_answer_renders_as_the_standard_result_saying_what_was_cut() -> N
         if depth > MAX_DEPTH:
             assert "32 levels of nesting" in result.structured_content["summary"]
             assert result.structured_content["meta"]["omitted"][0]["unit"] == "levels"
+
+
+def deep_upstream() -> Starlette:
+    """A Parse.bot stand-in with one GET endpoint whose data is a list nested `depth` levels deep."""
+    schema = {
+        "id": "deep",
+        "name": "Deep",
+        "endpoints": [{"name": "nest", "method": "GET", "input_params": {"depth": {"type": "int", "required": True}}}],
+    }
+
+    async def describe(_request: Request) -> Response:
+        return JSONResponse(schema)
+
+    async def nest(request: Request) -> Response:
+        depth = int(request.query_params["depth"])
+        return Response(b'{"status": "success", "data": ' + nested_body(depth) + b"}", media_type="application/json")
+
+    return Starlette(routes=[Route("/sdk/schemas/deep", describe), Route("/scraper/deep/nest", nest)])
+
+
+@pytest.mark.anyio
+async def test_a_deep_answer_reaches_a_real_client_as_the_standard_result() -> None:
+    async with running_sandbox(deep_upstream()) as url:
+        settings = Settings(parse_api_key=Secret("pmx_deep_test_key"), parse_base_url=url)
+        async with Client(build_server(settings)) as client:
+            for depth in DEPTHS:
+                with anyio.fail_after(30):
+                    result = await client.call_tool(
+                        "execute_endpoint", {"scraper_id": "deep", "endpoint": "nest", "params": {"depth": depth}}
+                    )
+                structured = result.structured_content
+                assert structured is not None
+                ToolResult.model_validate(structured)
+                assert (depth, structured["ok"]) == (depth, True)
+                assert depth_of(structured["data"]) == min(depth, MAX_DEPTH)
+                assert read(result).merged() == structured
