@@ -18,14 +18,15 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 
 from parse_mcp.errors import ErrorCode, ErrorRecord
-from parse_mcp.guidance.redact import redact
+from parse_mcp.guidance.redact import Redactor, redactor_for
 from parse_mcp.json_types import JsonScalar
 
 MESSAGE_LIMIT = 300
 SNIPPET_LIMIT = 500
 # Bodies larger than this are not parsed as JSON at all: an error envelope is a few hundred bytes.
 _PARSE_LIMIT = 1_000_000
-# No documented wait is longer than a day (the daily cap resets at UTC midnight).
+# No documented wait is longer than a day (the daily cap resets at UTC midnight): a longer one is not
+# believed, and is treated as unknown rather than clamped, so one hostile header cannot lock a day.
 _MAX_RETRY_AFTER = 86_400.0
 
 TransportFault = Literal["connect", "timeout", "protocol"]
@@ -41,31 +42,37 @@ def classify_parsebot(
     *,
     now: float,
     secrets: Sequence[str] = (),
+    redactor: Redactor | None = None,
 ) -> ErrorRecord:
     """Classify a Parse.bot answer that is not a documented success. `headers` keys are lower-case.
 
-    `secrets` are the values this server sent (its keys): they are scrubbed from every copied text.
+    `redactor` (or one built from `secrets`, the keys this server sent) scrubs every copied text.
     """
-    return scrub(_classify(http_status, headers, body, now=now), secrets)
+    scrubber = redactor if redactor is not None else redactor_for(secrets)
+    return scrub(_classify(http_status, headers, body, now=now, redactor=scrubber), scrubber)
 
 
-def scrub(record: ErrorRecord, secrets: Sequence[str]) -> ErrorRecord:
-    """Every text the record copied from elsewhere, with the given secrets and anything key-shaped removed."""
+def scrub(record: ErrorRecord, redactor: Redactor | Sequence[str]) -> ErrorRecord:
+    """Every text the record copied from elsewhere, with the known secrets and anything key-shaped removed."""
+    scrubber = redactor if isinstance(redactor, Redactor) else redactor_for(redactor)
     changes: dict[str, object] = {}
     for item in fields(record):
         value = getattr(record, item.name)
         if isinstance(value, str):
-            changes[item.name] = redact(value, secrets)
-    changes["fields"] = tuple(name for name in record.fields if redact(name, secrets) == name)
+            changes[item.name] = scrubber.text(value)
+    changes["fields"] = tuple(name for name in record.fields if scrubber.text(name) == name)
     if record.next_tier:
         changes["next_tier"] = {
-            key: redact(value, secrets) if isinstance(value, str) else value for key, value in record.next_tier.items()
+            key: scrubber.text(value) if isinstance(value, str) else value for key, value in record.next_tier.items()
         }
     return replace(record, **changes)  # type: ignore[arg-type]
 
 
-def _classify(http_status: int, headers: Mapping[str, str], body: bytes, *, now: float) -> ErrorRecord:
-    document = _load_json(body)
+def _classify(
+    http_status: int, headers: Mapping[str, str], body: bytes, *, now: float, redactor: Redactor
+) -> ErrorRecord:
+    # The known keys go before any text is capped: a cap must not leave the start of a key behind.
+    document = redactor.json(_load_json(body))
     top: dict[str, object] = document if isinstance(document, dict) else {}
     envelope = top.get("error")
     fields_of: dict[str, object] = envelope if isinstance(envelope, dict) else {}
@@ -106,7 +113,7 @@ def _classify(http_status: int, headers: Mapping[str, str], body: bytes, *, now:
         attempts=_integer(fields_of.get("attempts")),
         limit_type=limit_type,
         retry_after=retry_after,
-        request_id=_text(headers.get("x-railway-request-id"), 128),
+        request_id=_header_text(headers, "x-railway-request-id", redactor),
         next_tier=_next_tier(fields_of.get("next_tier")),
         fields=_fields(message, detail),
     )
@@ -120,10 +127,12 @@ def classify_aiparser(
     *,
     now: float,
     secrets: Sequence[str] = (),
+    redactor: Redactor | None = None,
 ) -> ErrorRecord:
     """Classify an AI Parser answer that is not a success. Its status codes are the whole verdict (the
     service documents no envelope; the body is read for its message only)."""
-    document = _load_json(body)
+    scrubber = redactor if redactor is not None else redactor_for(secrets)
+    document = scrubber.json(_load_json(body))
     top: dict[str, object] = document if isinstance(document, dict) else {}
     message = _first_message(top.get("detail"), top.get("error"), top) or _body_preview(body, document)
     lowered = message.lower()
@@ -147,19 +156,22 @@ def classify_aiparser(
         message=message,
         http_status=http_status,
         retry_after=parse_retry_after(headers.get("retry-after"), now=now),
-        request_id=_text(headers.get("x-request-id"), 128),
+        request_id=_header_text(headers, "x-request-id", scrubber),
         fields=_fields(message, top.get("detail")),
     )
-    return scrub(record, secrets)
+    return scrub(record, scrubber)
 
 
-def classify_unexpected_success(http_status: int, headers: Mapping[str, str], reason: str) -> ErrorRecord:
+def classify_unexpected_success(
+    http_status: int, headers: Mapping[str, str], reason: str, *, redactor: Redactor | None = None
+) -> ErrorRecord:
     """A 2xx whose body is not what the API documents (`reason` is our own words, not the body)."""
+    scrubber = redactor if redactor is not None else redactor_for()
     return ErrorRecord(
         code="unexpected_response",
         message=reason[:MESSAGE_LIMIT],
         http_status=http_status,
-        request_id=_text(headers.get("x-railway-request-id"), 128),
+        request_id=_header_text(headers, "x-railway-request-id", scrubber),
     )
 
 
@@ -373,9 +385,9 @@ def _retry_after(
 
 
 def _usable_wait(seconds: float) -> float | None:
-    if not math.isfinite(seconds) or seconds < 0:
+    if not math.isfinite(seconds) or seconds < 0 or seconds > _MAX_RETRY_AFTER:
         return None
-    return min(float(math.ceil(seconds)), _MAX_RETRY_AFTER)
+    return float(math.ceil(seconds))
 
 
 def _integer(value: object) -> int | None:
@@ -388,6 +400,12 @@ def _integer(value: object) -> int | None:
     if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 10:
         return int(value.strip())
     return None
+
+
+def _header_text(headers: Mapping[str, str], name: str, redactor: Redactor) -> str | None:
+    """A header copied into the record, scrubbed before it is capped."""
+    raw = headers.get(name)
+    return _text(redactor.text(raw), 128) if raw is not None else None
 
 
 def _text(value: object, limit: int, *, keep_layout: bool = False) -> str | None:

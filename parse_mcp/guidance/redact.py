@@ -118,11 +118,16 @@ class RedactingFilter(logging.Filter):
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` scrubbed of the given secrets and of anything key-shaped (for callers without a Redactor)."""
-    return _redactor_for(tuple(secrets)).text(text)
+    return redactor_for(secrets).text(text)
+
+
+def redactor_for(secrets: Iterable[str] = ()) -> Redactor:
+    """The Redactor of these secrets, built once: compiling the pattern is the costly part."""
+    return _cached_redactor(tuple(sorted(set(secrets))))
 
 
 @lru_cache(maxsize=16)
-def _redactor_for(secrets: tuple[str, ...]) -> Redactor:
+def _cached_redactor(secrets: tuple[str, ...]) -> Redactor:
     return Redactor(secrets)
 
 

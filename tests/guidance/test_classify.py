@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any, get_args
+from urllib.parse import quote
 
 import pytest
 from hypothesis import given, settings
@@ -16,9 +17,12 @@ from parse_mcp.guidance.classify import (
     classify_aiparser,
     classify_parsebot,
     classify_transport,
+    classify_unexpected_success,
     parse_retry_after,
     seconds_to_utc_midnight,
 )
+from parse_mcp.guidance.redact import Redactor
+from tests.guidance.test_redact import forms_of, leaked
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "parsebot"
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -119,7 +123,10 @@ def test_seconds_to_utc_midnight_counts_from_the_given_instant() -> None:
         ("inf", None),
         ("Fri, 15 Jan 2027 08:01:00 GMT", 60.0),
         ("Fri, 15 Jan 2027 07:59:00 GMT", None),
-        ("99999999", 86_400.0),
+        ("86400", 86_400.0),
+        ("86401", None),
+        ("99999999", None),
+        ("Sat, 16 Jan 2027 08:00:01 GMT", None),
         (None, None),
     ],
 )
@@ -228,3 +235,76 @@ def test_the_classifier_never_raises_and_never_returns_the_key(
     assert KEY not in repr(record)
     assert len(record.message) <= 300
     assert record.snippet is None or len(record.snippet) <= SNIPPET_LIMIT
+
+
+def test_a_retry_after_beyond_a_day_in_the_body_is_unknown_not_a_day() -> None:
+    burst = {"error": {"limit_type": "burst", "retry_after": 999_999_999}, "status_code": 429}
+    assert classify_parsebot(429, {}, body_bytes(burst), now=NOW).retry_after is None
+    hostile_header = classify_parsebot(429, {"retry-after": "999999999"}, body_bytes(burst), now=NOW)
+    assert hostile_header.retry_after is None
+
+
+def test_a_daily_limit_with_an_absurd_wait_counts_down_to_utc_midnight_instead() -> None:
+    body = {"error": {"limit_type": "daily", "retry_after": 10**9}, "status_code": 429}
+    record = classify_parsebot(429, {"retry-after": "99999999"}, body_bytes(body), now=NOW)
+    assert record.code == "rate_limited_daily"
+    assert record.retry_after == 16 * 3600
+
+
+ECHO_KEYS = (PARSEBOT_SHAPED_KEY, SCRAPERAPI_SHAPED_KEY) = (
+    "pmx_live_4f9a8b7c6d5e_Zq+/x",
+    "3f9a0c1e5b7d2a4c6e8f0b1d3a5c7e9f",
+)
+ECHO_REDACTOR = Redactor(ECHO_KEYS)
+ECHO_FORMS = [(key, name, form) for key in ECHO_KEYS for name, form in forms_of(key).items()]
+
+
+def _envelope_echoing(form: str) -> dict[str, object]:
+    """A Parse.bot error envelope with the form in every field the classifier copies."""
+    return {
+        "error": {
+            "status": form,
+            "kind": form,
+            "message": f"upstream said {form}",
+            "snippet": f"<p>{form}</p>",
+            "url": f"https://example.com/a?k={form}",
+            "block_type": form,
+            "vendor": form,
+            "limit_type": form,
+            "next_tier": {"display_name": form, "credits": 10, "price": form},
+        },
+        "detail": [{"loc": ["body", form], "msg": form, "type": "value_error"}],
+    }
+
+
+@pytest.mark.parametrize(("key", "name", "form"), ECHO_FORMS, ids=[f"{k[:4]}-{n}" for k, n, _ in ECHO_FORMS])
+def test_a_key_echoed_in_every_field_and_the_request_id_leaves_no_trace_in_the_record(
+    key: str, name: str, form: str
+) -> None:
+    headers = {"x-railway-request-id": f"req-{form}", "x-request-id": form}
+    for status in (400, 422, 429, 500, 502, 503):
+        record = classify_parsebot(
+            status, headers, body_bytes(_envelope_echoing(form)), now=NOW, redactor=ECHO_REDACTOR
+        )
+        assert not leaked(repr(record), key), status
+        assert record.request_id is not None
+        assert record.request_id.startswith("req-")
+    ai_body = body_bytes({"detail": f"bad key {form}", "error": form})
+    for status in (400, 401, 404, 500):
+        ai_record = classify_aiparser("/parse/p", status, headers, ai_body, now=NOW, redactor=ECHO_REDACTOR)
+        assert not leaked(repr(ai_record), key), status
+    unexpected = classify_unexpected_success(200, headers, "not JSON", redactor=ECHO_REDACTOR)
+    assert not leaked(repr(unexpected), key)
+
+
+def test_a_key_cut_by_the_message_cap_is_still_removed_whole() -> None:
+    # The key straddles the 300-character cap: scrubbing after the cut would leave its first half.
+    message = "x" * (300 - len(SCRAPERAPI_SHAPED_KEY) // 2) + SCRAPERAPI_SHAPED_KEY
+    record = classify_parsebot(400, {}, body_bytes({"error": {"message": message}}), now=NOW, redactor=ECHO_REDACTOR)
+    assert SCRAPERAPI_SHAPED_KEY[:12] not in record.message
+
+
+def test_the_secrets_argument_still_builds_a_redactor_for_callers_without_one() -> None:
+    body = body_bytes({"error": {"message": f"bad {quote(SCRAPERAPI_SHAPED_KEY.upper())}"}})
+    record = classify_parsebot(401, {"x-railway-request-id": SCRAPERAPI_SHAPED_KEY}, body, now=NOW, secrets=ECHO_KEYS)
+    assert not leaked(repr(record), SCRAPERAPI_SHAPED_KEY)
