@@ -194,6 +194,10 @@ class HttpClient:
         except TimeoutError:
             logger.info("%s %s: the call's time budget ran out", request.method, request.path)
             raise TransportFailure(_out_of_time(request), reached=True) from None
+        except TransportFailure as exc:
+            if not exc.reached and request.paced:
+                self._pacer.release(self._clock(), go)  # never sent: the service spent nothing on it
+            raise
         finally:
             # Also on cancellation: a probe that will never be answered must not hold the others.
             if request.paced:
