@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from parse_mcp.guidance.redact import Redactor, redactor_for
 from parse_mcp.json_types import JsonValue
 
 # No rate-limit reading is trusted beyond a day (the longest window either service documents).
@@ -62,14 +63,19 @@ class RateSnapshot:
     daily_reset_in: float | None = None
 
 
-def read_meta(headers: Mapping[str, str]) -> Meta:
-    """Parse the agent-visible meta from response headers (keys must be lower-case)."""
+def read_meta(headers: Mapping[str, str], redactor: Redactor | None = None) -> Meta:
+    """Parse the agent-visible meta from response headers (keys must be lower-case).
+
+    The request id is the one text copied from the service: `redactor` (pass the one that knows both
+    keys) scrubs it, since an upstream may echo anything there. Without one, key-shaped text is removed.
+    """
+    scrubber = redactor if redactor is not None else redactor_for()
     return Meta(
         credits_charged=_number(headers.get("x-credits-charged")),
         credits_remaining=_number(headers.get("x-credits-remaining")),
         rate_limit_remaining=_count(headers.get("x-ratelimit-remaining")),
         daily_remaining=_count(headers.get("x-ratelimit-daily-remaining")),
-        request_id=_request_id(headers.get("x-railway-request-id")),
+        request_id=_request_id(headers.get("x-railway-request-id"), scrubber),
     )
 
 
@@ -113,8 +119,11 @@ def _seconds(raw: str | None) -> float | None:
     return None if value is None or value > _MAX_SECONDS else float(value)
 
 
-def _request_id(raw: str | None) -> str | None:
+def _request_id(raw: str | None, redactor: Redactor) -> str | None:
     if raw is None:
         return None
-    cleaned = "".join(ch for ch in raw.strip() if ch.isprintable())[:128]
+    # Scrubbed before the cap, so a key cut in half by it is still recognised whole; and after the
+    # unprintable characters are gone, so none of them can hide a key from the scan.
+    printable = "".join(ch for ch in raw.strip() if ch.isprintable())
+    cleaned = redactor.text(printable)[:128]
     return cleaned or None
