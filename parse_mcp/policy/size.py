@@ -53,7 +53,7 @@ class Cut:
         return {"path": self.path, "kept": self.kept, "total": self.total, "unit": self.unit}
 
 
-def size_of(value: JsonValue) -> int:
+def size_of(value: object) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
@@ -113,10 +113,10 @@ def fit(value: JsonValue, max_chars: int, max_depth: int = MAX_DEPTH) -> tuple[J
     return shrunk, depth_cuts + size_cuts
 
 
-def depth_of(value: JsonValue) -> int:
+def depth_of(value: object) -> int:
     """Levels of lists and objects in `value` (0 for a scalar), counted without recursion."""
     deepest = 0
-    stack: list[tuple[JsonValue, int]] = [(value, 1)]
+    stack: list[tuple[object, int]] = [(value, 1)]
     while stack:
         item, level = stack.pop()
         children = _children(item)
@@ -127,7 +127,7 @@ def depth_of(value: JsonValue) -> int:
     return deepest
 
 
-def _children(item: JsonValue) -> list[JsonValue] | None:
+def _children(item: object) -> list[object] | None:
     if isinstance(item, dict):
         return list(item.values())
     if isinstance(item, list):

@@ -3,6 +3,11 @@
 `input_params` is not JSON Schema: it is a flat map from name to a loose spec (`type` labels such as
 "str", "int", "List[str]"; `required`; `default`; `choices`), sometimes just a description string.
 Parsing is forgiving (an odd row is skipped, an unknown label accepts anything) and never raises.
+
+The check refuses, naming the field and the limit, whatever the service or a server on the way would
+refuse or choke on: a value too long or too deeply nested, a GET whose query string would make the URL
+longer than servers commonly accept, a POST body too large. Names and choices read from the spec reach
+our messages only when they are safe tokens.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlencode
 
+from parse_mcp.guidance.classify import safe_token
 from parse_mcp.json_types import JsonValue
+from parse_mcp.policy.size import depth_of, size_of
 
 ParamType = Literal["string", "integer", "number", "boolean", "array", "object", "any"]
 
@@ -39,6 +47,18 @@ _LABELS: Mapping[str, ParamType] = {
     "dict": "object",
 }
 _GENERIC = re.compile(r"^(optional|list|dict)\[(.*)\]$", re.IGNORECASE)
+
+# Limits on one call's params, so that an over-long argument is the caller's to fix (fix_input) and never
+# a crash on the way out. One value, as JSON: far above any search term, id or filter an endpoint takes.
+MAX_VALUE_CHARS = 20_000
+# Levels of lists and objects in one value.
+MAX_VALUE_DEPTH = 16
+# A GET's whole query string, encoded: many servers and proxies refuse a request line past 8 KB.
+MAX_QUERY_CHARS = 8_000
+# A POST's whole body, as JSON.
+MAX_BODY_CHARS = 200_000
+# How much of a name the caller sent we repeat in a message.
+_NAME_SHOWN = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,18 +186,61 @@ def check_params(endpoint: EndpointSpec, params: Mapping[str, object]) -> list[P
     known = {p.name for p in endpoint.params}
     for name in params:
         if name not in known:
-            listing = ", ".join(sorted(known)) or "none"
-            problems.append(Problem(name, f"{name} is not a parameter of {endpoint.name} (it takes: {listing})"))
+            listing = ", ".join(sorted(n for n in known if safe_token(n))) or "none"
+            shown = _shown(name)
+            problems.append(Problem(shown, f"{shown} is not a parameter of {endpoint.name} (it takes: {listing})"))
     for spec in endpoint.params:
         value = params.get(spec.name)
         if value is None:
             if spec.required:
                 problems.append(Problem(spec.name, f"{spec.name} is required ({spec.type})"))
             continue
-        problem = _check_value(spec, value)
+        problem = too_large(spec.name, value) or _check_value(spec, value)
         if problem is not None:
             problems.append(problem)
+    if not problems:
+        problems.extend(_request_too_large(endpoint.method, params))
     return problems
+
+
+def too_large(name: str, value: object) -> Problem | None:
+    """A problem when one value is nested or sized beyond what a call accepts; None when it fits."""
+    depth = depth_of(value)
+    if depth > MAX_VALUE_DEPTH:
+        return Problem(name, f"{name} is nested {depth:,} levels deep; at most {MAX_VALUE_DEPTH} are accepted")
+    size = size_of(value)
+    if size > MAX_VALUE_CHARS:
+        return Problem(name, f"{name} is {size:,} characters long as JSON; at most {MAX_VALUE_CHARS:,} are accepted")
+    return None
+
+
+def _request_too_large(method: str, params: Mapping[str, object]) -> list[Problem]:
+    """The whole request's limit, named after its largest param (the one to shorten first)."""
+    present = {name: value for name, value in params.items() if value is not None}
+    if not present:
+        return []
+    largest = max(present, key=lambda name: size_of(present[name]))
+    if method == "GET":
+        length = len(urlencode(encode_query(present)))
+        if length > MAX_QUERY_CHARS:
+            message = (
+                f"the query string would be {length:,} characters once encoded; a GET endpoint takes at most "
+                f"{MAX_QUERY_CHARS:,}: shorten {largest}"
+            )
+            return [Problem(largest, message)]
+        return []
+    length = size_of(present)
+    if length > MAX_BODY_CHARS:
+        message = (
+            f"the body would be {length:,} characters of JSON; at most {MAX_BODY_CHARS:,} are accepted: "
+            f"shorten {largest}"
+        )
+        return [Problem(largest, message)]
+    return []
+
+
+def _shown(name: str) -> str:
+    return name if len(name) <= _NAME_SHOWN else name[:_NAME_SHOWN] + "…"
 
 
 def encode_query(params: Mapping[str, object]) -> list[tuple[str, str]]:
@@ -199,9 +262,23 @@ def _check_value(spec: ParamSpec, value: object) -> Problem | None:
     if not _has_type(spec.type, value):
         return Problem(spec.name, f"{spec.name} must be {_article(spec.type)}, got {_json_type(value)}")
     if spec.choices is not None and value not in spec.choices:
-        allowed = ", ".join(json.dumps(c, ensure_ascii=False) for c in spec.choices)
-        return Problem(spec.name, f"{spec.name} must be one of {allowed}")
+        return Problem(spec.name, f"{spec.name} must be one of {_choices_shown(spec.choices)}")
     return None
+
+
+def _choices_shown(choices: tuple[object, ...]) -> str:
+    """The choices, when the spec's are all safe to repeat (short tokens, numbers); else where to read them."""
+    shown: list[str] = []
+    for choice in choices[:20]:
+        if isinstance(choice, bool) or choice is None:
+            shown.append(json.dumps(choice))
+        elif isinstance(choice, int | float):
+            shown.append(str(choice))
+        elif isinstance(choice, str) and safe_token(choice):
+            shown.append(json.dumps(choice))
+        else:
+            return "the choices describe_api lists for it"
+    return ", ".join(shown) + (", …" if len(choices) > len(shown) else "")
 
 
 def _has_type(expected: ParamType, value: object) -> bool:
