@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from parse_mcp import __version__
 from parse_mcp.errors import ErrorRecord
 from parse_mcp.guidance.classify import classify_transport
+from parse_mcp.http_security import principal_of
 from parse_mcp.json_types import JsonValue
 from parse_mcp.policy.breaker import RepeatedFailures
 from parse_mcp.policy.deadline import DEFAULT_CALL_BUDGET_SECONDS, call_budget
@@ -158,6 +159,9 @@ def client_of(context: Context[AppState, Any]) -> str:
     """Whose call this is, as a short name that reveals nothing: the bearer token's principal over HTTP,
     else the MCP session (the legacy era's `Mcp-Session-Id`), else the one local client (stdio, in-memory,
     or a sessionless HTTP request without a token, which has no identity to tell apart)."""
+    principal = principal_of(context)
+    if principal is not None:
+        return principal
     headers = context.headers
     session_id = headers.get("mcp-session-id") if headers is not None else None
     if session_id:

@@ -6,9 +6,10 @@ from the third time the guidance says so and tells the agent to stop and ask the
 that call, or a quiet `window_seconds`, starts the count again.
 
 Only *sequential* repeats count: a call that started before the previous failure of the same call had
-ended is a concurrent duplicate (ten agents asking for the same page at once, all held back by the
-rate limit), not a retry after reading the guidance. Order is kept by a counter of starts and ends,
-not by the clock, so calls that start and end at the same instant are still told apart.
+ended, or so soon after it that the answer cannot have been read (`MIN_GAP_SECONDS`), is a concurrent
+duplicate (an agent's parallel calls, all held back by the rate limit and only having to wait), not a
+retry after reading the guidance. A server handles requests that arrived together one after another,
+so the order of starts and ends alone cannot tell them apart: the gap does.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ STOP_AFTER = 3
 WINDOW_SECONDS = 15 * 60.0
 # Bounded so that an agent looping over many distinct calls cannot grow the server's memory.
 MAX_TRACKED = 1024
+# An agent reads an answer before it repeats a call: a repeat closer than this to the failure it repeats
+# was sent before that failure was read.
+MIN_GAP_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +35,8 @@ class Attempt:
     client: str
     tool: str
     arguments: Mapping[str, object]
-    started: int
+    started: int  # the order mark of its start
+    started_at: float
 
 
 @dataclass
@@ -48,9 +53,9 @@ class RepeatedFailures:
     _streaks: dict[str, _Streak] = field(default_factory=dict)
     _marks: itertools.count[int] = field(default_factory=itertools.count)
 
-    def begin(self, client: str, tool: str, arguments: Mapping[str, object]) -> Attempt:
+    def begin(self, client: str, tool: str, arguments: Mapping[str, object], now: float) -> Attempt:
         """Mark the start of a call; pass the attempt back to `failed` or `succeeded` when it ends."""
-        return Attempt(client, tool, arguments, next(self._marks))
+        return Attempt(client, tool, arguments, next(self._marks), now)
 
     def failed(self, attempt: Attempt, code: str, now: float) -> int:
         """Count one failure; the number of times in a row this client's call has now failed this way."""
@@ -59,7 +64,7 @@ class RepeatedFailures:
         streak = self._streaks.pop(key, None)
         if streak is None or streak.code != code or now - streak.last > self.window_seconds:
             streak = _Streak(code, 0, now, ended)
-        if streak.count == 0 or attempt.started > streak.ended:
+        if streak.count == 0 or _follows(attempt, streak):
             streak.count += 1
             streak.ended = ended
         streak.last = now
@@ -70,6 +75,11 @@ class RepeatedFailures:
 
     def succeeded(self, attempt: Attempt) -> None:
         self._streaks.pop(_key(attempt), None)
+
+
+def _follows(attempt: Attempt, streak: _Streak) -> bool:
+    """Whether the call was made after the last counted failure had ended and could have been read."""
+    return attempt.started > streak.ended and attempt.started_at - streak.last >= MIN_GAP_SECONDS
 
 
 def _key(attempt: Attempt) -> str:

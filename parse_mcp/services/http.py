@@ -10,7 +10,6 @@ no key can leak through it.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -24,10 +23,12 @@ import httpx2
 from parse_mcp import __version__
 from parse_mcp.errors import CallFailed, ErrorCode, ErrorRecord, RejectedLocally, TransportFailure, UpstreamFailure
 from parse_mcp.guidance.classify import TransportFault, classify_transport, classify_unexpected_success
+from parse_mcp.guidance.redact import Redactor
 from parse_mcp.meta import Meta, RateSnapshot, read_meta, read_rate
 from parse_mcp.policy.deadline import time_left
 from parse_mcp.policy.pacing import Go, Pacer, Refuse
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy, retry_delay
+from parse_mcp.policy.size import loads_bounded
 from parse_mcp.runtime import REAL_TIME, Runtime
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ USER_AGENT = f"parse-mcp/{__version__}"
 MIN_REQUEST_SECONDS = 1.0
 
 Method = Literal["GET", "POST", "PATCH", "DELETE"]
+NO_SECRETS = Redactor()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,18 +68,16 @@ class Reply:
     body: bytes
     meta: Meta
     rate: RateSnapshot | None
+    redactor: Redactor = NO_SECRETS
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status <= 299
 
     def json(self) -> object:
-        """The body as JSON; raises ValueError when it is not."""
-        try:
-            loaded: object = json.loads(self.body)
-        except RecursionError as exc:
-            raise ValueError("JSON nested too deeply") from exc
-        return loaded
+        """The body as JSON, at any depth, without the keys this server holds; raises ValueError when it is not
+        JSON. Success data is a third party's text too: a key it echoes is removed like one in an error."""
+        return self.redactor.json(loads_bounded(self.body))
 
 
 # (path, status, lower-case headers, body, now) -> the record of a failure, in the service's own terms.
@@ -99,8 +99,10 @@ class HttpClient:
         runtime: Runtime = REAL_TIME,
         retry: RetryPolicy = DEFAULT_RETRY,
         max_body_bytes: int = MAX_BODY_BYTES,
+        redactor: Redactor = NO_SECRETS,
     ) -> None:
         self._classify = classify
+        self._redactor = redactor
         self._clock = runtime.clock
         self._sleep = runtime.sleep
         self._random = runtime.random
@@ -246,7 +248,7 @@ class HttpClient:
                 response.status_code, headers, f"The answer was larger than {self._max_body_bytes} bytes."
             )
             raise UpstreamFailure(record, meta)
-        return Reply(response.status_code, headers, body, meta, read_rate(headers, now=self._clock()))
+        return Reply(response.status_code, headers, body, meta, read_rate(headers, now=self._clock()), self._redactor)
 
 
 def _out_of_time(request: Request) -> ErrorRecord:

@@ -118,7 +118,7 @@ async def _run(
     notes = Notes()
     if client is None:
         return render(failure(ErrorRecord(code="missing_key"), state.listed_tools, call, notes, service))
-    attempt = state.breaker.begin(current_client(), call.tool, call.arguments)
+    attempt = state.breaker.begin(current_client(), call.tool, call.arguments, state.runtime.clock())
     try:
         outcome = await action(client, notes)
     except CallFailed as exc:

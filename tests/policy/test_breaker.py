@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from parse_mcp.policy.breaker import MAX_TRACKED, RepeatedFailures
+from parse_mcp.policy.breaker import MAX_TRACKED, MIN_GAP_SECONDS, RepeatedFailures
 
 ARGS = {"scraper_id": "a", "endpoint": "e", "params": {"x": 1}}
 
@@ -13,12 +13,19 @@ def fail_in_turn(
     breaker: RepeatedFailures, code: str, now: float, arguments: Mapping[str, object] = ARGS, client: str = "c"
 ) -> int:
     """One call that starts after the previous one ended, and fails."""
-    return breaker.failed(breaker.begin(client, "t", arguments), code, now)
+    return breaker.failed(breaker.begin(client, "t", arguments, now), code, now)
 
 
 def test_the_same_call_failing_the_same_way_in_turn_is_counted() -> None:
     breaker = RepeatedFailures()
     assert [fail_in_turn(breaker, "blocked", now) for now in (0, 1, 2)] == [1, 2, 3]
+
+
+def test_a_repeat_sooner_than_an_answer_can_be_read_is_not_counted() -> None:
+    breaker = RepeatedFailures()
+    counts = [fail_in_turn(breaker, "blocked", 10 + n * (MIN_GAP_SECONDS / 10)) for n in range(5)]
+    assert counts == [1, 1, 1, 1, 1]
+    assert fail_in_turn(breaker, "blocked", 11) == 2
 
 
 def test_argument_order_does_not_make_a_different_call() -> None:
@@ -32,7 +39,7 @@ def test_another_error_other_arguments_or_a_success_start_again() -> None:
     fail_in_turn(breaker, "blocked", 0)
     assert fail_in_turn(breaker, "scraper_bug", 1) == 1
     assert fail_in_turn(breaker, "scraper_bug", 2, {**ARGS, "params": {"x": 2}}) == 1
-    breaker.succeeded(breaker.begin("c", "t", ARGS))
+    breaker.succeeded(breaker.begin("c", "t", ARGS, 2.5))
     assert fail_in_turn(breaker, "scraper_bug", 3) == 1
 
 
@@ -51,17 +58,17 @@ def test_each_client_has_its_own_count() -> None:
 
 def test_concurrent_duplicates_in_flight_are_not_repeats() -> None:
     breaker = RepeatedFailures()
-    in_flight = [breaker.begin("c", "t", ARGS) for _ in range(100)]
+    in_flight = [breaker.begin("c", "t", ARGS, 0) for _ in range(100)]
     assert {breaker.failed(attempt, "rate_limited_burst", 0) for attempt in in_flight} == {1}
     assert fail_in_turn(breaker, "rate_limited_burst", 1) == 2, "a call made after they all ended is a repeat"
 
 
-def test_a_call_started_before_the_last_failure_ended_does_not_count_even_at_the_same_instant() -> None:
+def test_a_call_started_before_the_last_failure_ended_does_not_count_however_late_it_ends() -> None:
     breaker = RepeatedFailures()
-    early = breaker.begin("c", "t", ARGS)
+    early = breaker.begin("c", "t", ARGS, 5)
     assert fail_in_turn(breaker, "blocked", 5) == 1
-    assert breaker.failed(early, "blocked", 5) == 1
-    assert fail_in_turn(breaker, "blocked", 5) == 2
+    assert breaker.failed(early, "blocked", 30) == 1
+    assert fail_in_turn(breaker, "blocked", 60) == 2
 
 
 def test_memory_stays_bounded() -> None:

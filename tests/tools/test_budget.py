@@ -93,8 +93,11 @@ async def test_a_post_that_may_have_run_is_never_retried(
     assert sandbox.slept == []
 
 
-async def test_the_third_identical_failure_tells_the_agent_to_stop_and_ask(client: Client) -> None:
-    results = [await structured(client, "execute_endpoint", lab("blocked")) for _ in range(3)]
+async def test_the_third_identical_failure_tells_the_agent_to_stop_and_ask(sandbox: Sandbox, client: Client) -> None:
+    results = []
+    for _ in range(3):
+        results.append(await structured(client, "execute_endpoint", lab("blocked")))
+        sandbox.clock.advance(2)  # the agent reads the answer before it calls again
     assert [r["guidance"]["action"] for r in results] == ["do_not_retry", "do_not_retry", "ask_user"]
     assert results[2]["summary"].startswith("This call has now failed 3 times in a row the same way (blocked).")
     assert results[2]["next_call"] is None
