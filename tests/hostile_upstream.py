@@ -17,6 +17,10 @@ what was sent (`echo_key`). Plans can change while it runs (`upstream.plan(prefi
 Everything is bounded: it reads at most `MAX_HEAD_BYTES` of head and `MAX_BODY_BYTES` of body per
 request, and stops by itself (closing every connection, stalled ones included) after
 `lifetime_seconds`, so a test that forgets it cannot hang on it.
+
+At the end, parse-mcp wired to it: `documented_successes()` answers every documented path of both
+services, and `server_for(upstream)` is the server with both base URLs (and keys) on it, on time that
+jumps forward by each sleep.
 """
 
 from __future__ import annotations
@@ -33,8 +37,13 @@ from typing import Final, Literal
 from urllib.parse import parse_qsl
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import SocketAttribute, SocketStream
 from anyio.streams.buffered import BufferedByteStream
+
+from parse_mcp.runtime import Runtime
+from parse_mcp.server import ParseMCPServer, build_server
+from parse_mcp.settings import Secret, Settings
 
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -328,3 +337,63 @@ async def _until_closed(stream: BufferedByteStream) -> None:
             await stream.receive()
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
             return
+
+
+# -- parse-mcp wired to it ---------------------------------------------------------------------------
+
+PARSE_KEY: Final = "pmx_hostile_0123456789abcdef"
+SCRAPER_KEY: Final = "sapi_hostile_fedcba9876543210"
+TASK_ID: Final = "task-1"
+SCRAPER_ID: Final = "api-1"
+LISTING_ID: Final = "listing-1"
+
+
+def documented_successes(endpoint_names: Sequence[str] = ("get",)) -> dict[str, Plan]:
+    """Plans that answer every documented path of both services with a plausible success, so a tool call
+    goes as far as it can; `/sdk/schemas/<any id>` declares GET endpoints with `endpoint_names`, so even
+    a hostile endpoint name is one the upstream declares."""
+    endpoints = [{"name": name, "method": "GET", "description": "d", "input_params": {}} for name in endpoint_names]
+    api = {"id": SCRAPER_ID, "name": "Hostile", "slug": "hostile", "description": "d", "endpoints": endpoints}
+    task = {"id": TASK_ID, "status": "completed", "result_scraper_id": SCRAPER_ID}
+    parser = {"id": "parser-1", "name": "p", "status": "FINISHED", "version": 0}
+    return {
+        "/sdk/schemas": json_answer({"apis": [api]}),
+        "/sdk/schemas/": json_answer(api),
+        "/scraper/": json_answer({"status": "success", "session_id": "s-1", "encryption_key": "e-1", "data": {}}),
+        "/dispatch/tasks": json_answer({"tasks": [task]}),
+        "/dispatch/tasks/": json_answer(task),
+        "/marketplace/apis": json_answer({"items": []}),
+        "/marketplace/apis/": json_answer({"id": LISTING_ID, "canonical_scraper_id": SCRAPER_ID, "latest_version": 1}),
+        "/marketplace/by-slug/": json_answer({"id": LISTING_ID}),
+        "/parsers": json_answer(parser),
+        "/parse/": json_answer({"title": "t"}),
+    }
+
+
+@dataclass
+class SteppingTime:
+    """Time for the server under test that jumps forward by each sleep, so waits cost no real time."""
+
+    now: float = 1_700_000_000.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        await anyio.lowlevel.checkpoint()
+
+
+def settings_for(upstream: HostileUpstream) -> Settings:
+    """Both services on the hostile upstream, each with its own key."""
+    return Settings(
+        parse_api_key=Secret(PARSE_KEY),
+        parse_base_url=upstream.url,
+        scraperapi_key=Secret(SCRAPER_KEY),
+        aiparser_base_url=upstream.url,
+    )
+
+
+def server_for(upstream: HostileUpstream) -> ParseMCPServer:
+    time = SteppingTime()
+    return build_server(settings_for(upstream), runtime=Runtime(clock=time.clock, sleep=time.sleep, random=lambda: 0.0))
