@@ -17,6 +17,7 @@ import anyio
 
 from parse_mcp import __version__
 from parse_mcp.errors import CallFailed, ConfigError
+from parse_mcp.guidance.redact import RedactingFilter
 from parse_mcp.http_security import HttpSecurity, endpoint_url, http_security, serve_http
 from parse_mcp.server import build_server
 from parse_mcp.settings import Secret, Settings, http_tokens_from_env
@@ -91,6 +92,7 @@ async def _serve(args: argparse.Namespace) -> None:
     # Judged before anything starts (the sandbox included): an open bind must not serve even briefly.
     security = _http_security(args) if args.transport == "http" else None
     async with _settings_for(args.sandbox) as settings:
+        _scrub_logs(settings)
         for problem in settings.problems() if not settings.sandbox else []:
             logger.warning("%s", problem)
         server = build_server(settings)
@@ -101,6 +103,14 @@ async def _serve(args: argparse.Namespace) -> None:
             await serve_http(server, security, port)
         else:
             await server.run_stdio_async()
+
+
+def _scrub_logs(settings: Settings) -> None:
+    """Every log line leaves through a filter that removes the secrets this process holds, in any form,
+    whatever a library or an upstream put in it."""
+    scrubber = RedactingFilter(settings.redactor())
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(scrubber)
 
 
 def _http_security(args: argparse.Namespace) -> HttpSecurity:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from parse_mcp.errors import ConfigError
+from parse_mcp.guidance.redact import Redactor, redactor_for
 from parse_mcp.policy.size import DEFAULT_MAX_DATA_CHARS
 
 DEFAULT_PARSE_BASE_URL = "https://api.parse.bot"
@@ -78,6 +79,11 @@ class Settings:
             aiparser_base_url=_url(env.get("SCRAPERAPI_AIPARSER_URL"), DEFAULT_AIPARSER_BASE_URL),
             http_tokens=http_tokens_from_env(env),
         )
+
+    def redactor(self) -> Redactor:
+        """What scrubs every secret this process holds (both keys, the HTTP tokens) out of copied text."""
+        held = (self.parse_api_key, self.scraperapi_key, *self.http_tokens)
+        return redactor_for(secret.reveal() for secret in held if secret is not None)
 
     def problems(self) -> list[str]:
         """What is missing, in sentences for stderr at start-up (empty when everything is configured)."""

@@ -37,10 +37,11 @@ class AiParserClient:
         runtime: Runtime = REAL_TIME,
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> AiParserClient:
-        secrets = (key.reveal(),)
+        # Both services' keys and the HTTP tokens: an answer may echo any secret this process holds.
+        redactor = settings.redactor()
 
         def classify(path: str, status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
-            return classify_aiparser(path, status, headers, body, now=now, secrets=secrets)
+            return classify_aiparser(path, status, headers, body, now=now, redactor=redactor)
 
         http = HttpClient(
             settings.aiparser_base_url,
@@ -51,6 +52,7 @@ class AiParserClient:
             transport=transport,
             runtime=runtime,
             retry=retry,
+            redactor=redactor,
         )
         return cls(http, key)
 
@@ -143,7 +145,7 @@ class AiParserClient:
         except ValueError:
             reason = "The answer was not JSON."
             raise UpstreamFailure(
-                classify_unexpected_success(reply.status, reply.headers, reason), reply.meta
+                classify_unexpected_success(reply.status, reply.headers, reason, redactor=reply.redactor), reply.meta
             ) from None
         return document
 

@@ -241,12 +241,11 @@ class HttpClient:
                 classify_transport(fault, creates_work=request.creates_work), reached=reached
             ) from None
         headers = {key.lower(): value for key, value in response.headers.items()}
-        meta = read_meta(headers)
+        meta = read_meta(headers, self._redactor)
         logger.debug("%s %s -> %d in %.0f ms", request.method, request.path, response.status_code, _ms_since(started))
         if body is None:
-            record = classify_unexpected_success(
-                response.status_code, headers, f"The answer was larger than {self._max_body_bytes} bytes."
-            )
+            reason = f"The answer was larger than {self._max_body_bytes} bytes."
+            record = classify_unexpected_success(response.status_code, headers, reason, redactor=self._redactor)
             raise UpstreamFailure(record, meta)
         return Reply(response.status_code, headers, body, meta, read_rate(headers, now=self._clock()), self._redactor)
 

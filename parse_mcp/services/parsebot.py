@@ -53,10 +53,11 @@ class ParseBotClient:
         runtime: Runtime = REAL_TIME,
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> ParseBotClient:
-        secrets = (key.reveal(),)
+        # Both services' keys and the HTTP tokens: an answer may echo any secret this process holds.
+        redactor = settings.redactor()
 
         def classify(_path: str, status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
-            return classify_parsebot(status, headers, body, now=now, secrets=secrets)
+            return classify_parsebot(status, headers, body, now=now, redactor=redactor)
 
         http = HttpClient(
             settings.parse_base_url,
@@ -67,6 +68,7 @@ class ParseBotClient:
             transport=transport,
             runtime=runtime,
             retry=retry,
+            redactor=redactor,
         )
         return cls(http)
 
@@ -250,7 +252,7 @@ class ParseBotClient:
 
     @staticmethod
     def _undocumented(reply: Reply, reason: str) -> ErrorRecord:
-        return classify_unexpected_success(reply.status, reply.headers, reason)
+        return classify_unexpected_success(reply.status, reply.headers, reason, redactor=reply.redactor)
 
 
 def _scraper_id_of(task: Mapping[str, object]) -> str | None:
