@@ -57,6 +57,8 @@ MAX_VALUE_DEPTH = 16
 MAX_QUERY_CHARS = 8_000
 # A POST's whole body, as JSON.
 MAX_BODY_CHARS = 200_000
+# Keys in one object argument (a tool's `params`).
+MAX_OBJECT_KEYS = 100
 # How much of a name the caller sent we repeat in a message.
 _NAME_SHOWN = 64
 
@@ -212,6 +214,20 @@ def too_large(name: str, value: object) -> Problem | None:
     if size > MAX_VALUE_CHARS:
         return Problem(name, f"{name} is {size:,} characters long as JSON; at most {MAX_VALUE_CHARS:,} are accepted")
     return None
+
+
+def bounded_object(value: dict[str, object]) -> dict[str, object]:
+    """An object argument (a tool's `params`) as given, when a request body could carry it.
+
+    Used as a pydantic `AfterValidator`: the ValueError becomes `invalid_arguments`, naming the field.
+    """
+    depth = depth_of(value)
+    if depth > MAX_VALUE_DEPTH + 1:
+        raise ValueError(f"nested {depth:,} levels deep; at most {MAX_VALUE_DEPTH + 1} are accepted")
+    size = size_of(value)
+    if size > MAX_BODY_CHARS:
+        raise ValueError(f"{size:,} characters long as JSON; at most {MAX_BODY_CHARS:,} are accepted")
+    return value
 
 
 def _request_too_large(method: str, params: Mapping[str, object]) -> list[Problem]:

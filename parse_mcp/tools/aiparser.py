@@ -1,5 +1,9 @@
 """AI Parser tools (ScraperAPI): thin adapters from MCP arguments to one client call and one `Outcome`.
 
+A value read from the service appears in `summary`, `next_step` or `next_call` only when it is a safe
+token (an id, a status) or a number; anything else it says (an error, the example URLs) stays in `data`,
+which the text fences.
+
 No `from __future__ import annotations` here: the SDK reads these signatures at run time.
 """
 
@@ -11,7 +15,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from parse_mcp.errors import ErrorRecord, RejectedLocally, UpstreamFailure
-from parse_mcp.guidance.redact import redact
+from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
@@ -30,6 +34,12 @@ FAILURE_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
+# How many fields one parser call may name; far above a page's useful fields, well below a body too large.
+MAX_FIELDS = 100
+FieldName = Annotated[str, Field(min_length=1, max_length=200)]
+ExampleUrl = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
 class FieldSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200, description="Dot notation nests: products.price")
@@ -40,8 +50,8 @@ class FieldSpec(BaseModel):
 
 class Rename(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
-    new_name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200)
+    new_name: str = Field(min_length=1, max_length=200)
 
 
 class ScraperParams(BaseModel):
@@ -72,9 +82,13 @@ Version = Annotated[int | None, Field(ge=0, description="A version (0 is the fir
 
 async def create_parser(
     name: Annotated[str, Field(min_length=1, max_length=200)],
-    urls: Annotated[list[str], Field(min_length=1, max_length=3, description="1 to 3 example URLs of one site.")],
+    urls: Annotated[
+        list[ExampleUrl], Field(min_length=1, max_length=3, description="1 to 3 example URLs of one site.")
+    ],
     ctx: Context[AppState, Any],
-    fields: Annotated[list[FieldSpec] | None, Field(description="Omit to let the AI choose.")] = None,
+    fields: Annotated[
+        list[FieldSpec] | None, Field(max_length=MAX_FIELDS, description="Omit to let the AI choose.")
+    ] = None,
     scraper_params: ScraperParams | None = None,
 ) -> Annotated[CallToolResult, ToolResult]:
     """Create an AI parser from 1-3 example pages of one type. Costs 30,000 ScraperAPI credits.
@@ -96,9 +110,11 @@ async def create_parser(
             [f.model_dump(exclude_none=True) for f in fields] if fields else None,
             scraper_params.sent() if scraper_params else None,
         )
-        parser_id = _get(created, "id")
-        if not isinstance(parser_id, str):
-            record = ErrorRecord(code="unexpected_response", message="The answer had no parser id.", http_status=201)
+        parser_id = safe_token(_text(_get(created, "id")))
+        if parser_id is None:
+            record = ErrorRecord(
+                code="unexpected_response", message="The answer had no usable parser id.", http_status=201
+            )
             raise UpstreamFailure(record, meta)
         return Outcome.success(
             f"Parser {parser_id} (version 0) was created and is generating.",
@@ -149,10 +165,10 @@ async def update_parser(
     parser_id: ParserId,
     ctx: Context[AppState, Any],
     version: Version = None,
-    add_fields: list[FieldSpec] | None = None,
-    modify_fields: list[FieldSpec] | None = None,
-    rename_fields: list[Rename] | None = None,
-    remove_fields: list[str] | None = None,
+    add_fields: Annotated[list[FieldSpec] | None, Field(max_length=MAX_FIELDS)] = None,
+    modify_fields: Annotated[list[FieldSpec] | None, Field(max_length=MAX_FIELDS)] = None,
+    rename_fields: Annotated[list[Rename] | None, Field(max_length=MAX_FIELDS)] = None,
+    remove_fields: Annotated[list[FieldName] | None, Field(max_length=MAX_FIELDS)] = None,
 ) -> Annotated[CallToolResult, ToolResult]:
     """Change an AI parser's fields, as a new version (older versions stay usable).
 
@@ -175,19 +191,22 @@ async def update_parser(
             message = "Send at least one of add_fields, modify_fields, rename_fields or remove_fields."
             raise RejectedLocally(ErrorRecord(code="invalid_arguments", message=message, fields=("add_fields",)))
         status, updated, meta = await client.update_parser(parser_id, version, changes)
-        new_version = _get(updated, "version")
+        new_version = _version(updated)
+        label = (
+            f"Parser {parser_id} version {new_version}" if new_version is not None else f"A new version of {parser_id}"
+        )
         if status == 202:
             waiting: dict[str, JsonValue] = {"parser_id": parser_id}
-            if isinstance(new_version, int):
+            if new_version is not None:
                 waiting["version"] = new_version
             return Outcome.success(
-                f"Parser {parser_id} version {new_version} is generating with the new fields.",
+                f"{label} is generating with the new fields.",
                 updated,
                 meta,
                 next_step="Call wait_for_parser for the new version.",
                 next_call=NextCall("wait_for_parser", waiting),
             )
-        return Outcome.success(f"Parser {parser_id} version {new_version} is ready.", updated, meta)
+        return Outcome.success(f"{label} is ready.", updated, meta)
 
     return await run_aiparser(state_of(ctx), ToolCall("update_parser", arguments), run)
 
@@ -264,13 +283,14 @@ async def wait_for_parser(
 def _observation(parser_id: str, version: int | None, details: JsonValue, meta: Meta) -> Outcome:
     """A parser's state as an ok answer: FINISHED leads to parse_url, FAILED to its likely causes."""
     status = _get(details, "status")
-    shown = _get(details, "version")
-    label = f"Parser {parser_id} version {shown if shown is not None else version}"
+    shown = _version(details)
+    known = shown if shown is not None else version
+    label = f"Parser {parser_id}" + (f" version {known}" if known is not None else "")
     if status == FAILED:
-        error = redact(str(_get(details, "error") or "no error given"))[:300]
-        causes = _causes(error)
+        # The service's words choose among our causes; they are never repeated outside data.
+        causes = _causes(str(_get(details, "error") or ""))
         return Outcome.success(
-            f"{label} FAILED to generate; the service says: {error}",
+            f"{label} FAILED to generate; data.error has the service's words.",
             details,
             meta,
             next_step=f"Most likely {causes}; fixing it needs a new parser (30,000 credits): ask the user first.",
@@ -283,14 +303,12 @@ def _observation(parser_id: str, version: int | None, details: JsonValue, meta: 
             next_step="Call wait_for_parser until it is FINISHED.",
             next_call=NextCall("wait_for_parser", _ids(parser_id, version)),
         )
-    example = _first_url(details)
-    next_call = NextCall("parse_url", {**_ids(parser_id, version), "url": example}) if example else None
+    # The example URLs are the service's text: named in data, not copied into a ready call.
     return Outcome.success(
-        f"{label} is {status}.",
+        f"{label} is {safe_token(_text(status)) or 'in a state this server does not know'}.",
         details,
         meta,
-        next_step="Call parse_url with a page of this type.",
-        next_call=next_call,
+        next_step="Call parse_url with a page of this type (data.urls has the examples it was made from).",
     )
 
 
@@ -321,14 +339,10 @@ def _get(document: JsonValue, key: str) -> JsonValue:
     return document.get(key) if isinstance(document, dict) else None
 
 
-def _first_url(details: JsonValue) -> str | None:
-    urls = _get(details, "urls")
-    if isinstance(urls, list) and urls and isinstance(urls[0], str):
-        return urls[0]
-    for key in ("example_result", "example_results"):
-        examples = _get(details, key)
-        if isinstance(examples, list) and examples:
-            url = _get(examples[0], "url")
-            if isinstance(url, str):
-                return url
-    return None
+def _version(document: JsonValue) -> int | None:
+    value = _get(document, "version")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

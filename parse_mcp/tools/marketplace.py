@@ -11,6 +11,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from parse_mcp.errors import CallFailed
+from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
@@ -35,8 +36,9 @@ async def search_marketplace(
         found, meta = await client.search_marketplace(query, limit)
         items = found.get("items") if isinstance(found, dict) else None
         count = len(items) if isinstance(items, list) else 0
-        if count == 1 and isinstance(items, list) and isinstance(items[0], dict):
-            listing = items[0].get("id") or items[0].get("slug")
+        only = items[0] if count == 1 and isinstance(items, list) and isinstance(items[0], dict) else {}
+        listing = _token(only.get("id")) or _token(only.get("slug"))
+        if listing is not None:
             return Outcome.success(
                 "1 marketplace API found.",
                 found,
@@ -44,7 +46,7 @@ async def search_marketplace(
                 next_step="Call get_marketplace_api for its scraper id.",
                 next_call=NextCall("get_marketplace_api", {"listing": listing}),
             )
-        return Outcome.success(f"{count} marketplace APIs found.", found, meta)
+        return Outcome.success(f"{count} marketplace {'API' if count == 1 else 'APIs'} found.", found, meta)
 
     return await run_parsebot(state_of(ctx), ToolCall("search_marketplace", arguments), run)
 
@@ -61,15 +63,16 @@ async def get_marketplace_api(
 
     async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
         detail, meta = await _detail(client, listing)
-        scraper_id = detail.get("canonical_scraper_id") if isinstance(detail, dict) else None
-        latest = detail.get("latest_version") if isinstance(detail, dict) else None
-        if not isinstance(scraper_id, str):
+        scraper_id = _token(detail.get("canonical_scraper_id")) if isinstance(detail, dict) else None
+        raw_latest = detail.get("latest_version") if isinstance(detail, dict) else None
+        latest = raw_latest if isinstance(raw_latest, int) and not isinstance(raw_latest, bool) else None
+        if scraper_id is None:
             return Outcome.success(f"Listing {listing} found.", detail, meta)
         describe: dict[str, JsonValue] = {"scraper_id": scraper_id}
-        if isinstance(latest, int) and latest >= 1:
+        if latest is not None and latest >= 1:
             describe["version"] = latest
         return Outcome.success(
-            f"Listing {listing}: canonical scraper {scraper_id}, latest release {latest}.",
+            f"Listing {listing}: canonical scraper {scraper_id}, latest release {latest or 'unknown'}.",
             detail,
             meta,
             next_step="Call describe_api for its parameters; pin the release with snapshot_version.",
@@ -96,3 +99,8 @@ async def _detail(client: ParseBotClient, listing: str) -> tuple[JsonValue, Meta
     if not isinstance(listing_id, str):
         return item, Meta()
     return await client.marketplace_listing(listing_id)
+
+
+def _token(value: object) -> str | None:
+    """An id or slug from the service, when it is safe to repeat in a summary or a ready call."""
+    return safe_token(value) if isinstance(value, str) else None

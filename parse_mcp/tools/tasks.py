@@ -1,5 +1,8 @@
 """Parse.bot builds, revisions and updates: thin adapters over the dispatch calls.
 
+A value read from the service appears in `summary`, `next_step` or `next_call` only when it is a safe
+token (an id, a status) or a number; anything else it says stays in `data`, which the text fences.
+
 No `from __future__ import annotations` here: the SDK reads these signatures at run time.
 """
 
@@ -10,21 +13,23 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from parse_mcp.errors import CallFailed
-from parse_mcp.guidance.redact import redact
+from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.results import Outcome, ToolResult
 from parse_mcp.services.parsebot import ParseBotClient
-from parse_mcp.services.specs import parse_endpoint
+from parse_mcp.services.specs import MAX_OBJECT_KEYS, bounded_object, parse_endpoint
 from parse_mcp.tools.common import AppState, Notes, ToolCall, run_parsebot, state_of
 from parse_mcp.tools.waiting import wait_until_settled
 
 SETTLED = frozenset({"completed", "failed", "needs_input"})
 TaskId = Annotated[str, Field(min_length=1, max_length=200, description="A task id from create_api or list_tasks.")]
+EndpointName = Annotated[str, Field(min_length=1, max_length=200)]
+MAX_ENDPOINTS = 100
 
 
 async def create_api(
@@ -44,13 +49,15 @@ async def create_api(
 
     async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
         created, meta = await client.create_api(url, task, force_new)
-        task_id = _get(created, "task_id")
+        task_id = _token(created, "task_id")
         matched = _get(created, "matched") is True
         what = "matched an existing API" if matched else "queued a build"
         step = "Call wait_for_task for its API."
         if _get(created, "may_require_auth") is True:
             step = "Call wait_for_task; the site may need a login, and authenticated APIs are built in the dashboard."
-        next_call = NextCall("wait_for_task", {"task_id": task_id}) if isinstance(task_id, str) else None
+        if task_id is None:
+            return Outcome.success(f"The service {what}; its task id is in data.", created, meta, next_step=step)
+        next_call = NextCall("wait_for_task", {"task_id": task_id})
         return Outcome.success(f"Task {task_id} {what}.", created, meta, next_step=step, next_call=next_call)
 
     return await run_parsebot(state_of(ctx), ToolCall("create_api", arguments), run)
@@ -135,10 +142,12 @@ async def revise_api(
     async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
         with _about_a_task():
             revision, meta = await client.revise_api(task_id, description)
-        revision_id = _get(revision, "task_id") or _get(revision, "id")
-        next_call = NextCall("wait_for_task", {"task_id": revision_id}) if isinstance(revision_id, str) else None
+        revision_id = _token(revision, "task_id") or _token(revision, "id")
+        next_call = NextCall("wait_for_task", {"task_id": revision_id}) if revision_id else None
         return Outcome.success(
-            f"Revision task {revision_id} is queued.",
+            f"Revision task {revision_id} is queued."
+            if revision_id
+            else "A revision task is queued; its id is in data.",
             revision,
             meta,
             next_step="Call wait_for_task on the revision, then repeat the call that failed.",
@@ -158,12 +167,15 @@ async def check_updates(task_id: TaskId, ctx: Context[AppState, Any]) -> Annotat
     async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
         with _about_a_task():
             found, meta = await client.check_updates(task_id)
-        updates = _get(found, "updates")
-        names = [str(_get(u, "endpoint_name")) for u in updates] if isinstance(updates, list) else []
-        if not names:
+        raw = _get(found, "updates")
+        updates = raw if isinstance(raw, list) else []
+        if not updates:
             return Outcome.success("Your copy has every update.", found, meta)
+        names = [name for name in (_token(u, "endpoint_name") for u in updates) if name]
+        count = len(updates)
+        listed = f": {', '.join(names)}" if len(names) == count else " (data.updates names them)"
         return Outcome.success(
-            f"{len(names)} updates: {', '.join(names)}.",
+            f"{count} updates{listed}.",
             found,
             meta,
             next_step="Try one with preview_update, then take the ones you want with merge_updates.",
@@ -174,9 +186,13 @@ async def check_updates(task_id: TaskId, ctx: Context[AppState, Any]) -> Annotat
 
 async def preview_update(
     task_id: TaskId,
-    endpoint: Annotated[str, Field(min_length=1, max_length=200)],
+    endpoint: EndpointName,
     ctx: Context[AppState, Any],
-    params: Annotated[dict[str, Any], Field(default_factory=dict, description="Input for the endpoint.")],
+    params: Annotated[
+        dict[str, Any],
+        Field(default_factory=dict, max_length=MAX_OBJECT_KEYS, description="Input for the endpoint."),
+        AfterValidator(bounded_object),
+    ],
 ) -> Annotated[CallToolResult, ToolResult]:
     """Run an endpoint as the marketplace's latest release has it, without changing your copy.
 
@@ -199,7 +215,10 @@ async def preview_update(
 
 async def merge_updates(
     task_id: TaskId,
-    endpoints: Annotated[list[str], Field(min_length=1, description="Endpoint names from check_updates.")],
+    endpoints: Annotated[
+        list[EndpointName],
+        Field(min_length=1, max_length=MAX_ENDPOINTS, description="Endpoint names from check_updates."),
+    ],
     ctx: Context[AppState, Any],
 ) -> Annotated[CallToolResult, ToolResult]:
     """Take marketplace updates into your copy of an API.
@@ -211,7 +230,9 @@ async def merge_updates(
     async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
         merged, meta = await client.merge_updates(task_id, list(endpoints))
         client.forget()
-        return Outcome.success(f"Merged {_get(merged, 'merged')} endpoints into your copy.", merged, meta)
+        count = _get(merged, "merged")
+        what = f"{count} endpoints" if isinstance(count, int) and not isinstance(count, bool) else "the endpoints"
+        return Outcome.success(f"Merged {what} into your copy.", merged, meta)
 
     return await run_parsebot(state_of(ctx), ToolCall("merge_updates", arguments), run)
 
@@ -235,30 +256,33 @@ def _observation(client: ParseBotClient, task_id: str, task: JsonValue, meta: Me
     if status == "completed":
         scraper_id = _scraper_id(task)
         client.forget(scraper_id)  # a build or revision changed the API: read its schema again
+        shown = safe_token(scraper_id)
         return Outcome.success(
-            f"Task {task_id} completed: its API is {scraper_id}.",
+            f"Task {task_id} completed: its API is {shown}."
+            if shown
+            else f"Task {task_id} completed: data has its API.",
             task,
             meta,
             next_step="Call execute_endpoint on it (describe_api lists the parameters).",
             next_call=_first_call(scraper_id, task),
         )
     if status == "failed":
-        error = redact(str(_get(task, "error") or "no reason given"))[:300]
         if _get(task, "may_require_auth") is True:
             step = "Tell the user this site needs a login: authenticated APIs are built in the Parse.bot dashboard."
         else:
             step = "Try create_api again with a clearer task description, or another page of the site."
-        return Outcome.success(f"Task {task_id} failed; the service says: {error}", task, meta, next_step=step)
-    if status == "needs_input":
-        question = redact(str(_get(task, "question") or "a question"))[:300]
         return Outcome.success(
-            f"Task {task_id} needs input; the service asks: {question}",
+            f"Task {task_id} failed; data.error has the service's reason.", task, meta, next_step=step
+        )
+    if status == "needs_input":
+        return Outcome.success(
+            f"Task {task_id} needs input; data.question has the service's question.",
             task,
             meta,
             next_step="Ask the user, and answer in the Parse.bot dashboard (this server has no call for it).",
         )
     return Outcome.success(
-        f"Task {task_id} is {status}.",
+        f"Task {task_id} is {safe_token(_text(status)) or 'in a state this server does not know'}.",
         task,
         meta,
         next_step="Call wait_for_task until it settles.",
@@ -267,25 +291,32 @@ def _observation(client: ParseBotClient, task_id: str, task: JsonValue, meta: Me
 
 
 def _first_call(scraper_id: str | None, task: JsonValue) -> NextCall | None:
-    """A ready execute_endpoint: the first endpoint whose required parameters all have a default."""
-    if scraper_id is None:
+    """A ready execute_endpoint: the first endpoint whose required parameters all have a safe default."""
+    if safe_token(scraper_id) is None:
         return None
     generated = _get(task, "generated_api")
     endpoints = _get(generated, "endpoints")
     for raw in endpoints if isinstance(endpoints, list) else []:
         spec = parse_endpoint(raw)
-        if spec is None:
+        if spec is None or safe_token(spec.name) is None:
             continue
         params: dict[str, JsonValue] = {}
         for param in spec.params:
             if param.required:
                 value = param.default if param.default is not None else (param.choices or (None,))[0]
-                if value is None:
+                if not (safe_token(param.name) and _safe_value(value)):
                     break
                 params[param.name] = value  # type: ignore[assignment]
         else:
             return NextCall("execute_endpoint", {"scraper_id": scraper_id, "endpoint": spec.name, "params": params})
     return NextCall("describe_api", {"scraper_id": scraper_id})
+
+
+def _safe_value(value: object) -> bool:
+    """A value from the service that may go into a ready call: a number, a boolean or a safe token."""
+    if isinstance(value, bool | int | float):
+        return True
+    return isinstance(value, str) and safe_token(value) is not None
 
 
 def _scraper_id(task: JsonValue) -> str | None:
@@ -303,3 +334,12 @@ def _brief(task: Mapping[str, object]) -> JsonValue:
 
 def _get(document: JsonValue, key: str) -> JsonValue:
     return document.get(key) if isinstance(document, dict) else None
+
+
+def _token(document: JsonValue, key: str) -> str | None:
+    """The field as a safe token (an id, a name), or None when it is absent or anything else."""
+    return safe_token(_text(_get(document, key)))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
