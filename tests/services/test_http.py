@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import anyio
 import httpx2
 import pytest
 
@@ -125,4 +126,30 @@ async def test_headers_become_meta_and_the_rate_picture() -> None:
         1800000012,
         3600.0,
     )
+    await client.aclose()
+
+
+async def test_calls_cancelled_while_they_wait_their_turn_give_their_tokens_back() -> None:
+    # One token a second, none left: each queued call waits a second longer than the one before it.
+    headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Burst": "1", "X-RateLimit-Refill-Per-Min": "60"}
+    client = HttpClient(
+        "https://api.example.test",
+        headers={},
+        request_timeout=1.0,
+        connect_timeout=1.0,
+        classify=classify,
+        transport=httpx2.MockTransport(lambda request: httpx2.Response(200, json={}, headers=headers)),
+    )
+    paced = Request("GET", "/x", paced=True)
+    await client.send(paced)
+    with anyio.move_on_after(5) as scope:
+        async with anyio.create_task_group() as group:
+            for _ in range(10):
+                group.start_soon(client.send, paced)
+            await anyio.wait_all_tasks_blocked()
+            scope.cancel()
+    with anyio.fail_after(5):
+        fresh = await client.send(paced)
+    assert fresh.meta.waited_seconds is not None
+    assert fresh.meta.waited_seconds <= 1.1, "the ten cancelled calls' reservations were given back"
     await client.aclose()
