@@ -208,10 +208,11 @@ async def _parsers(client: Client, style: Style, base_url: str) -> None:
     _heading(style, "6. ScraperAPI AI Parser: create, wait, parse, add a field, parse again, delete")
     book = base_url + "/site/catalogue/a-light-in-the-attic_1000/index.html"
     created = _structured(await _call(client, style, "create_parser", {"name": "Books", "urls": [book]}))
-    ready = await _follow(client, style, created["next_call"], until_settled=True)
-    parsed = _structured(await _call(client, style, "parse_url", ready["next_call"]["arguments"]))
-    print(f"     {style.dim(json.dumps(parsed['data']['result'], ensure_ascii=False)[:110])}")
+    await _follow(client, style, created["next_call"], until_settled=True)
     parser_id = created["data"]["id"]
+    # The example URLs are the service's text, so the answer names them in data, not in a ready call.
+    parsed = _structured(await _call(client, style, "parse_url", {"parser_id": parser_id, "url": book}))
+    print(f"     {style.dim(json.dumps(parsed['data']['result'], ensure_ascii=False)[:110])}")
     field = {"name": "summary", "description": "The book's description"}
     updated = _structured(await _call(client, style, "update_parser", {"parser_id": parser_id, "add_fields": [field]}))
     await _follow(client, style, updated["next_call"], until_settled=True)
