@@ -59,8 +59,9 @@ MAX_QUERY_CHARS = 8_000
 MAX_BODY_CHARS = 200_000
 # Keys in one object argument (a tool's `params`).
 MAX_OBJECT_KEYS = 100
-# How much of a name the caller sent we repeat in a message.
+# How much of a name the caller sent we repeat in a message, and how many unknown names.
 _NAME_SHOWN = 64
+_UNKNOWN_SHOWN = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,11 +187,14 @@ def check_params(endpoint: EndpointSpec, params: Mapping[str, object]) -> list[P
     """Everything wrong with `params` for this endpoint, as the agent should read it."""
     problems: list[Problem] = []
     known = {p.name for p in endpoint.params}
-    for name in params:
-        if name not in known:
-            listing = ", ".join(sorted(n for n in known if safe_token(n))) or "none"
-            shown = _shown(name)
-            problems.append(Problem(shown, f"{shown} is not a parameter of {endpoint.name} (it takes: {listing})"))
+    unknown = [name for name in params if name not in known]
+    listing = ", ".join(sorted(n for n in known if safe_token(n))) or "none"
+    for name in unknown[:_UNKNOWN_SHOWN]:
+        shown = _shown(name)
+        problems.append(Problem(shown, f"{shown} is not a parameter of {endpoint.name} (it takes: {listing})"))
+    if len(unknown) > _UNKNOWN_SHOWN:
+        more = len(unknown) - _UNKNOWN_SHOWN
+        problems.append(Problem(_shown(unknown[_UNKNOWN_SHOWN]), f"and {more:,} more names that are not parameters"))
     for spec in endpoint.params:
         value = params.get(spec.name)
         if value is None:

@@ -142,6 +142,13 @@ def test_a_huge_unknown_name_is_shortened_in_the_message() -> None:
     assert len(problem.message) < 200
 
 
+def test_many_unknown_names_are_counted_not_listed() -> None:
+    assert SEARCH_GET is not None
+    problems = check_params(SEARCH_GET, {f"name{n}": n for n in range(1_000)})
+    assert [p.field for p in problems] == [f"name{n}" for n in range(6)]
+    assert problems[-1].message == "and 995 more names that are not parameters"
+
+
 def test_names_and_choices_from_the_spec_reach_the_message_only_when_safe() -> None:
     endpoint = parse_endpoint(
         {
