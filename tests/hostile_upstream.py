@@ -360,6 +360,7 @@ def documented_successes(endpoint_names: Sequence[str] = ("get",)) -> dict[str, 
         "/sdk/schemas": json_answer({"apis": [api]}),
         "/sdk/schemas/": json_answer(api),
         "/scraper/": json_answer({"status": "success", "session_id": "s-1", "encryption_key": "e-1", "data": {}}),
+        "/dispatch": json_answer({"id": TASK_ID, "status": "queued"}, status=202),
         "/dispatch/tasks": json_answer({"tasks": [task]}),
         "/dispatch/tasks/": json_answer(task),
         "/marketplace/apis": json_answer({"items": []}),
@@ -368,6 +369,42 @@ def documented_successes(endpoint_names: Sequence[str] = ("get",)) -> dict[str, 
         "/parsers": json_answer(parser),
         "/parse/": json_answer({"title": "t"}),
     }
+
+
+# (id, refused?): refused ids never reach a path; the others reach it as one percent-encoded segment.
+HOSTILE_IDS: tuple[tuple[str, bool], ...] = (
+    ("", True),
+    (".", True),
+    ("..", True),
+    ("...", True),
+    ("%2e", True),
+    ("%2E%2E", True),
+    ("%252e%252e", True),
+    ("./x", True),
+    ("a/../b", True),
+    ("a/b", True),
+    ("a%2Fb", True),
+    ("\\", True),
+    ("..\\", True),
+    (" ", True),
+    (" x", True),
+    ("\t", True),
+    ("\x00", True),
+    ("a\r\nX-Injected: 1", True),
+    ("\u2024", True),  # ONE DOT LEADER: NFKC-folds to "."
+    ("\uff0f", True),  # FULLWIDTH SOLIDUS: NFKC-folds to "/"
+    ("%00", True),
+    ("%c0%ae", True),  # an overlong UTF-8 ".", once decoded by old servers
+    ("x" * 5000, True),
+    ("a?b", False),
+    ("a#b", False),
+    (";", False),
+    ("a;b=c", False),
+    ("%", False),
+    ("a b", False),
+    ("a.", False),
+    ("ü", False),
+)
 
 
 @dataclass
