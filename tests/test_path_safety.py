@@ -6,12 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
+import httpx2
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mcp import Client
 from mcp.types import CallToolResult
 
+from parse_mcp.errors import RejectedLocally
+from parse_mcp.services.paths import path_segment
 from tests.hostile_upstream import (
     HOSTILE_IDS,
     LISTING_ID,
@@ -180,3 +185,24 @@ async def test_a_refused_id_says_which_argument_and_what_is_wrong() -> None:
     assert content["error"]["message"] == "parser_id: '..' is not an id: it would change the request's path."
     assert content["guidance"]["fix_fields"] == ["parser_id"]
     assert upstream.seen == []
+
+
+@given(st.text(max_size=40) | st.sampled_from([value for value, _ in HOSTILE_IDS]))
+def test_any_text_is_refused_or_becomes_one_segment_that_decodes_back_to_itself(value: str) -> None:
+    outcome = _segment_or_refusal(value)
+    if isinstance(outcome, RejectedLocally):
+        assert outcome.record.fields == ("task_id",)
+        assert outcome.record.message.startswith("task_id: ")
+        return
+    assert "/" not in outcome
+    assert set(outcome) != {"."}
+    assert unquote(outcome) == value
+    # The client's own URL handling keeps it as it is: one segment, not normalised away.
+    assert httpx2.URL(f"http://127.0.0.1/parsers/{outcome}").raw_path == f"/parsers/{outcome}".encode()
+
+
+def _segment_or_refusal(value: str) -> str | RejectedLocally:
+    try:
+        return path_segment(value, "task_id")
+    except RejectedLocally as refused:
+        return refused
