@@ -339,7 +339,8 @@ def _loc_name(loc: object) -> str | None:
     if isinstance(loc, list) and loc:
         last = loc[-1]
         if isinstance(last, str) and last not in ("body", "query"):
-            return last[:64]
+            # It becomes a field name in fix_fields and in our next_step: only a plain identifier will do.
+            return safe_token(last)
     return None
 
 

@@ -221,13 +221,18 @@ class HttpClient:
 
     async def _send_once(self, request: Request) -> Reply:
         started = time.monotonic()
-        built = self._client.build_request(
-            request.method,
-            request.path,
-            params=list(request.query) or None,
-            json=request.json_body if request.has_body else None,
-            headers=dict(request.headers),
-        )
+        try:
+            built = self._client.build_request(
+                request.method,
+                request.path,
+                params=list(request.query) or None,
+                json=request.json_body if request.has_body else None,
+                headers=dict(request.headers),
+            )
+        except httpx2.InvalidURL:
+            # httpx2 refuses a query longer than 64 KiB before sending: the arguments were too long.
+            message = "The request URL would be too long: send shorter parameters."
+            raise RejectedLocally(ErrorRecord(code="invalid_arguments", message=message)) from None
         try:
             response = await self._client.send(built, stream=True)
             try:

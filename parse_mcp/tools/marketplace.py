@@ -10,7 +10,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from parse_mcp.errors import CallFailed
+from parse_mcp.errors import CallFailed, ErrorRecord, RejectedLocally, UpstreamFailure
 from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
@@ -98,7 +98,13 @@ async def _detail(client: ParseBotClient, listing: str) -> tuple[JsonValue, Meta
     listing_id = item.get("id") if isinstance(item, dict) else None
     if not isinstance(listing_id, str):
         return item, Meta()
-    return await client.marketplace_listing(listing_id)
+    try:
+        return await client.marketplace_listing(listing_id)
+    except RejectedLocally:
+        # The id came from the service, not from the caller: an id that is not one path segment is the
+        # service's fault, and nothing was sent.
+        reason = "The marketplace gave a listing id that is not one path segment."
+        raise UpstreamFailure(ErrorRecord(code="unexpected_response", message=reason)) from None
 
 
 def _token(value: object) -> str | None:

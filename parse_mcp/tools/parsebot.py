@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from parse_mcp.errors import CallFailed, ErrorRecord, RejectedLocally, UpstreamFailure
 from parse_mcp.guidance.classify import safe_token
@@ -20,7 +20,8 @@ from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.results import Outcome, ToolResult
 from parse_mcp.services.parsebot import ParseBotClient, SessionCredentials
-from parse_mcp.services.specs import EndpointSpec, check_params, condensed, names
+from parse_mcp.services.paths import path_segment
+from parse_mcp.services.specs import MAX_OBJECT_KEYS, EndpointSpec, bounded_object, check_params, condensed, names
 from parse_mcp.settings import Secret
 from parse_mcp.tools.common import AppState, Notes, ToolCall, current_client, run_parsebot, state_of
 
@@ -38,8 +39,10 @@ async def execute_endpoint(
         dict[str, Any],
         Field(
             default_factory=dict,
+            max_length=MAX_OBJECT_KEYS,
             description="The endpoint's input parameters, as its input_params declare (see describe_api).",
         ),
+        # Sizes and depth are checked against the endpoint's spec (check_params), naming the parameter.
     ],
     snapshot_version: Annotated[
         int | None, Field(description="Pin a marketplace release (a positive integer); omit for the latest.")
@@ -203,7 +206,9 @@ def _shape(data: JsonValue) -> str:
 async def login(
     scraper_id: ScraperId,
     credentials: Annotated[
-        dict[str, Any], Field(description="What the login endpoint takes, e.g. username and password.")
+        dict[str, Any],
+        Field(max_length=MAX_OBJECT_KEYS, description="What the login endpoint takes, e.g. username and password."),
+        AfterValidator(bounded_object),
     ],
     ctx: Context[AppState, Any],
     endpoint: Annotated[str, Field(min_length=1, max_length=200)] = "login",
@@ -218,6 +223,9 @@ async def login(
     state = state_of(ctx)
 
     async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+        # A refused id must not spend one of the API's three logins an hour.
+        path_segment(scraper_id, "scraper_id")
+        path_segment(endpoint, "endpoint")
         now = state.runtime.clock()
         wait = state.logins.wait_before_next(scraper_id, now)
         if wait is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from mcp.server.mcpserver import Context
 
+from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
@@ -65,7 +66,8 @@ async def wait_until_settled(
     while True:
         document, meta = await read()
         raw = document.get("status") if isinstance(document, dict) else None
-        status = str(raw) if raw is not None else "unknown"
+        # The status is the service's text: only a plain token is repeated in our sentences.
+        status = (safe_token(raw) if isinstance(raw, str) else None) or "unknown"
         elapsed = runtime.clock() - started
         if status != reported:
             reported = status

@@ -63,7 +63,8 @@ async def test_the_whole_cycle_create_wait_parse_update_wait_parse_delete(sandbo
     assert progress == [f"parser {parser_id}: GENERATING"], "one notification per status, not per poll"
     finished = await wait(client, parser_id)
     assert finished["data"]["status"] == "FINISHED"
-    assert finished["next_call"]["tool"] == "parse_url"
+    assert finished["next_call"] is None, "the page to parse is the agent's choice, not upstream text"
+    assert "parse_url" in finished["next_step"]
 
     parsed = await call(client, "parse_url", {"parser_id": parser_id, "url": sandbox.url + BOOK})
     assert parsed["data"]["result"]["title"] == "A Light in the Attic"
@@ -116,7 +117,7 @@ async def test_a_failed_generation_is_an_observation_that_names_the_cause(
     result = await wait(client, parser_id)
     assert result["ok"] is True
     assert result["data"]["status"] == "FAILED"
-    assert "FAILED to generate; the service says:" in result["summary"]
+    assert "FAILED to generate; data.error has the service's words." in result["summary"]
     assert cause in result["next_step"]
     assert result["next_call"] is None, "a new parser costs 30,000 credits: never a ready call"
 

@@ -21,6 +21,7 @@ from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.server import ParseMCPServer, build_server
 from tests.hostile_upstream import (
     KEY_FORMS,
+    NOT_FOUND,
     PARSE_KEY,
     SCRAPER_ID,
     SCRAPER_KEY,
@@ -249,3 +250,14 @@ async def test_a_login_endpoint_run_through_execute_endpoint_keeps_its_session_i
     said = everything_said(result)
     assert "550e8400" not in said
     assert "gAAAAABk" not in said
+
+
+async def test_a_listing_id_from_the_service_that_would_change_the_path_is_the_services_fault() -> None:
+    plans = {"/marketplace/apis/": NOT_FOUND, "/marketplace/by-slug/": json_answer({"id": ".."})}
+    async with upstream_with(plans) as upstream:
+        server, _clock = stepping_server(upstream)
+        async with Client(server) as client:
+            result = structured(await client.call_tool("get_marketplace_api", {"listing": "weather"}))
+    assert result["error"]["code"] == "unexpected_response"
+    assert result["guidance"]["action"] == "report_bug"
+    assert [seen.path for seen in upstream.seen] == ["/marketplace/apis/weather", "/marketplace/by-slug/weather"]

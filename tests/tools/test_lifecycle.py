@@ -185,6 +185,17 @@ async def test_an_expired_session_asks_for_a_new_login(sandbox: Sandbox, client:
     assert expired["next_call"] == {"tool": "login", "arguments": {"scraper_id": MEMBERS_API_ID}}
 
 
+async def test_a_login_with_an_id_that_would_change_the_path_spends_none_of_the_hourly_attempts(client: Client) -> None:
+    credentials = {"username": DEMO_USERNAME, "password": DEMO_PASSWORD}
+    refused = [await call(client, "login", {"scraper_id": "..", "credentials": credentials}) for _ in range(4)]
+    assert {r["guidance"]["action"] for r in refused} == {"fix_input"}
+    assert refused[0]["guidance"]["fix_fields"] == ["scraper_id"]
+    hostile_endpoint = {"scraper_id": MEMBERS_API_ID, "endpoint": "../login", "credentials": credentials}
+    assert (await call(client, "login", hostile_endpoint))["guidance"]["fix_fields"] == ["endpoint"]
+    logged_in = await call(client, "login", {"scraper_id": MEMBERS_API_ID, "credentials": credentials})
+    assert logged_in["ok"] is True, logged_in
+
+
 async def test_wrong_credentials_ask_the_user_and_the_fourth_attempt_is_refused_here(client: Client) -> None:
     wrong = {"username": DEMO_USERNAME, "password": "not-it"}
     attempts = [await call(client, "login", {"scraper_id": MEMBERS_API_ID, "credentials": wrong}) for _ in range(3)]
