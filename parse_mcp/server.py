@@ -7,7 +7,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -119,7 +119,7 @@ class ParseMCPServer(MCPServer[AppState]):
             with anyio.move_on_after(budget + BACKSTOP_GRACE_SECONDS):
                 return await self._call_tool_shaped(name, arguments, context)
         logger.warning("tool %s outlived its %.0f s budget", name, budget)
-        record = classify_transport("timeout", creates_work=name in CREATES_WORK)
+        record = replace(classify_transport("timeout", creates_work=name in CREATES_WORK), kind="deadline")
         return self._shape(name, arguments, record)
 
     async def _call_tool_shaped(
@@ -146,12 +146,14 @@ class ParseMCPServer(MCPServer[AppState]):
         ]
 
     def _shape(self, name: str, arguments: Mapping[str, Any], record: ErrorRecord) -> CallToolResult:
-        safe: dict[str, JsonValue] = {k: v for k, v in arguments.items() if isinstance(k, str)}
+        # Credentials are never echoed back (a next_call repeating the call would carry the password).
+        safe: dict[str, JsonValue] = {k: v for k, v in arguments.items() if isinstance(k, str) and k not in PRIVATE}
         return render(failure(record, self.listed_tools, ToolCall(name, safe)))
 
 
 # Tools whose request starts paid work: a call cut short may still have started it.
 CREATES_WORK = frozenset({"create_api", "revise_api", "create_parser"})
+PRIVATE = frozenset({"credentials"})
 BACKSTOP_GRACE_SECONDS = 1.0
 
 

@@ -188,17 +188,18 @@ class HttpClient:
         rate: RateSnapshot | None = None
         try:
             if left <= 0:
-                raise TransportFailure(_out_of_time(request), reached=False)
+                raise TransportFailure(_out_of_time(request, reached=False), reached=False)
             with anyio.fail_after(left):
                 reply = await self._send_once(request)
             answered, rate = True, reply.rate
             return reply
         except TimeoutError:
             logger.info("%s %s: the call's time budget ran out", request.method, request.path)
-            raise TransportFailure(_out_of_time(request), reached=True) from None
-        except TransportFailure as exc:
-            if not exc.reached and request.paced:
-                self._pacer.release(self._clock(), go)  # never sent: the service spent nothing on it
+            raise TransportFailure(_out_of_time(request, reached=True), reached=True) from None
+        except CallFailed as exc:
+            never_sent = isinstance(exc, RejectedLocally) or (isinstance(exc, TransportFailure) and not exc.reached)
+            if never_sent and request.paced:
+                self._pacer.release(self._clock(), go)  # the service spent nothing on it
             raise
         finally:
             # Also on cancellation: a probe that will never be answered must not hold the others.
@@ -255,8 +256,10 @@ class HttpClient:
         return Reply(response.status_code, headers, body, meta, read_rate(headers, now=self._clock()), self._redactor)
 
 
-def _out_of_time(request: Request) -> ErrorRecord:
-    record = classify_transport("timeout", creates_work=request.creates_work)
+def _out_of_time(request: Request, *, reached: bool) -> ErrorRecord:
+    """The call's budget ran out: before sending (nothing can have run), or while waiting for the answer
+    (a request that creates work may have started it)."""
+    record = classify_transport("timeout", creates_work=request.creates_work and reached)
     return replace(record, kind="deadline")
 
 

@@ -19,6 +19,7 @@ from mcp.types import CallToolResult, TextContent
 
 from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.server import ParseMCPServer, build_server
+from parse_mcp.settings import Settings
 from tests.hostile_upstream import (
     KEY_FORMS,
     NOT_FOUND,
@@ -261,3 +262,24 @@ async def test_a_listing_id_from_the_service_that_would_change_the_path_is_the_s
     assert result["error"]["code"] == "unexpected_response"
     assert result["guidance"]["action"] == "report_bug"
     assert [seen.path for seen in upstream.seen] == ["/marketplace/apis/weather", "/marketplace/by-slug/weather"]
+
+
+async def test_a_call_that_hangs_where_no_budget_reaches_is_still_answered_and_echoes_no_credentials() -> None:
+    server = build_server(Settings(), runtime=REAL_TIME, call_budget_seconds=0.2)
+
+    async def hangs(credentials: dict[str, str]) -> str:
+        """A tool that waits on nothing the budget knows about."""
+        await anyio.sleep_forever()
+        return str(credentials)
+
+    server.add_tool(hangs)
+    server.listed_tools |= {"hangs"}  # listed like any other tool, so guidance may offer to call it again
+    async with Client(server) as client:
+        with anyio.fail_after(10):
+            result = await client.call_tool("hangs", {"credentials": {"password": "hunter2-secret"}})
+    content = structured(result)
+    assert result.is_error is True
+    assert content["error"]["code"] == "network_read"
+    assert content["error"]["kind"] == "deadline"
+    assert content["guidance"]["action"] == "retry_later"
+    assert "hunter2" not in everything_said(result)
