@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from mcp import Client
 from mcp.types import CallToolResult, TextContent
 
+from parse_mcp.server import PARSEBOT_TOOLS
 from tests.hostile_upstream import (
     HOSTILE_IDS,
     KEY_FORMS,
@@ -54,24 +55,7 @@ ECHO_BODY = (
 )
 ECHO_HEADERS = (("X-Request-Id", "{key}"), ("Content-Type", "application/json"))
 LOOKUPS = frozenset({"/dispatch/tasks", "/sdk/schemas"})
-PARSEBOT_TOOLS = frozenset(
-    {
-        "execute_endpoint",
-        "list_apis",
-        "describe_api",
-        "search_marketplace",
-        "get_marketplace_api",
-        "create_api",
-        "list_tasks",
-        "get_task",
-        "wait_for_task",
-        "revise_api",
-        "check_updates",
-        "preview_update",
-        "merge_updates",
-        "login",
-    }
-)
+PARSEBOT_TOOL_NAMES = frozenset(spec.fn.__name__ for spec in PARSEBOT_TOOLS)
 SHAPE = frozenset({"ok", "summary", "next_step", "next_call", "meta"})
 
 
@@ -117,15 +101,19 @@ def intended_paths(tool: str, arguments: Mapping[str, Any]) -> set[str]:
     }
     # A path whose id is missing or not a string is not a path this tool can send.
     own = {"/".join(parts) for parts in paths[tool] if all(part is not None for part in parts)}  # type: ignore[arg-type]
-    return own | (LOOKUPS if tool in PARSEBOT_TOOLS else set())
+    return own | (LOOKUPS if tool in PARSEBOT_TOOL_NAMES else set())
 
 
 # -- strategies from the published input schemas ---------------------------------------------------------
 
 JSON_LEAVES = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
-ANY_JSON = st.recursive(
-    JSON_LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3)
-)
+
+
+def json_containers(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3)
+
+
+ANY_JSON = st.recursive(JSON_LEAVES, json_containers)
 HOSTILE_TEXT = st.sampled_from([value for value, _ in HOSTILE_IDS] + list(NAMES))
 # Ids the upstream knows and ids that merely look right, so that calls also get past the checks.
 PLAIN_TEXT = st.sampled_from([SCRAPER_ID, TASK_ID, LISTING_ID, "parser-1", "get", "login"]) | st.from_regex(
