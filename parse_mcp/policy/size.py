@@ -198,7 +198,9 @@ def _shrink(value: JsonValue, budget: int, path: str, cuts: list[Cut]) -> JsonVa
         return _shrink_list(value, budget, path, cuts)
     if isinstance(value, dict):
         return _shrink_dict(value, budget, path, cuts)
-    return None  # a number too big for its budget: there is nothing smaller to say
+    # A number (or true/false) too big for its budget: there is nothing smaller to say, but it is said.
+    cuts.append(Cut(path, 0, size_of(value), "chars"))
+    return None
 
 
 def _shrink_list(items: list[JsonValue], budget: int, path: str, cuts: list[Cut]) -> JsonValue:

@@ -188,3 +188,10 @@ async def test_a_deep_answer_reaches_a_real_client_as_the_standard_result() -> N
                 assert (depth, structured["ok"]) == (depth, True)
                 assert depth_of(structured["data"]) == min(depth, MAX_DEPTH)
                 assert read(result).merged() == structured
+
+
+def test_a_number_too_long_for_its_share_is_cut_and_the_cut_is_said() -> None:
+    value: JsonValue = {"": None, "nnnnnnnn": 1.7126972312463646e46}
+    cut, cuts = fit(value, 40)
+    assert cut == {"": None, "nnnnnnnn": None}
+    assert [(c.path, c.kept, c.total, c.unit) for c in cuts] == [("$.nnnnnnnn", 0, 22, "chars")]
