@@ -20,7 +20,7 @@ from parse_mcp.errors import CallFailed, ConfigError
 from parse_mcp.guidance.redact import RedactingFilter
 from parse_mcp.http_security import HttpSecurity, endpoint_url, http_security, serve_http
 from parse_mcp.server import build_server
-from parse_mcp.settings import Secret, Settings, http_tokens_from_env
+from parse_mcp.settings import Settings, http_tokens_from_env
 
 logger = logging.getLogger("parse_mcp")
 
@@ -127,26 +127,14 @@ async def _settings_for(sandbox: bool) -> AsyncIterator[Settings]:
     if not sandbox:
         yield Settings.from_env(os.environ)
         return
+    # Imported only here: serving the real services never loads the sandbox or the demo.
+    from parse_mcp.demo import sandbox_settings
     from parse_mcp.sandbox import create_app, running_sandbox
 
     async with running_sandbox(create_app()) as base_url:
         logger.info("sandbox at %s", base_url)
         # The sandbox stands in for the services, not for the HTTP transport's own token.
         yield replace(sandbox_settings(base_url), http_tokens=http_tokens_from_env(os.environ))
-
-
-def sandbox_settings(base_url: str) -> Settings:
-    """Both services pointed at one sandbox, with the keys it accepts."""
-    from parse_mcp.sandbox import PARSEBOT_KEY
-    from parse_mcp.sandbox.aiparser import AIPARSER_KEY
-
-    return Settings(
-        parse_api_key=Secret(PARSEBOT_KEY),
-        parse_base_url=base_url,
-        scraperapi_key=Secret(AIPARSER_KEY),
-        aiparser_base_url=base_url,
-        sandbox=True,
-    )
 
 
 async def _run_sandbox_alone(host: str, port: int) -> None:

@@ -2,6 +2,9 @@
 
 It shows what an agent sees: a discovery, a successful call, then one failure of each kind with the
 guidance the agent receives. Colour only on a terminal, and never when NO_COLOR is set.
+
+`sandbox_settings` is the one place the product points itself at the embedded sandbox; `parse-mcp --sandbox`
+borrows it, so the cli imports this module (lazily, when asked for the sandbox) and this module never the cli.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from mcp import Client
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.types import CallToolResult, TextContent
 
-from parse_mcp.cli import sandbox_settings
 from parse_mcp.sandbox import (
     BOOKS_API_ID,
     BOOKS_TASK_ID,
@@ -23,13 +25,15 @@ from parse_mcp.sandbox import (
     DEMO_USERNAME,
     FAILURE_LAB_ID,
     MEMBERS_API_ID,
+    PARSEBOT_KEY,
     QUOTES_API_ID,
     SandboxConfig,
     create_app,
     running_sandbox,
 )
-from parse_mcp.sandbox.aiparser import AiParserConfig
+from parse_mcp.sandbox.aiparser import AIPARSER_KEY, AiParserConfig
 from parse_mcp.server import build_server
+from parse_mcp.settings import Secret, Settings
 
 # (what a person should notice, tool arguments) for one failure of each kind an agent meets.
 FAILURES: list[tuple[str, dict[str, Any]]] = [
@@ -89,6 +93,17 @@ DAILY_CAP = (
 DEMO_CONFIG = SandboxConfig(
     queue_seconds=1.0, build_seconds=3.0, revision_seconds=3.0, aiparser=AiParserConfig(generation_seconds=3.0)
 )
+
+
+def sandbox_settings(base_url: str) -> Settings:
+    """Both services pointed at one sandbox, with the keys it accepts (the demo's, and `parse-mcp --sandbox`'s)."""
+    return Settings(
+        parse_api_key=Secret(PARSEBOT_KEY),
+        parse_base_url=base_url,
+        scraperapi_key=Secret(AIPARSER_KEY),
+        aiparser_base_url=base_url,
+        sandbox=True,
+    )
 
 
 class Style:

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import uvicorn
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
@@ -217,6 +216,9 @@ def http_app(
 
 async def serve_http(server: MCPServer[Any], security: HttpSecurity, port: int, *, stateless: bool = False) -> None:
     """Serve `http_app` with uvicorn until interrupted."""
+    # Imported here: a server that speaks stdio, and every tool reading `principal_of`, never needs uvicorn.
+    import uvicorn
+
     if not is_loopback(security.host):
         logger.warning(
             "serving plain HTTP on %s: put a TLS-terminating proxy in front so the bearer token is not sent "
