@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 
 .PHONY: setup demo serve test lint bench clean
 
-$(BIN)/parse-mcp: pyproject.toml
+# The package holds its version (pyproject reads it there): a new version reinstalls, so the metadata follows.
+$(BIN)/parse-mcp: pyproject.toml parse_mcp/__init__.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -23,6 +24,7 @@ lint: setup
 	$(BIN)/ruff format --check parse_mcp tests bench
 	$(BIN)/ruff check parse_mcp tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache   # the import contracts in pyproject.toml
 
 test: lint                  ## lint, types, then the whole test suite with coverage
 	$(BIN)/coverage erase

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -28,13 +29,24 @@ async def test_the_readme_tables_match_the_code() -> None:
 
 
 def test_server_json_carries_the_package_version() -> None:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = pyproject["project"]
     server = json.loads((ROOT / "server.json").read_text())
-    assert server["version"] == project["version"] == __version__
-    assert {p["version"] for p in server["packages"]} == {project["version"]}
+    # One place holds the version: the build reads it from the package, so start-up never asks importlib.metadata.
+    assert "version" not in project
+    assert project["dynamic"] == ["version"]
+    assert pyproject["tool"]["hatch"]["version"]["path"] == "parse_mcp/__init__.py"
+    written = re.findall(r'^__version__ = "([^"]+)"$', (ROOT / "parse_mcp" / "__init__.py").read_text(), re.MULTILINE)
+    assert written == [__version__]
+    assert server["version"] == __version__
+    assert {p["version"] for p in server["packages"]} == {__version__}
     assert {p["identifier"] for p in server["packages"]} == {project["name"]}
     assert len(server["description"]) <= 100
     assert f"mcp-name: {server['name']}" in (ROOT / "README.md").read_text()
+
+
+def test_the_installed_distribution_reports_the_version_the_package_holds() -> None:
+    assert version("parse-mcp") == __version__
 
 
 def test_server_json_declares_every_variable_the_settings_read() -> None:
