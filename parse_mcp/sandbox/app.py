@@ -14,11 +14,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from parse_mcp.sandbox import site
 from parse_mcp.sandbox.aiparser import aiparser_routes, render_page
 from parse_mcp.sandbox.clock import Clock, SystemClock
 from parse_mcp.sandbox.config import SandboxConfig
-from parse_mcp.sandbox.parsebot import ParseBotRoutes
+from parse_mcp.sandbox.parsebot.routes import ParseBotRoutes
+from parse_mcp.sandbox.site.router import render as render_site
 
 REQUEST_ID_HEADER = "X-Railway-Request-Id"
 # HTTP forbids a body with these statuses; the lab's status pages still render one for the scrapers.
@@ -44,7 +44,7 @@ def create_app(config: SandboxConfig | None = None, clock: Clock | None = None) 
 async def serve_site(request: Request) -> Response:
     """The target website, without a key, so a person can open what the scrapers read."""
     path, query = request.scope["path"], dict(request.query_params)
-    page = render_page(path, query) or site.render(path, query)
+    page = render_page(path, query) or render_site(path, query)
     body = "" if page.status in _BODYLESS_STATUSES else page.html
     return Response(body, status_code=page.status, media_type="text/html")
 

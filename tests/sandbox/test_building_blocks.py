@@ -5,10 +5,11 @@ from typing import Any
 
 import pytest
 
-from parse_mcp.sandbox import SandboxConfig, site
-from parse_mcp.sandbox.dom import parse_html
-from parse_mcp.sandbox.params import decode_query
-from parse_mcp.sandbox.site_pages import SitePage, html_page
+from parse_mcp.sandbox import SandboxConfig
+from parse_mcp.sandbox.parsebot.params import decode_query
+from parse_mcp.sandbox.site import router
+from parse_mcp.sandbox.site.dom import parse_html
+from parse_mcp.sandbox.site.page import SitePage, html_page
 from tests.sandbox.support import books, lab, sandbox_client
 
 SCRAPER_BUG = {
@@ -82,7 +83,7 @@ async def test_a_site_redesign_turns_the_books_scraper_into_a_scraper_bug(monkey
     def redesigned(path: str, query: Mapping[str, str]) -> SitePage:
         return SitePage(200, html_page("New look", '<div class="grid"><h2>A Light in the Attic</h2></div>'))
 
-    monkeypatch.setattr(site, "render", redesigned)
+    monkeypatch.setattr(router, "render", redesigned)
     async with sandbox_client() as client:
         listing = await client.get(books("list_books"))
         detail = await client.post(books("get_book"), json={"slug": "a-light-in-the-attic_1000"})
@@ -98,7 +99,7 @@ async def test_an_unexpected_crash_inside_a_scraper_answers_scraper_bug(
     def crashing(path: str, query: Mapping[str, str]) -> SitePage:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(site, "render", crashing)
+    monkeypatch.setattr(router, "render", crashing)
     async with sandbox_client() as client:
         reply = await client.post(lab("get_job"), json={"job_id": "job-1"})
     assert (reply.status_code, reply.json()) == (500, SCRAPER_BUG)

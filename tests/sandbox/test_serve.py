@@ -61,5 +61,5 @@ async def test_a_sandbox_without_a_clock_runs_on_the_wall_clock() -> None:
 
 def test_the_sandbox_package_never_imports_an_http_client() -> None:
     package = Path(parse_mcp.sandbox.__file__).parent
-    for source in package.glob("*.py"):
+    for source in package.rglob("*.py"):
         assert not re.search(r"^\s*(import|from)\s+httpx", source.read_text(), re.MULTILINE), source.name

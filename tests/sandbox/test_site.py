@@ -3,7 +3,8 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from parse_mcp.sandbox import site
+from parse_mcp.sandbox.scenarios.books import pages as books_pages
+from parse_mcp.sandbox.site.router import render as render_site
 
 pytestmark = pytest.mark.anyio
 
@@ -79,13 +80,13 @@ async def test_the_lab_index_and_flight_search_are_browsable(client: httpx2.Asyn
 
 async def test_the_app_serves_exactly_what_the_scrapers_read(client: httpx2.AsyncClient) -> None:
     for path in ("/site/", "/site/catalogue/page-2.html", "/site/catalogue/sharp-objects_997/index.html"):
-        page = site.render(path, {})
+        page = render_site(path, {})
         reply = await client.get(path)
         assert (reply.status_code, reply.text) == (page.status, page.html)
 
 
 def test_the_catalogue_has_about_twelve_books_with_unique_slugs_and_one_withdrawn() -> None:
-    slugs = [book.slug for book in site.BOOKS]
+    slugs = [book.slug for book in books_pages.BOOKS]
     assert len(set(slugs)) == len(slugs) == 13
-    assert [book.title for book in site.BOOKS if book.withdrawn] == ["The Requiem Red"]
-    assert site.page_count() == 3
+    assert [book.title for book in books_pages.BOOKS if book.withdrawn] == ["The Requiem Red"]
+    assert books_pages.page_count() == 3

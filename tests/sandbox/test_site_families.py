@@ -3,7 +3,8 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from parse_mcp.sandbox import DEMO_PASSWORD, DEMO_USERNAME, site
+from parse_mcp.sandbox import DEMO_PASSWORD, DEMO_USERNAME
+from parse_mcp.sandbox.site.router import render as render_site
 
 pytestmark = pytest.mark.anyio
 
@@ -79,6 +80,6 @@ async def test_the_same_city_has_the_same_forecast_every_time(client: httpx2.Asy
 
 async def test_the_app_serves_the_new_pages_exactly_as_the_scrapers_read_them(client: httpx2.AsyncClient) -> None:
     for path in ("/site/quotes/", "/site/weather/leeds.html", "/site/members/plans"):
-        page = site.render(path, {})
+        page = render_site(path, {})
         reply = await client.get(path)
         assert (reply.status_code, reply.text) == (page.status, page.html)

@@ -12,8 +12,7 @@ import pytest
 from mcp import Client
 
 from parse_mcp.http_security import HttpSecurity, http_security
-from parse_mcp.sandbox import BOOKS_API_ID, MEMBERS_API_ID, SandboxConfig
-from parse_mcp.sandbox.members_site import DEMO_PASSWORD, DEMO_USERNAME
+from parse_mcp.sandbox import BOOKS_API_ID, DEMO_PASSWORD, DEMO_USERNAME, MEMBERS_API_ID, SandboxConfig
 from parse_mcp.server import build_server
 from parse_mcp.settings import Secret
 from tests.conftest import Sandbox, started

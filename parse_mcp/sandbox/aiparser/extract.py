@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urljoin
 
-from parse_mcp.sandbox.dom import Element
-from parse_mcp.sandbox.site import RATING_WORDS
+from parse_mcp.sandbox.scenarios.books.pages import RATING_WORDS
+from parse_mcp.sandbox.site.dom import Element
 
 FieldType = Literal["string", "number", "array"]
 FIELD_TYPES: tuple[FieldType, ...] = ("string", "number", "array")

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
-from parse_mcp.sandbox import site
 from parse_mcp.sandbox.aiparser.extract import PageData, read_page
 from parse_mcp.sandbox.aiparser.pages import APP_ID, BOT_WALL_ID, render_page, run_javascript
-from parse_mcp.sandbox.dom import Element, parse_html
+from parse_mcp.sandbox.site.dom import Element, parse_html
+from parse_mcp.sandbox.site.router import render as render_site
 
 Cause = Literal["inaccessible", "blocked", "needs_render"]
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -59,7 +59,7 @@ def fetch_page(url: str, origin: Origin, render: bool) -> PageData:
         raise FetchFailure("inaccessible", url, reason)
     path = unquote(parts.path) or "/"
     query = dict(parse_qsl(parts.query))
-    page = render_page(path, query) or site.render(path, query)
+    page = render_page(path, query) or render_site(path, query)
     document = parse_html(page.html)
     if page.status == 403 or document.find(id_=BOT_WALL_ID) is not None:
         raise FetchFailure("blocked", url, f"the site answered HTTP {page.status} with a bot-protection challenge")

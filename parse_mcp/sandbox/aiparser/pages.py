@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from html import escape
 
-from parse_mcp.sandbox.site import BOOKS_BY_SLUG, RATING_WORDS, Book, listed_books
-from parse_mcp.sandbox.site_pages import SitePage, html_page
+from parse_mcp.sandbox.scenarios.books.pages import BOOKS_BY_SLUG, RATING_WORDS, Book, listed_books
+from parse_mcp.sandbox.site.page import SitePage, html_page
 
 PREFIX = "/site/ai/"
 # The id of the bot wall's challenge box: the fetcher recognises a block by it, as a scraping API

@@ -14,8 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from parse_mcp.sandbox import ManualClock, running_sandbox, site
+from parse_mcp.sandbox import ManualClock, running_sandbox
 from parse_mcp.sandbox.aiparser import AIPARSER_KEY, AiParserConfig, aiparser_routes, render_page
+from parse_mcp.sandbox.site.router import render as render_site
 
 REPLY_SECONDS = 10.0
 GENERATION_SECONDS = 60.0
@@ -38,7 +39,7 @@ def build_app(config: AiParserConfig, clock: ManualClock) -> Starlette:
 
     async def serve_site(request: Request) -> Response:
         path, query = request.scope["path"], dict(request.query_params)
-        page = render_page(path, query) or site.render(path, query)
+        page = render_page(path, query) or render_site(path, query)
         return Response(page.html, status_code=page.status, media_type="text/html")
 
     return Starlette(routes=[*aiparser_routes(config, clock), Route("/site/{path:path}", serve_site, methods=["GET"])])

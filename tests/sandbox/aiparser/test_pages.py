@@ -10,7 +10,7 @@ import pytest
 
 from parse_mcp.sandbox.aiparser import render_page
 from parse_mcp.sandbox.aiparser.pages import run_javascript
-from parse_mcp.sandbox.dom import parse_html
+from parse_mcp.sandbox.site.dom import parse_html
 from tests.sandbox.aiparser.support import BLOCKED, BOOK, JS_BOOK, AiParser
 
 pytestmark = pytest.mark.anyio

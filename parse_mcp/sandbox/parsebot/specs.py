@@ -1,0 +1,104 @@
+"""The shape of a sandbox API: its endpoints, their parameters, its releases, and the task that built it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from parse_mcp.sandbox.parsebot.envelopes import JsonObject
+from parse_mcp.sandbox.parsebot.execution import Handler
+
+_NO_DEFAULT = object()
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One input parameter, with the keys Parse.bot's ParamSpec uses (section 5 of the API notes)."""
+
+    type: str
+    description: str
+    required: bool = False
+    default: object = _NO_DEFAULT
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not _NO_DEFAULT
+
+    def as_json(self) -> JsonObject:
+        spec: JsonObject = {"type": self.type, "description": self.description, "required": self.required}
+        if self.has_default:
+            spec["default"] = self.default
+        if self.choices is not None:
+            spec["choices"] = list(self.choices)
+        return spec
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    name: str
+    method: str
+    description: str
+    handler: Handler
+    return_schema: JsonObject
+    params: Mapping[str, ParamSpec] = field(default_factory=dict)
+    price: int = 1
+    # The documented tag of a protected endpoint: the name of the endpoint that initiates the session.
+    depends_on_session: str | None = None
+    # The documented tag of a login endpoint: its answer carries session_id and encryption_key.
+    initiates_session: bool = False
+    # Parameters that make a successful call, offered as `test_inputs` and `sample_inputs`.
+    sample_params: Mapping[str, object] = field(default_factory=dict)
+    # What a revision naming this endpoint installs instead; None means a revision leaves it as it is.
+    revised: EndpointSpec | None = None
+    # What changed in the release that introduced this endpoint, shown by the updates listing.
+    release_note: str | None = None
+
+    def param_types(self) -> dict[str, str]:
+        return {name: spec.type for name, spec in self.params.items()}
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    """A generated API and the completed dispatch task that produced it."""
+
+    id: str
+    slug: str
+    name: str
+    description: str
+    site_path: str
+    task_id: str
+    task: str
+    endpoints: tuple[EndpointSpec, ...]
+    versions: tuple[int, ...] = (1, 2)
+    # The endpoints of earlier releases that differ from the latest; a pinned call or schema reads these.
+    releases: Mapping[int, tuple[EndpointSpec, ...]] = field(default_factory=dict)
+    # The marketplace listing this API is, or is a personal copy of.
+    marketplace_id: str | None = None
+
+    def endpoint(self, name: str) -> EndpointSpec | None:
+        return next((endpoint for endpoint in self.endpoints if endpoint.name == name), None)
+
+    @property
+    def latest_version(self) -> int:
+        return self.versions[-1]
+
+    @property
+    def is_authenticated(self) -> bool:
+        return any(endpoint.initiates_session for endpoint in self.endpoints)
+
+    def at_version(self, version: int | None) -> ApiSpec:
+        """The API as release `version` served it; the latest when `version` is None or unchanged since."""
+        if version is None or version not in self.releases:
+            return self
+        return replace(self, endpoints=self.releases[version])
+
+    def next_release(self, endpoints: tuple[EndpointSpec, ...]) -> ApiSpec:
+        """A new release with these endpoints; the current ones stay readable under the current version."""
+        current = self.latest_version
+        return replace(
+            self,
+            endpoints=endpoints,
+            versions=(*self.versions, current + 1),
+            releases={**self.releases, current: self.endpoints},
+        )
