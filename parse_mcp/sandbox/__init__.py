@@ -18,7 +18,7 @@ Nothing here imports the rest of `parse_mcp`: the sandbox stands in for the serv
 from parse_mcp.sandbox.app import create_app
 from parse_mcp.sandbox.clock import Clock, ManualClock, SystemClock
 from parse_mcp.sandbox.config import SandboxConfig
-from parse_mcp.sandbox.parsebot.web import EXPIRED_PARSEBOT_KEY, PARSEBOT_KEY
+from parse_mcp.sandbox.parsebot.keys import EXPIRED_PARSEBOT_KEY, PARSEBOT_KEY
 from parse_mcp.sandbox.scenarios.books.api import BOOKS_API_ID, BOOKS_TASK_ID
 from parse_mcp.sandbox.scenarios.lab.api import FAILURE_LAB_ID, FAILURE_LAB_TASK_ID
 from parse_mcp.sandbox.scenarios.members.api import MEMBERS_API_ID, MEMBERS_LISTING_ID, MEMBERS_TASK_ID

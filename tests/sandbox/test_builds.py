@@ -274,7 +274,15 @@ async def test_new_tasks_are_listed_newest_first_before_the_built_in_ones(
             {"loc": ["body", "task"], "msg": "Input should be a valid string", "type": "string_type"},
         ),
         (
-            {"url": "https://example.com/", "force_new": "yes"},
+            {"url": "https://example.com/", "force_new": "maybe"},
+            {
+                "loc": ["body", "force_new"],
+                "msg": "Input should be a valid boolean, unable to interpret input",
+                "type": "bool_parsing",
+            },
+        ),
+        (
+            {"url": "https://example.com/", "force_new": ["yes"]},
             {"loc": ["body", "force_new"], "msg": "Input should be a valid boolean", "type": "bool_type"},
         ),
     ],
@@ -285,6 +293,23 @@ async def test_a_dispatch_without_a_valid_url_is_a_fastapi_validation_error(
     reply = await client.post("/dispatch", json=body)
     assert (reply.status_code, reply.json()) == (422, {"detail": [detail]})
     assert reply.headers["X-Railway-Request-Id"]
+
+
+async def test_a_dispatch_reads_force_new_as_fastapi_does_in_lax_mode(client: httpx2.AsyncClient) -> None:
+    # FastAPI validates bodies in pydantic's lax mode, so the text "true" is a boolean, not a 422.
+    reply = await client.post("/dispatch", json={"url": f"{base_url(client)}/site/weather/", "force_new": "true"})
+    assert reply.status_code == 200
+    assert reply.json()["matched"] is False
+
+
+async def test_a_dispatch_body_with_several_faults_lists_each_of_them(client: httpx2.AsyncClient) -> None:
+    reply = await client.post("/dispatch", json={"task": 7, "force_new": []})
+    assert reply.status_code == 422
+    assert [entry["loc"] for entry in reply.json()["detail"]] == [
+        ["body", "url"],
+        ["body", "task"],
+        ["body", "force_new"],
+    ]
 
 
 async def test_dispatch_needs_the_key() -> None:

@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from parse_mcp.sandbox.parsebot.apis import ScraperApi, ScraperEndpoint
 from parse_mcp.sandbox.parsebot.envelopes import JsonObject
 from parse_mcp.sandbox.parsebot.execution import Call, Handler, fetch_document, site_url
 from parse_mcp.sandbox.parsebot.json_schema import STRING, array_of, obj
-from parse_mcp.sandbox.parsebot.specs import ApiSpec, EndpointSpec
 from parse_mcp.sandbox.scenarios.books.api import BOOKS_API
 from parse_mcp.sandbox.scenarios.quotes.api import QUOTES_API
 from parse_mcp.sandbox.scenarios.weather.api import WEATHER_CANONICAL
@@ -51,7 +51,7 @@ class BuildPlan:
     may_require_auth: bool = False
     error: str | None = None
     question: str | None = None
-    api: ApiSpec | None = None
+    api: ScraperApi | None = None
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,9 @@ def plan_build(target: BuildTarget, base_url: str) -> BuildPlan:
     return BuildPlan("completed", api=_generated_api(target, path, query))
 
 
-def _generated_api(target: BuildTarget, path: str, query: Mapping[str, str]) -> ApiSpec:
+def _generated_api(target: BuildTarget, path: str, query: Mapping[str, str]) -> ScraperApi:
     name, slug, description, endpoints = _family(path, query)
-    return ApiSpec(
+    return ScraperApi(
         id=target.scraper_id,
         slug=f"{slug}-{target.scraper_id[-4:]}",
         name=name,
@@ -102,7 +102,7 @@ def _generated_api(target: BuildTarget, path: str, query: Mapping[str, str]) -> 
     )
 
 
-def _family(path: str, query: Mapping[str, str]) -> tuple[str, str, str, tuple[EndpointSpec, ...]]:
+def _family(path: str, query: Mapping[str, str]) -> tuple[str, str, str, tuple[ScraperEndpoint, ...]]:
     """Name, slug stem, description and endpoints of the API a page of this part of the site yields."""
     if path == "/site/" or path.startswith("/site/catalogue/"):
         description = "Reads the sandbox's book shop: list a page of the catalogue, get one book, search titles."
@@ -119,7 +119,7 @@ def _family(path: str, query: Mapping[str, str]) -> tuple[str, str, str, tuple[E
     return f"Page reader ({path})", "page-reader", description, (_read_page(path, query),)
 
 
-def _read_page(path: str, query: Mapping[str, str]) -> EndpointSpec:
+def _read_page(path: str, query: Mapping[str, str]) -> ScraperEndpoint:
     def read_page(call: Call) -> JsonObject:
         document = fetch_document(call, path, query)
         title = document.find("title")
@@ -131,7 +131,7 @@ def _read_page(path: str, query: Mapping[str, str]) -> EndpointSpec:
         }
 
     handler: Handler = read_page
-    return EndpointSpec(
+    return ScraperEndpoint(
         name="read_page",
         method="GET",
         description=(

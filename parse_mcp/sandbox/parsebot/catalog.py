@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from parse_mcp.sandbox.parsebot.specs import ApiSpec
+from parse_mcp.sandbox.parsebot.apis import ScraperApi
 from parse_mcp.sandbox.scenarios.books.api import BOOKS_API
 from parse_mcp.sandbox.scenarios.lab.api import FAILURE_LAB
 from parse_mcp.sandbox.scenarios.members.api import MEMBERS_API
@@ -10,5 +10,5 @@ from parse_mcp.sandbox.scenarios.quotes.api import QUOTES_API
 from parse_mcp.sandbox.scenarios.weather.api import WEATHER_CANONICAL, WEATHER_COPY
 
 # This account's APIs, in the order `/sdk/schemas` lists them, and the shared canonicals it can call.
-ACCOUNT_APIS: tuple[ApiSpec, ...] = (BOOKS_API, FAILURE_LAB, QUOTES_API, MEMBERS_API, WEATHER_COPY)
-CANONICAL_APIS: tuple[ApiSpec, ...] = (WEATHER_CANONICAL,)
+ACCOUNT_APIS: tuple[ScraperApi, ...] = (BOOKS_API, FAILURE_LAB, QUOTES_API, MEMBERS_API, WEATHER_COPY)
+CANONICAL_APIS: tuple[ScraperApi, ...] = (WEATHER_CANONICAL,)

@@ -28,7 +28,7 @@ may_require_auth, generated_api, created_at, updated_at`, plus `question` (needs
 `queued` [queue_seconds] -> `running` [revision_seconds] -> `completed`, when the description names endpoints of
 the API as words (those with a fix get it: Quotes' get_author and top_quotes), or `failed` when it names none,
 or when the API is the Failure Lab. A completed revision adds a release (`versions` grows). Free. A task with
-no API yet answers 409; an empty description 422.
+no API yet answers 409; an empty description 422. Bodies are read by the pydantic models of `bodies.py`.
 
 `GET /dispatch/tasks/{id}/updates`, `POST .../preview-update/{endpoint} {"params"}` and
 `POST .../merge-updates {"endpoints": [...]}` compare a personal copy with its canonical's latest release;
@@ -45,6 +45,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from parse_mcp.sandbox.parsebot import invoke, listings
+from parse_mcp.sandbox.parsebot.apis import ScraperApi
+from parse_mcp.sandbox.parsebot.bodies import DispatchBody, MergeBody, PreviewBody, ReviseBody, read_body
 from parse_mcp.sandbox.parsebot.builds import BuildTarget, plan_build
 from parse_mcp.sandbox.parsebot.envelopes import (
     EnvelopeError,
@@ -52,29 +54,17 @@ from parse_mcp.sandbox.parsebot.envelopes import (
     plain_error,
     scraper_bug,
     task_not_found,
-    validation_error,
 )
 from parse_mcp.sandbox.parsebot.execution import Call
+from parse_mcp.sandbox.parsebot.keys import authenticate
 from parse_mcp.sandbox.parsebot.params import Params
 from parse_mcp.sandbox.parsebot.registry import Registry
 from parse_mcp.sandbox.parsebot.revisions import apply_revision, plan_revision
 from parse_mcp.sandbox.parsebot.rows import suggested_inputs
-from parse_mcp.sandbox.parsebot.specs import ApiSpec
 from parse_mcp.sandbox.parsebot.state import SandboxState
 from parse_mcp.sandbox.parsebot.tasks import COMPLETED, FAILED, Task, Timing
 from parse_mcp.sandbox.parsebot.updates import Update, merge, pending
-from parse_mcp.sandbox.parsebot.web import (
-    authenticate,
-    base_url,
-    error_response,
-    json_body,
-    optional_bool,
-    optional_object,
-    optional_text,
-    query_int,
-    required_text,
-    required_text_list,
-)
+from parse_mcp.sandbox.parsebot.web import base_url, error_response, query_int
 
 NOTHING_TO_REVISE_MESSAGE = "Task '{task}' has no API to revise (status: {status}): revise a task that completed"
 NO_UPDATE_MESSAGE = "No pending update for endpoint(s) {names} of task '{task}': {available}"
@@ -99,17 +89,14 @@ class DispatchRoutes:
         try:
             authenticate(request.headers)
             self._state.settle()
-            body = await json_body(request)
-            url = _valid_url(required_text(body, "url"))
-            task = optional_text(body, "task")
-            force_new = optional_bool(body, "force_new", default=False)
+            body = await read_body(request, DispatchBody)
         except EnvelopeError as error:
             return error_response(error)
         base = base_url(request)
-        listing = None if force_new else self._listing_for(url, base)
+        listing = None if body.force_new else self._listing_for(body.url, base)
         if listing is not None:
-            return self._copy(listing, url, task)
-        return self._build(url, task, base)
+            return self._copy(listing, body.url, body.task)
+        return self._build(body.url, body.task, base)
 
     async def list_tasks(self, request: Request) -> Response:
         try:
@@ -136,7 +123,7 @@ class DispatchRoutes:
             authenticate(request.headers)
             self._state.settle()
             task = self._task(request)
-            description = required_text(await json_body(request), "description")
+            description = (await read_body(request, ReviseBody)).description
             api = self._state.registry.find(task.scraper_id) if task.scraper_id else None
             if api is None:
                 status = task.status(self._state.clock.now())
@@ -165,7 +152,7 @@ class DispatchRoutes:
             authenticate(request.headers)
             self._state.settle()
             task = self._task(request)
-            params = optional_object(await json_body(request), "params")
+            params = (await read_body(request, PreviewBody)).params or {}
             _, (update,) = self._chosen(task, [name])
             endpoint = update.endpoint
             values = invoke.with_defaults(endpoint, params)
@@ -184,7 +171,7 @@ class DispatchRoutes:
             authenticate(request.headers)
             self._state.settle()
             task = self._task(request)
-            names = list(dict.fromkeys(required_text_list(await json_body(request), "endpoints")))
+            names = list(dict.fromkeys((await read_body(request, MergeBody)).endpoints))
             copy, chosen = self._chosen(task, names)
         except EnvelopeError as error:
             return error_response(error)
@@ -256,7 +243,7 @@ class DispatchRoutes:
         body = {"task_id": task_id, "matched": False, "test_inputs": None, "may_require_auth": plan.may_require_auth}
         return JSONResponse(body, headers=self._state.account.credit_headers(charged=config.build_price))
 
-    def _start_revision(self, task: Task, api: ApiSpec, description: str) -> Task:
+    def _start_revision(self, task: Task, api: ScraperApi, description: str) -> Task:
         plan = plan_revision(api, description)
         task_id, _ = self._state.tasks.new_ids()
         names = plan.endpoint_names
@@ -280,7 +267,7 @@ class DispatchRoutes:
         config = self._state.config
         return self._state.tasks.start(revision, Timing(config.queue_seconds, config.revision_seconds))
 
-    def _pending(self, task: Task) -> tuple[ApiSpec | None, list[Update]]:
+    def _pending(self, task: Task) -> tuple[ScraperApi | None, list[Update]]:
         """The task's API when it is a personal copy of a marketplace canonical, and what it lacks."""
         registry = self._state.registry
         copy = registry.find(task.scraper_id) if task.scraper_id else None
@@ -290,7 +277,7 @@ class DispatchRoutes:
             return copy, []
         return copy, pending(copy, canonical)
 
-    def _chosen(self, task: Task, names: list[str]) -> tuple[ApiSpec, list[Update]]:
+    def _chosen(self, task: Task, names: list[str]) -> tuple[ScraperApi, list[Update]]:
         """The copy and its pending updates for these endpoint names (at least one), or the 422 naming the rest."""
         copy, updates = self._pending(task)
         by_name = {update.endpoint.name: update for update in updates}
@@ -303,15 +290,3 @@ class DispatchRoutes:
             message = NO_UPDATE_MESSAGE.format(names=", ".join(unknown), task=task.id, available=available)
             raise plain_error(422, message)
         return copy, [by_name[name] for name in names]
-
-
-def _valid_url(url: str) -> str:
-    """An absolute http(s) URL, as pydantic's HttpUrl demands, or FastAPI's 422."""
-    parts = urlsplit(url.strip())
-    if parts.scheme and parts.scheme not in {"http", "https"}:
-        raise validation_error(["body", "url"], "URL scheme should be 'http' or 'https'", "url_scheme")
-    if not parts.scheme or not parts.netloc:
-        raise validation_error(
-            ["body", "url"], "Input should be a valid URL, relative URL without a base", "url_parsing"
-        )
-    return url.strip()

@@ -5,7 +5,7 @@ Field order follows the reference so a person comparing a sandbox response with 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 
 JsonObject = dict[str, object]
@@ -54,7 +54,12 @@ def detail_error(status_code: int) -> EnvelopeError:
 
 def validation_error(loc: list[str | int], msg: str, error_type: str) -> EnvelopeError:
     """FastAPI's request-validation answer: a 422 with a `detail` list, not the scraper's stale_input."""
-    return EnvelopeError(422, {"detail": [{"loc": loc, "msg": msg, "type": error_type}]})
+    return validation_errors([(loc, msg, error_type)])
+
+
+def validation_errors(errors: Sequence[tuple[Sequence[str | int], str, str]]) -> EnvelopeError:
+    """FastAPI's 422 for several `(loc, msg, type)` errors at once, in the order pydantic found them."""
+    return EnvelopeError(422, {"detail": [{"loc": list(loc), "msg": msg, "type": kind} for loc, msg, kind in errors]})
 
 
 def scraper_not_found(scraper_id: str) -> EnvelopeError:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 
+from parse_mcp.sandbox.parsebot.apis import ScraperEndpoint
 from parse_mcp.sandbox.parsebot.envelopes import EnvelopeError, JsonObject, input_format_invalid, scraper_bug
 from parse_mcp.sandbox.parsebot.execution import Call, RawReply, SessionStart
-from parse_mcp.sandbox.parsebot.specs import EndpointSpec
 
 logger = logging.getLogger(__name__)
 
 
-def with_defaults(endpoint: EndpointSpec, supplied: dict[str, object]) -> dict[str, object]:
+def with_defaults(endpoint: ScraperEndpoint, supplied: dict[str, object]) -> dict[str, object]:
     """The parameters a scraper receives: what was sent, minus nulls, plus declared defaults."""
     values = {name: value for name, value in supplied.items() if value is not None}
     for name, spec in endpoint.params.items():
@@ -24,7 +24,7 @@ def with_defaults(endpoint: EndpointSpec, supplied: dict[str, object]) -> dict[s
     return values
 
 
-def run(endpoint: EndpointSpec, call: Call) -> JsonObject | RawReply | SessionStart:
+def run(endpoint: ScraperEndpoint, call: Call) -> JsonObject | RawReply | SessionStart:
     try:
         return endpoint.handler(call)
     except EnvelopeError:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from parse_mcp.sandbox.clock import iso_utc
+from parse_mcp.sandbox.parsebot.apis import ScraperApi
 from parse_mcp.sandbox.parsebot.envelopes import JsonObject
 from parse_mcp.sandbox.parsebot.rows import absolute
-from parse_mcp.sandbox.parsebot.specs import ApiSpec
 from parse_mcp.sandbox.scenarios.members.api import MEMBERS_API_ID, MEMBERS_LISTING_ID
 from parse_mcp.sandbox.scenarios.weather.api import WEATHER_CANONICAL_ID, WEATHER_LISTING_ID
 
@@ -35,7 +35,7 @@ def find(listing_id: str) -> Listing | None:
     return next((listing for listing in LISTINGS if listing.id == listing_id), None)
 
 
-def matches(api: ApiSpec, query: str) -> bool:
+def matches(api: ScraperApi, query: str) -> bool:
     """Every word of the query appears in the API's name, slug, description or endpoint names."""
     text = " ".join([api.name, api.slug, api.description, *(e.name for e in api.endpoints)]).casefold()
     return all(word in text for word in query.casefold().split())
@@ -46,7 +46,7 @@ def same_source(site_path: str, path: str) -> bool:
     return site_path.rstrip("/") == path.rstrip("/")
 
 
-def item(listing: Listing, api: ApiSpec, base_url: str) -> JsonObject:
+def item(listing: Listing, api: ScraperApi, base_url: str) -> JsonObject:
     """One search result, and the answer of `GET /marketplace/by-slug/{slug}`."""
     return {
         "id": listing.id,
@@ -58,7 +58,7 @@ def item(listing: Listing, api: ApiSpec, base_url: str) -> JsonObject:
     }
 
 
-def detail(listing: Listing, api: ApiSpec, base_url: str, started_at: float) -> JsonObject:
+def detail(listing: Listing, api: ScraperApi, base_url: str, started_at: float) -> JsonObject:
     """`GET /marketplace/apis/{id}`: the canonical to call, its latest release, and each endpoint's price."""
     verified = iso_utc(started_at - VERIFIED_SECONDS_BEFORE_START)
     return {

@@ -10,8 +10,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from parse_mcp.sandbox.parsebot import listings
+from parse_mcp.sandbox.parsebot.apis import ScraperApi
 from parse_mcp.sandbox.parsebot.envelopes import EnvelopeError, listing_not_found
-from parse_mcp.sandbox.parsebot.specs import ApiSpec
 from parse_mcp.sandbox.parsebot.state import SandboxState
 from parse_mcp.sandbox.parsebot.web import base_url, error_response, query_int
 
@@ -59,7 +59,7 @@ class MarketplaceRoutes:
         listing, api = found
         return JSONResponse(listings.item(listing, api, base_url(request)))
 
-    def _listed(self) -> list[tuple[listings.Listing, ApiSpec]]:
+    def _listed(self) -> list[tuple[listings.Listing, ScraperApi]]:
         """Each listing with its canonical as it is now (a revision of the canonical shows at once)."""
         registry = self._state.registry
         return [(listing, registry.get(listing.canonical_scraper_id)) for listing in listings.LISTINGS]

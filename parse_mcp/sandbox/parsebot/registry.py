@@ -5,31 +5,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from parse_mcp.sandbox.parsebot.specs import ApiSpec
+from parse_mcp.sandbox.parsebot.apis import ScraperApi
 
 
 class Registry:
-    def __init__(self, account_apis: Iterable[ApiSpec], canonicals: Iterable[ApiSpec]) -> None:
+    def __init__(self, account_apis: Iterable[ScraperApi], canonicals: Iterable[ScraperApi]) -> None:
         # A dict keeps insertion order, which is the order `/sdk/schemas` lists the account's APIs in.
-        self._account: dict[str, ApiSpec] = {api.id: api for api in account_apis}
-        self._canonicals: dict[str, ApiSpec] = {api.id: api for api in canonicals}
+        self._account: dict[str, ScraperApi] = {api.id: api for api in account_apis}
+        self._canonicals: dict[str, ScraperApi] = {api.id: api for api in canonicals}
         self._called: set[tuple[str, str]] = set()
 
-    def find(self, scraper_id: str) -> ApiSpec | None:
+    def find(self, scraper_id: str) -> ScraperApi | None:
         """An API the key may call: one of the account's, or a marketplace canonical."""
         return self._account.get(scraper_id) or self._canonicals.get(scraper_id)
 
-    def get(self, scraper_id: str) -> ApiSpec:
+    def get(self, scraper_id: str) -> ScraperApi:
         """An API the sandbox itself names (a listing's canonical, a revised API); KeyError means a sandbox bug."""
         api = self.find(scraper_id)
         if api is None:
             raise KeyError(scraper_id)
         return api
 
-    def account_apis(self) -> list[ApiSpec]:
+    def account_apis(self) -> list[ScraperApi]:
         return list(self._account.values())
 
-    def put(self, api: ApiSpec) -> None:
+    def put(self, api: ScraperApi) -> None:
         """Add an API to the account, or replace it with a new release under the same id."""
         self._account[api.id] = api
 

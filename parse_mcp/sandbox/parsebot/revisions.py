@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from parse_mcp.sandbox.parsebot.specs import ApiSpec
+from parse_mcp.sandbox.parsebot.apis import ScraperApi
 from parse_mcp.sandbox.scenarios.lab.api import FAILURE_LAB_ID
 
 FAILURE_LAB_ERROR = (
@@ -30,7 +30,7 @@ class RevisionPlan:
     error: str | None = None
 
 
-def plan_revision(api: ApiSpec, description: str) -> RevisionPlan:
+def plan_revision(api: ScraperApi, description: str) -> RevisionPlan:
     if api.id == FAILURE_LAB_ID:
         return RevisionPlan(error=FAILURE_LAB_ERROR)
     named = tuple(endpoint.name for endpoint in api.endpoints if _names(description, endpoint.name))
@@ -40,7 +40,7 @@ def plan_revision(api: ApiSpec, description: str) -> RevisionPlan:
     return RevisionPlan(endpoint_names=named)
 
 
-def apply_revision(api: ApiSpec, endpoint_names: tuple[str, ...]) -> ApiSpec:
+def apply_revision(api: ScraperApi, endpoint_names: tuple[str, ...]) -> ScraperApi:
     fixed = tuple(
         endpoint.revised if endpoint.name in endpoint_names and endpoint.revised is not None else endpoint
         for endpoint in api.endpoints

@@ -18,6 +18,8 @@ from starlette.routing import BaseRoute, Route
 from parse_mcp.sandbox.clock import Clock
 from parse_mcp.sandbox.config import SandboxConfig
 from parse_mcp.sandbox.parsebot import invoke, rows
+from parse_mcp.sandbox.parsebot.apis import ScraperApi, ScraperEndpoint
+from parse_mcp.sandbox.parsebot.bodies import json_body
 from parse_mcp.sandbox.parsebot.dispatch import DispatchRoutes
 from parse_mcp.sandbox.parsebot.envelopes import (
     SESSION_PAIR_MESSAGE,
@@ -30,20 +32,12 @@ from parse_mcp.sandbox.parsebot.envelopes import (
     scraper_not_found,
 )
 from parse_mcp.sandbox.parsebot.execution import Call, RawReply, SessionStart
+from parse_mcp.sandbox.parsebot.keys import EXPIRED_PARSEBOT_KEY, PARSEBOT_KEY, authenticate
 from parse_mcp.sandbox.parsebot.marketplace import MarketplaceRoutes
 from parse_mcp.sandbox.parsebot.params import Params, decode_query
 from parse_mcp.sandbox.parsebot.registry import Registry
-from parse_mcp.sandbox.parsebot.specs import ApiSpec, EndpointSpec
 from parse_mcp.sandbox.parsebot.state import SandboxState
-from parse_mcp.sandbox.parsebot.web import (
-    EXPIRED_PARSEBOT_KEY,
-    PARSEBOT_KEY,
-    authenticate,
-    base_url,
-    error_response,
-    json_body,
-    query_int,
-)
+from parse_mcp.sandbox.parsebot.web import base_url, error_response, query_int
 
 __all__ = ["EXPIRED_PARSEBOT_KEY", "PARSEBOT_KEY", "ParseBotRoutes"]
 
@@ -55,8 +49,8 @@ _SESSION_FIELDS = (("x-session-id", "session_id"), ("x-encryption-key", "encrypt
 class Resolved:
     """A well-formed execution request: the API (at the pinned release), endpoint, parameters, session token."""
 
-    api: ApiSpec
-    endpoint: EndpointSpec
+    api: ScraperApi
+    endpoint: ScraperEndpoint
     params: dict[str, object]
     site_token: str | None
 
@@ -170,7 +164,7 @@ class ParseBotRoutes:
         return {**account.rate_headers(), **account.credit_headers(charged)}
 
 
-def find_api(registry: Registry, scraper_id: str, version: int | None) -> ApiSpec:
+def find_api(registry: Registry, scraper_id: str, version: int | None) -> ScraperApi:
     """The API as the pinned release serves it; 404 when the scraper or that release does not exist."""
     api = registry.find(scraper_id)
     if api is None or (version is not None and version not in api.versions):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from parse_mcp.sandbox.parsebot.apis import ScraperApi, ScraperEndpoint
 from parse_mcp.sandbox.parsebot.envelopes import JsonObject
-from parse_mcp.sandbox.parsebot.specs import ApiSpec, EndpointSpec
 
 
 def absolute(base_url: str, path: str) -> str:
@@ -11,7 +11,7 @@ def absolute(base_url: str, path: str) -> str:
     return base_url.rstrip("/") + path if path.startswith("/") else path
 
 
-def schema_row(api: ApiSpec, base_url: str, version: int | None = None) -> JsonObject:
+def schema_row(api: ScraperApi, base_url: str, version: int | None = None) -> JsonObject:
     """The API as one row of `GET /sdk/schemas`; `version` is set when the caller pinned one."""
     pinned = api.at_version(version)
     row: JsonObject = {
@@ -29,7 +29,7 @@ def schema_row(api: ApiSpec, base_url: str, version: int | None = None) -> JsonO
     return row
 
 
-def generated_api(api: ApiSpec, base_url: str) -> JsonObject:
+def generated_api(api: ScraperApi, base_url: str) -> JsonObject:
     """The `generated_api` object of the task that produced the API, in the form the quickstart shows."""
     return {
         "marketplace_id": api.marketplace_id,
@@ -41,7 +41,7 @@ def generated_api(api: ApiSpec, base_url: str) -> JsonObject:
     }
 
 
-def suggested_inputs(api: ApiSpec) -> list[JsonObject]:
+def suggested_inputs(api: ScraperApi) -> list[JsonObject]:
     """Suggested parameters for each endpoint, as `POST /dispatch` returns them for a matched URL."""
     return [
         {"endpoint_name": endpoint.name, "method": endpoint.method, "params": dict(endpoint.sample_params)}
@@ -49,7 +49,7 @@ def suggested_inputs(api: ApiSpec) -> list[JsonObject]:
     ]
 
 
-def _schema_endpoint(endpoint: EndpointSpec) -> JsonObject:
+def _schema_endpoint(endpoint: ScraperEndpoint) -> JsonObject:
     row: JsonObject = {
         "name": endpoint.name,
         "method": endpoint.method,
@@ -61,7 +61,7 @@ def _schema_endpoint(endpoint: EndpointSpec) -> JsonObject:
     return row | _session_tags(endpoint)
 
 
-def _task_endpoint(endpoint: EndpointSpec) -> JsonObject:
+def _task_endpoint(endpoint: ScraperEndpoint) -> JsonObject:
     row: JsonObject = {
         "endpoint_name": endpoint.name,
         "method": endpoint.method,
@@ -72,11 +72,11 @@ def _task_endpoint(endpoint: EndpointSpec) -> JsonObject:
     return row | _session_tags(endpoint)
 
 
-def _params(endpoint: EndpointSpec) -> JsonObject:
+def _params(endpoint: ScraperEndpoint) -> JsonObject:
     return {name: spec.as_json() for name, spec in endpoint.params.items()}
 
 
-def _session_tags(endpoint: EndpointSpec) -> JsonObject:
+def _session_tags(endpoint: ScraperEndpoint) -> JsonObject:
     """The documented tags of authenticated APIs; a public endpoint carries neither."""
     tags: JsonObject = {}
     if endpoint.initiates_session:

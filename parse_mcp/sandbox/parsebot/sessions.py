@@ -44,7 +44,9 @@ class IssuedSession:
     encryption_key: str
 
 
-class SessionStore:
+class LoginSessions:
+    """The login sessions the emulated service has issued, each bound to one API and expiring after its TTL."""
+
     def __init__(self, clock: Clock, ttl_seconds: float) -> None:
         self._clock = clock
         self._ttl = ttl_seconds

@@ -7,7 +7,7 @@ from parse_mcp.sandbox.config import SandboxConfig
 from parse_mcp.sandbox.parsebot import catalog
 from parse_mcp.sandbox.parsebot.limits import Account
 from parse_mcp.sandbox.parsebot.registry import Registry
-from parse_mcp.sandbox.parsebot.sessions import LoginLimiter, SessionStore
+from parse_mcp.sandbox.parsebot.sessions import LoginLimiter, LoginSessions
 from parse_mcp.sandbox.parsebot.tasks import TaskBoard
 
 
@@ -19,7 +19,7 @@ class SandboxState:
         self.account = Account(config, clock)
         self.registry = Registry(catalog.ACCOUNT_APIS, catalog.CANONICAL_APIS)
         self.tasks = TaskBoard(clock, self.registry, catalog.ACCOUNT_APIS)
-        self.sessions = SessionStore(clock, config.session_ttl_seconds)
+        self.sessions = LoginSessions(clock, config.session_ttl_seconds)
         self.logins = LoginLimiter(clock, config.login_attempts_per_hour)
 
     def settle(self) -> None:

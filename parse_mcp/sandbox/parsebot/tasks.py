@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from parse_mcp.sandbox.clock import Clock, iso_utc
+from parse_mcp.sandbox.parsebot.apis import ScraperApi
 from parse_mcp.sandbox.parsebot.envelopes import JsonObject
 from parse_mcp.sandbox.parsebot.registry import Registry
 from parse_mcp.sandbox.parsebot.rows import absolute, generated_api
-from parse_mcp.sandbox.parsebot.specs import ApiSpec
 
 QUEUED, RUNNING, COMPLETED, FAILED, NEEDS_INPUT = "queued", "running", "completed", "failed", "needs_input"
 # The built-in tasks finished this far apart before the sandbox started, the first listed most recently.
@@ -68,7 +68,7 @@ class Timing:
 
 
 class TaskBoard:
-    def __init__(self, clock: Clock, registry: Registry, built_ins: Iterable[ApiSpec]) -> None:
+    def __init__(self, clock: Clock, registry: Registry, built_ins: Iterable[ScraperApi]) -> None:
         self._clock = clock
         self._registry = registry
         self._tasks: dict[str, Task] = {}

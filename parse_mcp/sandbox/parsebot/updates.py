@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from parse_mcp.sandbox.parsebot.apis import ScraperApi, ScraperEndpoint
 from parse_mcp.sandbox.parsebot.envelopes import JsonObject
-from parse_mcp.sandbox.parsebot.specs import ApiSpec, EndpointSpec
 
 
 @dataclass(frozen=True)
 class Update:
-    endpoint: EndpointSpec  # the canonical's version
+    endpoint: ScraperEndpoint  # the canonical's version
     type: str  # "new" or "updated"
 
     def as_json(self, user_has_called: bool) -> JsonObject:
@@ -28,7 +28,7 @@ class Update:
         }
 
 
-def pending(copy: ApiSpec, canonical: ApiSpec) -> list[Update]:
+def pending(copy: ScraperApi, canonical: ScraperApi) -> list[Update]:
     updates = []
     for endpoint in canonical.endpoints:
         mine = copy.endpoint(endpoint.name)
@@ -39,7 +39,7 @@ def pending(copy: ApiSpec, canonical: ApiSpec) -> list[Update]:
     return updates
 
 
-def merge(copy: ApiSpec, updates: Iterable[Update]) -> ApiSpec:
+def merge(copy: ScraperApi, updates: Iterable[Update]) -> ScraperApi:
     """The copy with these updates in it: updated endpoints keep their place, new ones come last."""
     chosen = {update.endpoint.name: update.endpoint for update in updates}
     endpoints = [chosen.pop(endpoint.name, endpoint) for endpoint in copy.endpoints]

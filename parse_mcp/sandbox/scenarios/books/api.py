@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from parse_mcp.sandbox.parsebot.apis import ScraperApi, ScraperEndpoint, ScraperParam
 from parse_mcp.sandbox.parsebot.json_schema import INTEGER, NUMBER, STRING, array_of, obj
-from parse_mcp.sandbox.parsebot.specs import ApiSpec, EndpointSpec, ParamSpec
 from parse_mcp.sandbox.scenarios.books import scrapers
 
 BOOKS_API_ID = "7f3c2a91-4b8e-4d2a-9c61-b00c5a1e0001"
@@ -13,7 +13,7 @@ WITHDRAWN_BOOK_SLUG = "the-requiem-red_995"
 _LISTED_BOOK = obj(title=STRING, slug=STRING, price=NUMBER, rating=INTEGER, availability=STRING)
 _BOOK_LIST = array_of(_LISTED_BOOK)
 
-BOOKS_API = ApiSpec(
+BOOKS_API = ScraperApi(
     id=BOOKS_API_ID,
     slug="books-catalogue-sandbox",
     name="Books Catalogue (sandbox)",
@@ -26,7 +26,7 @@ BOOKS_API = ApiSpec(
     task_id=BOOKS_TASK_ID,
     task="get book titles, prices, ratings and details, and search books by title",
     endpoints=(
-        EndpointSpec(
+        ScraperEndpoint(
             name="list_books",
             method="GET",
             description=(
@@ -38,8 +38,8 @@ BOOKS_API = ApiSpec(
             ),
             handler=scrapers.list_books,
             params={
-                "page": ParamSpec("integer", "Page number, from 1.", default=1),
-                "sort": ParamSpec(
+                "page": ScraperParam("integer", "Page number, from 1.", default=1),
+                "sort": ScraperParam(
                     "string",
                     "Order of the whole catalogue before paging: title (A-Z), price_asc, price_desc, or rating "
                     "(best first).",
@@ -49,7 +49,7 @@ BOOKS_API = ApiSpec(
             },
             return_schema=obj(page=INTEGER, pages=INTEGER, books=_BOOK_LIST),
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="get_book",
             method="POST",
             description=(
@@ -60,7 +60,7 @@ BOOKS_API = ApiSpec(
             ),
             handler=scrapers.get_book,
             params={
-                "slug": ParamSpec("string", "The book's slug, e.g. 'a-light-in-the-attic_1000'.", required=True),
+                "slug": ScraperParam("string", "The book's slug, e.g. 'a-light-in-the-attic_1000'.", required=True),
             },
             return_schema=obj(
                 title=STRING,
@@ -73,7 +73,7 @@ BOOKS_API = ApiSpec(
                 description=STRING,
             ),
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="search_books",
             method="GET",
             description=(
@@ -84,10 +84,12 @@ BOOKS_API = ApiSpec(
             ),
             handler=scrapers.search_books,
             params={
-                "query": ParamSpec("string", "Text to find in book titles; empty matches every book.", required=True),
-                "max_price": ParamSpec("number", "Only books at or under this price, in pounds."),
-                "ratings": ParamSpec("array", "Only books with one of these star ratings, e.g. [4, 5]."),
-                "in_stock_only": ParamSpec("boolean", "Only books currently in stock.", default=False),
+                "query": ScraperParam(
+                    "string", "Text to find in book titles; empty matches every book.", required=True
+                ),
+                "max_price": ScraperParam("number", "Only books at or under this price, in pounds."),
+                "ratings": ScraperParam("array", "Only books with one of these star ratings, e.g. [4, 5]."),
+                "in_stock_only": ScraperParam("boolean", "Only books currently in stock.", default=False),
             },
             return_schema=obj(query=STRING, count=INTEGER, books=_BOOK_LIST),
         ),

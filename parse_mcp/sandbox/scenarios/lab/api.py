@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from parse_mcp.sandbox.parsebot.apis import ScraperApi, ScraperEndpoint, ScraperParam
 from parse_mcp.sandbox.parsebot.json_schema import INTEGER, NUMBER, STRING, never, obj
-from parse_mcp.sandbox.parsebot.specs import ApiSpec, EndpointSpec, ParamSpec
 from parse_mcp.sandbox.scenarios.lab import scrapers as faults
 from parse_mcp.sandbox.scenarios.members.api import LOGIN
 
@@ -14,7 +14,7 @@ FAILURE_LAB_TASK_ID = "task-7f3c2a91-faillab"
 
 _FLIGHT = obj(flight_number=STRING, departs=STRING, arrives=STRING, price=NUMBER)
 
-FAILURE_LAB = ApiSpec(
+FAILURE_LAB = ScraperApi(
     id=FAILURE_LAB_ID,
     slug="failure-lab-sandbox",
     name="Failure Lab (sandbox)",
@@ -34,7 +34,7 @@ FAILURE_LAB = ApiSpec(
     task_id=FAILURE_LAB_TASK_ID,
     task="an endpoint for every documented failure, to rehearse error handling",
     endpoints=(
-        EndpointSpec(
+        ScraperEndpoint(
             name="search_flights",
             method="POST",
             description=(
@@ -46,10 +46,10 @@ FAILURE_LAB = ApiSpec(
             ),
             handler=faults.search_flights,
             params={
-                "origin": ParamSpec("string", "Departure airport code, e.g. LHR.", required=True),
-                "destination": ParamSpec("string", "Arrival airport code, e.g. JFK.", required=True),
-                "trip_type": ParamSpec("string", "one_way or round_trip.", required=True),
-                "date": ParamSpec("string", "Departure date, YYYY-MM-DD."),
+                "origin": ScraperParam("string", "Departure airport code, e.g. LHR.", required=True),
+                "destination": ScraperParam("string", "Arrival airport code, e.g. JFK.", required=True),
+                "trip_type": ScraperParam("string", "one_way or round_trip.", required=True),
+                "date": ScraperParam("string", "Departure date, YYYY-MM-DD."),
             },
             return_schema=obj(
                 origin=STRING,
@@ -59,7 +59,7 @@ FAILURE_LAB = ApiSpec(
                 flights={"type": "array", "items": _FLIGHT},
             ),
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="get_job",
             method="POST",
             description=(
@@ -68,10 +68,10 @@ FAILURE_LAB = ApiSpec(
                 "the url. Retrying the same id never helps."
             ),
             handler=faults.get_job,
-            params={"job_id": ParamSpec("string", "The posting's id, e.g. 'job-42' or 'gone-123'.", required=True)},
+            params={"job_id": ScraperParam("string", "The posting's id, e.g. 'job-42' or 'gone-123'.", required=True)},
             return_schema=obj(job_id=STRING, title=STRING, company=STRING, location=STRING),
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="fetch_status",
             method="POST",
             description=(
@@ -82,13 +82,13 @@ FAILURE_LAB = ApiSpec(
             ),
             handler=faults.fetch_status,
             params={
-                "code": ParamSpec(
+                "code": ScraperParam(
                     "integer", "HTTP status the target site answers with: 2xx, 4xx or 5xx.", required=True
                 )
             },
             return_schema=obj(code=INTEGER, title=STRING),
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="blocked",
             method="POST",
             description=(
@@ -98,10 +98,10 @@ FAILURE_LAB = ApiSpec(
                 "header (retrying soon will not help)."
             ),
             handler=faults.blocked_by_antibot,
-            params={"retry_after": ParamSpec("integer", "Seconds until the block lifts; omit for a lasting block.")},
+            params={"retry_after": ScraperParam("integer", "Seconds until the block lifts; omit for a lasting block.")},
             return_schema=never("this endpoint always answers 503 blocked."),
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="scraper_bug",
             method="POST",
             description=(
@@ -111,7 +111,7 @@ FAILURE_LAB = ApiSpec(
             handler=faults.scraper_bug,
             return_schema=obj(rows=INTEGER),
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="burst_limit",
             method="POST",
             description=(
@@ -122,7 +122,7 @@ FAILURE_LAB = ApiSpec(
             handler=faults.burst_limit,
             return_schema=never("this endpoint always answers 429 (burst)."),
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="daily_limit",
             method="POST",
             description=(
@@ -132,7 +132,7 @@ FAILURE_LAB = ApiSpec(
             handler=faults.daily_limit,
             return_schema=never("this endpoint always answers 429 (daily)."),
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="credits_exhausted",
             method="POST",
             description=(
@@ -142,7 +142,7 @@ FAILURE_LAB = ApiSpec(
             handler=faults.credits_exhausted,
             return_schema=never("this endpoint always answers 402."),
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="plan_required",
             method="POST",
             description=(
@@ -152,7 +152,7 @@ FAILURE_LAB = ApiSpec(
             handler=faults.plan_required,
             return_schema=never("this endpoint always answers 403."),
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="session_expired",
             method="POST",
             description=(
@@ -162,7 +162,7 @@ FAILURE_LAB = ApiSpec(
             handler=faults.session_expired,
             return_schema=never("this endpoint always answers 401."),
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="session_required",
             method="POST",
             description=(
@@ -184,7 +184,7 @@ FAILURE_LAB = ApiSpec(
                 "Members Area (sandbox): " + LOGIN.description
             ),
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="proxy_error",
             method="GET",
             description=(
@@ -193,10 +193,10 @@ FAILURE_LAB = ApiSpec(
                 "envelope and no rate-limit or credit headers. A transient service failure: retry later."
             ),
             handler=faults.proxy_error,
-            params={"code": ParamSpec("integer", "Status the proxy answers with, 500-599.", default=502)},
+            params={"code": ScraperParam("integer", "Status the proxy answers with, 500-599.", default=502)},
             return_schema=never("this endpoint always answers with a proxy's HTML error page."),
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="malformed_success",
             method="POST",
             description=(

@@ -6,10 +6,10 @@ account published it to the marketplace (`is_authenticated: true`).
 
 from __future__ import annotations
 
+from parse_mcp.sandbox.parsebot.apis import ScraperApi, ScraperEndpoint, ScraperParam
 from parse_mcp.sandbox.parsebot.envelopes import JsonObject, scraper_bug
 from parse_mcp.sandbox.parsebot.execution import Call, SessionStart, fetch_document, require
 from parse_mcp.sandbox.parsebot.json_schema import INTEGER, NUMBER, STRING, array_of, obj
-from parse_mcp.sandbox.parsebot.specs import ApiSpec, EndpointSpec, ParamSpec
 from parse_mcp.sandbox.scenarios.members.pages import DEMO_PASSWORD, DEMO_USERNAME
 from parse_mcp.sandbox.site.dom import Element
 
@@ -75,7 +75,7 @@ def _members_page(call: Call, path: str) -> Element:
     return fetch_document(call, path, {"token": call.site_token}, query_is_secret=True)
 
 
-LOGIN = EndpointSpec(
+LOGIN = ScraperEndpoint(
     name="login",
     method="POST",
     description=(
@@ -89,8 +89,8 @@ LOGIN = EndpointSpec(
     ),
     handler=login,
     params={
-        "username": ParamSpec("string", f"The member's email; the demo member is '{DEMO_USERNAME}'.", True),
-        "password": ParamSpec("string", f"The member's password; the demo member's is '{DEMO_PASSWORD}'.", True),
+        "username": ScraperParam("string", f"The member's email; the demo member is '{DEMO_USERNAME}'.", True),
+        "password": ScraperParam("string", f"The member's password; the demo member's is '{DEMO_PASSWORD}'.", True),
     },
     return_schema=obj(member=STRING, email=STRING),
     initiates_session=True,
@@ -104,7 +104,7 @@ _SESSION_RULES = (
     '{"error": "Session expired: log in again to get a new session"}.'
 )
 
-MEMBERS_API = ApiSpec(
+MEMBERS_API = ScraperApi(
     id=MEMBERS_API_ID,
     slug="members-area-sandbox",
     name="Members Area (sandbox)",
@@ -120,7 +120,7 @@ MEMBERS_API = ApiSpec(
     marketplace_id=MEMBERS_LISTING_ID,
     endpoints=(
         LOGIN,
-        EndpointSpec(
+        ScraperEndpoint(
             name="get_profile",
             method="POST",
             description=f"The logged-in member's name, email, member_since date and plan. {_SESSION_RULES}",
@@ -128,7 +128,7 @@ MEMBERS_API = ApiSpec(
             return_schema=obj(name=STRING, email=STRING, member_since=STRING, plan=STRING),
             depends_on_session="login",
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="list_orders",
             method="POST",
             description=f"The logged-in member's orders: order_id, title and total in pounds. {_SESSION_RULES}",
@@ -136,7 +136,7 @@ MEMBERS_API = ApiSpec(
             return_schema=obj(count=INTEGER, orders=array_of(obj(order_id=STRING, title=STRING, total=NUMBER))),
             depends_on_session="login",
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="list_plans",
             method="GET",
             description="The membership plans and their monthly prices in pounds. Public: no session needed.",

@@ -7,10 +7,10 @@ completed revision whose description names the endpoint swaps in the `revised` s
 
 from __future__ import annotations
 
+from parse_mcp.sandbox.parsebot.apis import ScraperApi, ScraperEndpoint, ScraperParam
 from parse_mcp.sandbox.parsebot.envelopes import JsonObject, input_format_invalid
 from parse_mcp.sandbox.parsebot.execution import Call, fetch_document, require
 from parse_mcp.sandbox.parsebot.json_schema import INTEGER, STRING, array_of, obj
-from parse_mcp.sandbox.parsebot.specs import ApiSpec, EndpointSpec, ParamSpec
 from parse_mcp.sandbox.scenarios.quotes.pages import ACCESS_TOKEN, EXPIRED_ACCESS_TOKEN
 from parse_mcp.sandbox.site.dom import Element
 
@@ -93,9 +93,11 @@ def _quote(block: Element) -> JsonObject:
     }
 
 
-_AUTHOR_PARAMS = {"slug": ParamSpec("string", "The author's slug, as author_slug in a quote, e.g. 'mark-twain'.", True)}
+_AUTHOR_PARAMS = {
+    "slug": ScraperParam("string", "The author's slug, as author_slug in a quote, e.g. 'mark-twain'.", True)
+}
 _AUTHOR_SAMPLE = {"slug": "albert-einstein"}
-GET_AUTHOR = EndpointSpec(
+GET_AUTHOR = ScraperEndpoint(
     name="get_author",
     method="POST",
     description=(
@@ -108,7 +110,7 @@ GET_AUTHOR = EndpointSpec(
     return_schema=_AUTHOR,
     sample_params=_AUTHOR_SAMPLE,
 )
-TOP_QUOTES = EndpointSpec(
+TOP_QUOTES = ScraperEndpoint(
     name="top_quotes",
     method="GET",
     description=(
@@ -118,7 +120,7 @@ TOP_QUOTES = EndpointSpec(
     handler=top_quotes,
     return_schema=obj(count=INTEGER, quotes=array_of(_QUOTE)),
 )
-LIST_QUOTES = EndpointSpec(
+LIST_QUOTES = ScraperEndpoint(
     name="list_quotes",
     method="GET",
     description=(
@@ -127,21 +129,21 @@ LIST_QUOTES = EndpointSpec(
         "404; a page that is not a positive integer fails with 422 stale_input, kind input_format_invalid."
     ),
     handler=list_quotes,
-    params={"page": ParamSpec("integer", "Page number, from 1.", default=1)},
+    params={"page": ScraperParam("integer", "Page number, from 1.", default=1)},
     return_schema=obj(page=INTEGER, pages=INTEGER, quotes=array_of(_QUOTE)),
     sample_params={"page": 1},
 )
-QUOTES_BY_TAG = EndpointSpec(
+QUOTES_BY_TAG = ScraperEndpoint(
     name="quotes_by_tag",
     method="GET",
     description="Every quote with a tag (e.g. life, books, science); a tag no quote has gives count 0.",
     handler=quotes_by_tag,
-    params={"tag": ParamSpec("string", "One tag, e.g. 'life'.", required=True)},
+    params={"tag": ScraperParam("string", "One tag, e.g. 'life'.", required=True)},
     return_schema=obj(tag=STRING, count=INTEGER, quotes=array_of(_QUOTE)),
     sample_params={"tag": "life"},
 )
 
-QUOTES_API = ApiSpec(
+QUOTES_API = ScraperApi(
     id=QUOTES_API_ID,
     slug="quotes-sandbox",
     name="Quotes (sandbox)",
@@ -159,7 +161,7 @@ QUOTES_API = ApiSpec(
     endpoints=(
         LIST_QUOTES,
         QUOTES_BY_TAG,
-        EndpointSpec(
+        ScraperEndpoint(
             name="get_author",
             method="POST",
             description=(
@@ -173,7 +175,7 @@ QUOTES_API = ApiSpec(
             sample_params=_AUTHOR_SAMPLE,
             revised=GET_AUTHOR,
         ),
-        EndpointSpec(
+        ScraperEndpoint(
             name="top_quotes",
             method="GET",
             description=(

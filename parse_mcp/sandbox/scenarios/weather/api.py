@@ -7,10 +7,10 @@ canonical with `API-Snapshot-Version: 1` serves release 1: no humidity, and no l
 
 from __future__ import annotations
 
+from parse_mcp.sandbox.parsebot.apis import ScraperApi, ScraperEndpoint, ScraperParam
 from parse_mcp.sandbox.parsebot.envelopes import JsonObject, input_format_invalid
 from parse_mcp.sandbox.parsebot.execution import Call, fetch_document, require
 from parse_mcp.sandbox.parsebot.json_schema import INTEGER, STRING, array_of, obj
-from parse_mcp.sandbox.parsebot.specs import ApiSpec, EndpointSpec, ParamSpec
 from parse_mcp.sandbox.scenarios.weather.pages import FORECAST_DAYS
 from parse_mcp.sandbox.site.dom import Element
 
@@ -70,13 +70,13 @@ def _day(row: Element, with_humidity: bool) -> JsonObject:
 
 
 _FORECAST_PARAMS = {
-    "city": ParamSpec("string", "The city's slug, e.g. 'leeds', 'lisbon', 'denver', 'osaka' or 'nairobi'.", True),
-    "days": ParamSpec("integer", f"How many days to return, 1 to {FORECAST_DAYS}.", default=3),
+    "city": ScraperParam("string", "The city's slug, e.g. 'leeds', 'lisbon', 'denver', 'osaka' or 'nairobi'.", True),
+    "days": ScraperParam("integer", f"How many days to return, 1 to {FORECAST_DAYS}.", default=3),
 }
 _FORECAST_SAMPLE = {"city": "leeds", "days": 3}
 _NOT_FOUND = "An unknown city fails with 502 upstream_error, upstream_status_code 404."
 
-FORECAST_RELEASE_1 = EndpointSpec(
+FORECAST_RELEASE_1 = ScraperEndpoint(
     name="get_forecast",
     method="GET",
     description=f"A city's forecast, day by day: summary, high and low in °C. {_NOT_FOUND}",
@@ -85,7 +85,7 @@ FORECAST_RELEASE_1 = EndpointSpec(
     return_schema=obj(city=STRING, days=array_of(_DAY_V1)),
     sample_params=_FORECAST_SAMPLE,
 )
-FORECAST_RELEASE_2 = EndpointSpec(
+FORECAST_RELEASE_2 = ScraperEndpoint(
     name="get_forecast",
     method="GET",
     description=f"A city's forecast, day by day: summary, high and low in °C, and humidity in %. {_NOT_FOUND}",
@@ -95,7 +95,7 @@ FORECAST_RELEASE_2 = EndpointSpec(
     sample_params=_FORECAST_SAMPLE,
     release_note="Release 2: each day now also has humidity (in %).",
 )
-LIST_CITIES = EndpointSpec(
+LIST_CITIES = ScraperEndpoint(
     name="list_cities",
     method="GET",
     description="Every city with a forecast: name and slug (the slug is get_forecast's city).",
@@ -110,7 +110,7 @@ _DESCRIPTION = (
     "API-Snapshot-Version: 1."
 )
 
-WEATHER_CANONICAL = ApiSpec(
+WEATHER_CANONICAL = ScraperApi(
     id=WEATHER_CANONICAL_ID,
     slug="city-weather-sandbox",
     name="City Weather (sandbox)",
@@ -124,7 +124,7 @@ WEATHER_CANONICAL = ApiSpec(
     marketplace_id=WEATHER_LISTING_ID,
 )
 
-WEATHER_COPY = ApiSpec(
+WEATHER_COPY = ScraperApi(
     id=WEATHER_COPY_ID,
     slug="city-weather-sandbox-copy",
     name="City Weather (sandbox)",

@@ -1,4 +1,4 @@
-"""The shape of a sandbox API: its endpoints, their parameters, its releases, and the task that built it."""
+"""An API as the emulated Parse.bot hosts it: its endpoints, their parameters, its releases, its build task."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ _NO_DEFAULT = object()
 
 
 @dataclass(frozen=True)
-class ParamSpec:
-    """One input parameter, with the keys Parse.bot's ParamSpec uses (section 5 of the API notes)."""
+class ScraperParam:
+    """One input parameter, with the keys Parse.bot's ScraperParam uses (section 5 of the API notes)."""
 
     type: str
     description: str
@@ -35,13 +35,13 @@ class ParamSpec:
 
 
 @dataclass(frozen=True)
-class EndpointSpec:
+class ScraperEndpoint:
     name: str
     method: str
     description: str
     handler: Handler
     return_schema: JsonObject
-    params: Mapping[str, ParamSpec] = field(default_factory=dict)
+    params: Mapping[str, ScraperParam] = field(default_factory=dict)
     price: int = 1
     # The documented tag of a protected endpoint: the name of the endpoint that initiates the session.
     depends_on_session: str | None = None
@@ -50,7 +50,7 @@ class EndpointSpec:
     # Parameters that make a successful call, offered as `test_inputs` and `sample_inputs`.
     sample_params: Mapping[str, object] = field(default_factory=dict)
     # What a revision naming this endpoint installs instead; None means a revision leaves it as it is.
-    revised: EndpointSpec | None = None
+    revised: ScraperEndpoint | None = None
     # What changed in the release that introduced this endpoint, shown by the updates listing.
     release_note: str | None = None
 
@@ -59,7 +59,7 @@ class EndpointSpec:
 
 
 @dataclass(frozen=True)
-class ApiSpec:
+class ScraperApi:
     """A generated API and the completed dispatch task that produced it."""
 
     id: str
@@ -69,14 +69,14 @@ class ApiSpec:
     site_path: str
     task_id: str
     task: str
-    endpoints: tuple[EndpointSpec, ...]
+    endpoints: tuple[ScraperEndpoint, ...]
     versions: tuple[int, ...] = (1, 2)
     # The endpoints of earlier releases that differ from the latest; a pinned call or schema reads these.
-    releases: Mapping[int, tuple[EndpointSpec, ...]] = field(default_factory=dict)
+    releases: Mapping[int, tuple[ScraperEndpoint, ...]] = field(default_factory=dict)
     # The marketplace listing this API is, or is a personal copy of.
     marketplace_id: str | None = None
 
-    def endpoint(self, name: str) -> EndpointSpec | None:
+    def endpoint(self, name: str) -> ScraperEndpoint | None:
         return next((endpoint for endpoint in self.endpoints if endpoint.name == name), None)
 
     @property
@@ -87,13 +87,13 @@ class ApiSpec:
     def is_authenticated(self) -> bool:
         return any(endpoint.initiates_session for endpoint in self.endpoints)
 
-    def at_version(self, version: int | None) -> ApiSpec:
+    def at_version(self, version: int | None) -> ScraperApi:
         """The API as release `version` served it; the latest when `version` is None or unchanged since."""
         if version is None or version not in self.releases:
             return self
         return replace(self, endpoints=self.releases[version])
 
-    def next_release(self, endpoints: tuple[EndpointSpec, ...]) -> ApiSpec:
+    def next_release(self, endpoints: tuple[ScraperEndpoint, ...]) -> ScraperApi:
         """A new release with these endpoints; the current ones stay readable under the current version."""
         current = self.latest_version
         return replace(
