@@ -33,9 +33,11 @@ def errors_table() -> str:
         "|---|---|---|---|---|---|",
     ]
     for code, row in ROWS.items():
-        wait = "the service's figure" if row.wait != "none" else "–"
-        if row.wait != "none" and row.default_wait is not None:
-            wait += f", else {human_wait(row.default_wait)}"
+        wait = "–"
+        if row.wait is not None:
+            wait = "the service's figure"
+            if row.wait.default_seconds is not None:
+                wait += f", else {human_wait(row.wait.default_seconds)}"
         lines.append(
             f"| {row.cause} | `{code}` | `{row.action}` | `{row.fault}` | {'yes' if row.retryable else 'no'} | {wait} |"
         )

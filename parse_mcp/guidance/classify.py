@@ -30,6 +30,21 @@ _PARSE_LIMIT = 1_000_000
 _MAX_RETRY_AFTER = 86_400.0
 
 TransportFault = Literal["connect", "timeout", "protocol"]
+# What a request was for. The same status means different things on different calls (a 404 on a task id is
+# not a 404 on a scraper id), so each request carries its purpose and the classifier emits the final code.
+Purpose = Literal[
+    "discover",  # Parse.bot schemas: list_apis, describe_api
+    "execute",  # an API's endpoint
+    "login",  # an API's login endpoint
+    "build",  # POST /dispatch
+    "tasks",  # the task list
+    "task",  # one task by id: read, revise, list its updates
+    "update",  # preview or merge one task's marketplace updates
+    "marketplace",  # the marketplace search
+    "listing",  # one marketplace listing, by id or slug
+    "parser",  # an AI parser: create, read, list, update, delete
+    "parse",  # an AI parser applied to a URL
+]
 
 _IDENTIFIER = re.compile(r"^\W*([A-Za-z_][A-Za-z0-9_.\[\]]{0,63})\b")
 _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
@@ -41,15 +56,17 @@ def classify_parsebot(
     body: bytes,
     *,
     now: float,
+    purpose: Purpose = "execute",
     secrets: Sequence[str] = (),
     redactor: Redactor | None = None,
 ) -> ErrorRecord:
     """Classify a Parse.bot answer that is not a documented success. `headers` keys are lower-case.
 
-    `redactor` (or one built from `secrets`, the keys this server sent) scrubs every copied text.
+    `purpose` is what the request was for; `redactor` (or one built from `secrets`, the keys this server
+    sent) scrubs every copied text.
     """
     scrubber = redactor if redactor is not None else redactor_for(secrets)
-    return scrub(_classify(http_status, headers, body, now=now, redactor=scrubber), scrubber)
+    return scrub(_classify(http_status, headers, body, now=now, purpose=purpose, redactor=scrubber), scrubber)
 
 
 def scrub(record: ErrorRecord, redactor: Redactor | Sequence[str]) -> ErrorRecord:
@@ -69,7 +86,7 @@ def scrub(record: ErrorRecord, redactor: Redactor | Sequence[str]) -> ErrorRecor
 
 
 def _classify(
-    http_status: int, headers: Mapping[str, str], body: bytes, *, now: float, redactor: Redactor
+    http_status: int, headers: Mapping[str, str], body: bytes, *, now: float, purpose: Purpose, redactor: Redactor
 ) -> ErrorRecord:
     # The known keys go before any text is capped: a cap must not leave the start of a key behind.
     document = redactor.json(_load_json(body))
@@ -85,7 +102,8 @@ def _classify(
     upstream = _integer(fields_of.get("upstream_status_code"))
     limit_type = _text(fields_of.get("limit_type"), 20) or _text(top.get("limit_type"), 20)
 
-    code = _code(
+    code = parsebot_code(
+        purpose=purpose,
         http_status=http_status,
         status=status,
         kind=kind,
@@ -120,7 +138,7 @@ def _classify(
 
 
 def classify_aiparser(
-    path: str,
+    purpose: Purpose,
     http_status: int,
     headers: Mapping[str, str],
     body: bytes,
@@ -130,7 +148,8 @@ def classify_aiparser(
     redactor: Redactor | None = None,
 ) -> ErrorRecord:
     """Classify an AI Parser answer that is not a success. Its status codes are the whole verdict (the
-    service documents no envelope; the body is read for its message only)."""
+    service documents no envelope; the body is read for its message only); a 500 means a failed
+    extraction only when the request was a `parse`."""
     scrubber = redactor if redactor is not None else redactor_for(secrets)
     document = scrubber.json(_load_json(body))
     top: dict[str, object] = document if isinstance(document, dict) else {}
@@ -145,7 +164,7 @@ def classify_aiparser(
         code = "parser_bad_request"
     elif http_status == 404:
         code = "parser_not_found"
-    elif http_status == 500 and path.startswith("/parse/"):
+    elif http_status == 500 and purpose == "parse":
         code = "extraction_failed"
     else:
         code = _code_from_http(
@@ -216,8 +235,9 @@ def parse_retry_after(raw: str | None, *, now: float) -> float | None:
     return _usable_wait(seconds)
 
 
-def _code(
+def parsebot_code(
     *,
+    purpose: Purpose,
     http_status: int,
     status: str | None,
     kind: str | None,
@@ -229,10 +249,9 @@ def _code(
     has_detail_only: bool,
     is_envelope: bool,
 ) -> ErrorCode:
-    by_body = _code_from_envelope(status, kind, upstream, retry_after)
-    if by_body is not None:
-        return by_body
-    return _code_from_http(
+    """The one decision for a Parse.bot failure: the body's verdict first, the HTTP status as the fallback,
+    then what the request was for."""
+    code = _code_from_envelope(status, kind, upstream, retry_after) or _code_from_http(
         http_status,
         limit_type=limit_type,
         message=message.lower(),
@@ -240,6 +259,21 @@ def _code(
         has_detail_only=has_detail_only,
         is_envelope=is_envelope,
     )
+    return _code_for_purpose(code, purpose, http_status)
+
+
+def _code_for_purpose(code: ErrorCode, purpose: Purpose, http_status: int) -> ErrorCode:
+    """Where the call's purpose changes the meaning: the site refusing a login refuses the credentials, not
+    the scraper; a 404 on a task or listing path names a wrong task id or listing, not an API."""
+    if purpose == "login" and code == "upstream_auth":
+        return "login_refused"
+    if purpose == "task" and code == "id_not_found":
+        return "task_not_found"
+    if purpose == "task" and http_status == 409:
+        return "task_not_ready"
+    if purpose == "listing" and http_status == 404:
+        return "listing_not_found"
+    return code
 
 
 def _code_from_envelope(

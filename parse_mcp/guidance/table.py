@@ -1,4 +1,9 @@
-"""The guidance table: one row per error code, and the pure function that turns a record into guidance.
+"""The guidance table: one row per error code, read top to bottom, and the pure function that applies it.
+
+Each row is data: what produces the code (for the README), the action, fault and retryability the
+contract fixes, the wait to advise, which fields to fix, the two sentences, and the call to prepare,
+declared as a `NextCallSpec` (which tool, which arguments from the call or from what the server found).
+`guide()` applies a row the same way for every code; it has no case of its own.
 
 Every sentence here is our own. Values copied into a sentence are numbers, field names the endpoint's
 spec declares, the caller's own identifiers, or short tokens that pass `safe_token`; the target site's
@@ -11,7 +16,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from parse_mcp.errors import ErrorCode, ErrorRecord
@@ -32,39 +37,38 @@ Action = Literal[
     "report_bug",
 ]
 Fault = Literal["caller", "target_site", "scraper", "anti_bot", "rate_limit", "account", "service", "network", "client"]
-# Which call, if any, the guidance prepares for the agent.
-Follow = Literal[
-    "none",
-    "same_call",
-    "describe_api",
-    "list_apis",
-    "revise_api",
-    "login",
-    "list_tasks",
-    "use_scraper_id",
-    "list_parsers",
-    "wait_for_parser",
-    "with_render",
-    "search_marketplace",
-    "wait_for_task",
-]
-# Where the wait comes from: the service's own figure, else the default the server chooses for that row.
-Wait = Literal["none", "service", "until_reset"]
-Fields = Literal["none", "from_message", "from_record", "snapshot_version", "endpoint", "render"]
+
+
+# -- what guidance knows besides the record ------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class Row:
-    cause: str  # what produces it, for the README's table
-    action: Action
-    fault: Fault
-    retryable: bool
-    summary: str
-    next_step: str
-    follow: Follow = "none"
-    wait: Wait = "none"
-    default_wait: float | None = None
-    fields: Fields = "none"
+class Evidence:
+    """What the server found out about the call's ids after the failure (the optional enrichment step,
+    `parse_mcp.tools.evidence`). Everything here is the caller's, ours, or a safe token."""
+
+    known_params: tuple[str, ...] = ()  # the endpoint's declared input_params
+    endpoint_names: tuple[str, ...] = ()  # the API's endpoints
+    task_id: str | None = None  # the task that built the call's scraper: where a revision goes
+    scraper_for_task: str | None = None  # the scraper a task built, when a task id was given as a scraper id
+
+
+EvidenceName = Literal["task_id", "scraper_for_task"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """The failed call as guidance sees it: the tool, its arguments, what is listed, and the evidence."""
+
+    tool: str
+    arguments: Mapping[str, JsonValue]
+    listed_tools: frozenset[str]
+    service: str = "Parse.bot"
+    key_variable: str = "PARSE_API_KEY"
+    evidence: Evidence = Evidence()
+
+
+# -- what guidance gives -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,21 +78,6 @@ class NextCall:
 
     def as_dict(self) -> dict[str, JsonValue]:
         return {"tool": self.tool, "arguments": self.arguments}
-
-
-@dataclass(frozen=True, slots=True)
-class CallContext:
-    """What guidance may know about the call besides the record; all of it is the caller's or ours."""
-
-    tool: str
-    arguments: Mapping[str, JsonValue]
-    listed_tools: frozenset[str]
-    service: str = "Parse.bot"
-    key_variable: str = "PARSE_API_KEY"
-    known_params: tuple[str, ...] = ()
-    endpoint_names: tuple[str, ...] = ()
-    task_id: str | None = None
-    scraper_for_task: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +101,136 @@ class Guidance:
         }
 
 
+# -- the vocabulary of a row ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """An argument of the failed call, as short printable text (an integer becomes text)."""
+
+    name: str
+
+    def value(self, _record: ErrorRecord, context: CallContext) -> JsonValue:
+        return _argument(context, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class IntArg:
+    """An integer argument of the failed call, kept an integer."""
+
+    name: str
+
+    def value(self, _record: ErrorRecord, context: CallContext) -> JsonValue:
+        given = context.arguments.get(self.name)
+        return given if isinstance(given, int) and not isinstance(given, bool) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What the enrichment step found (see `Evidence`)."""
+
+    name: EvidenceName
+
+    def value(self, _record: ErrorRecord, context: CallContext) -> JsonValue:
+        found: str | None = getattr(context.evidence, self.name)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionDescription:
+    """A description for revise_api with the evidence: endpoint, input, status, error kind; never a snippet."""
+
+    def value(self, record: ErrorRecord, context: CallContext) -> JsonValue:
+        return describe_for_revision(record, context)
+
+
+@dataclass(frozen=True, slots=True)
+class ScraperParamsWithRender:
+    """The call's scraper_params with `render` set to true."""
+
+    def value(self, _record: ErrorRecord, context: CallContext) -> JsonValue:
+        params = context.arguments.get("scraper_params")
+        return {**(params if isinstance(params, dict) else {}), "render": True}
+
+
+Source = Arg | IntArg | Found | RevisionDescription | ScraperParamsWithRender
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NextCallSpec:
+    """The call a row prepares. `tool` None is the tool that failed; `same_arguments` starts from the failed
+    call's arguments. Each of `arguments` must have a value or no call is prepared; each of `optional` is
+    added when it has one."""
+
+    tool: str | None = None
+    same_arguments: bool = False
+    arguments: Mapping[str, Source] = field(default_factory=dict)
+    optional: Mapping[str, Source] = field(default_factory=dict)
+
+    def build(self, record: ErrorRecord, context: CallContext) -> NextCall | None:
+        built: dict[str, JsonValue] = dict(context.arguments) if self.same_arguments else {}
+        for name, source in self.arguments.items():
+            value = source.value(record, context)
+            if value is None or value == "":
+                return None
+            built[name] = value
+        for name, source in self.optional.items():
+            value = source.value(record, context)
+            if value is not None:
+                built[name] = value
+        return NextCall(self.tool or context.tool, built)
+
+    def evidence(self) -> frozenset[EvidenceName]:
+        sources = [*self.arguments.values(), *self.optional.values()]
+        return frozenset(source.name for source in sources if isinstance(source, Found))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Wait:
+    """Advise a wait: the service's own figure (Retry-After, retry_after), else `default_seconds`."""
+
+    default_seconds: float | None = None
+
+
+# Where `fix_fields` comes from when it is not a fixed tuple of names.
+FieldsRule = Literal[
+    "params_named_in_message",  # the endpoint's declared params the record or message names
+    "named_in_record",  # the record's own field names (our checks, a validation error's loc)
+    "render_unless_set",  # scraper_params.render, unless the call already set it
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Instead:
+    """Wording and next call that replace a row's own when the enrichment step found `evidence`."""
+
+    evidence: EvidenceName
+    summary: str
+    next_step: str
+    next_call: NextCallSpec | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Row:
+    cause: str  # what produces it, for the README's table
+    action: Action
+    fault: Fault
+    retryable: bool
+    wait: Wait | None = None
+    fix_fields: tuple[str, ...] | FieldsRule = ()
+    summary: str
+    next_step: str
+    next_call: NextCallSpec | None = None
+    instead_when_found: Instead | None = None
+
+    def evidence(self) -> frozenset[EvidenceName]:
+        """What the enrichment step may look up for this row (nothing, for most)."""
+        wanted = self.next_call.evidence() if self.next_call is not None else frozenset()
+        if self.instead_when_found is not None:
+            wanted |= {self.instead_when_found.evidence}
+        return wanted
+
+
 # Backoffs the server chooses where the service gives no figure (contract section 4).
 UPSTREAM_BACKOFF_SECONDS: Final = 30.0
 SERVICE_BACKOFF_SECONDS: Final = 15.0
@@ -122,410 +241,430 @@ _WAIT_NOW = "Wait {wait}, then make the same call again unchanged."
 _REVISE = (
     "Call revise_api with the description prepared in next_call, then wait_for_task before calling {endpoint} again."
 )
+SAME_CALL: Final = NextCallSpec(same_arguments=True)
+PREPARED_REVISION: Final = NextCallSpec(
+    tool="revise_api", arguments={"task_id": Found("task_id"), "description": RevisionDescription()}
+)
+SCRAPER_PARAMS_WITH_RENDER: Final = ScraperParamsWithRender()
+
+# -- the table -----------------------------------------------------------------------------------------
 
 ROWS: Final[Mapping[ErrorCode, Row]] = {
     "input_invalid": Row(
-        "422 `stale_input`, kind `input_format_invalid` or none",
-        "fix_input",
-        "caller",
-        False,
-        "The scraper rejected the input of {endpoint} (HTTP 422 stale_input): {fields_phrase} not valid.",
-        "Correct {fields_or_input} against the endpoint's input_params (error.message says what is expected), "
-        "then call again.",
-        follow="describe_api",
-        fields="from_message",
+        cause="422 `stale_input`, kind `input_format_invalid` or none",
+        action="fix_input",
+        fault="caller",
+        retryable=False,
+        fix_fields="params_named_in_message",
+        summary="The scraper rejected the input of {endpoint} (HTTP 422 stale_input): {fields_phrase} not valid.",
+        next_step=(
+            "Correct {fields_or_input} against the endpoint's input_params (error.message says what is expected), "
+            "then call again."
+        ),
+        next_call=NextCallSpec(tool="describe_api", arguments={"scraper_id": Arg("scraper_id")}),
     ),
     "input_not_found": Row(
-        "422 `stale_input`, kind `input_not_found`",
-        "change_input",
-        "caller",
-        False,
-        "The target site confirmed that what this input names no longer exists (HTTP 422 input_not_found).",
-        "Call {endpoint} only with a different input; this one will keep failing.",
+        cause="422 `stale_input`, kind `input_not_found`",
+        action="change_input",
+        fault="caller",
+        retryable=False,
+        summary="The target site confirmed that what this input names no longer exists (HTTP 422 input_not_found).",
+        next_step="Call {endpoint} only with a different input; this one will keep failing.",
     ),
     "upstream_not_found": Row(
-        "502 `upstream_error`, upstream 404 or 410",
-        "change_input",
-        "target_site",
-        False,
-        "The target site answered HTTP {upstream}: the input points at nothing that exists there.",
-        "Do not retry this input; call {endpoint} again only with an input that exists on the site.",
+        cause="502 `upstream_error`, upstream 404 or 410",
+        action="change_input",
+        fault="target_site",
+        retryable=False,
+        summary="The target site answered HTTP {upstream}: the input points at nothing that exists there.",
+        next_step="Do not retry this input; call {endpoint} again only with an input that exists on the site.",
     ),
     "upstream_auth": Row(
-        "502 `upstream_error`, upstream 401 or 403",
-        "revise_api",
-        "scraper",
-        False,
-        "The target site refused the scraper with HTTP {upstream}: the API's stored credentials or request "
+        cause="502 `upstream_error`, upstream 401 or 403",
+        action="revise_api",
+        fault="scraper",
+        retryable=False,
+        summary="The target site refused the scraper with HTTP {upstream}: the API's stored credentials or request "
         "setup need attention.",
-        _REVISE,
-        follow="revise_api",
+        next_step=_REVISE,
+        next_call=PREPARED_REVISION,
     ),
     "upstream_transient": Row(
-        "502 `upstream_error`, upstream 429 or 5xx",
-        "retry_later",
-        "target_site",
-        True,
-        "The target site failed temporarily (HTTP {upstream}).",
-        _WAIT_NOW,
-        follow="same_call",
-        wait="service",
-        default_wait=UPSTREAM_BACKOFF_SECONDS,
+        cause="502 `upstream_error`, upstream 429 or 5xx",
+        action="retry_later",
+        fault="target_site",
+        retryable=True,
+        wait=Wait(default_seconds=UPSTREAM_BACKOFF_SECONDS),
+        summary="The target site failed temporarily (HTTP {upstream}).",
+        next_step=_WAIT_NOW,
+        next_call=SAME_CALL,
     ),
     "upstream_other": Row(
-        "502 `upstream_error`, any other upstream status",
-        "do_not_retry",
-        "target_site",
-        False,
-        "The target site answered HTTP {upstream}, which a retry will not change.",
-        "Do not retry this call; change the input, or tell the user what the site answered.",
+        cause="502 `upstream_error`, any other upstream status",
+        action="do_not_retry",
+        fault="target_site",
+        retryable=False,
+        summary="The target site answered HTTP {upstream}, which a retry will not change.",
+        next_step="Do not retry this call; change the input, or tell the user what the site answered.",
     ),
     "blocked_transient": Row(
-        "503 `blocked` with `retry_after`",
-        "retry_later",
-        "anti_bot",
-        True,
-        "The site's bot protection blocked every proxy; the service says a retry in {wait} may pass.",
-        _WAIT_NOW,
-        follow="same_call",
-        wait="service",
+        cause="503 `blocked` with `retry_after`",
+        action="retry_later",
+        fault="anti_bot",
+        retryable=True,
+        wait=Wait(),
+        summary="The site's bot protection blocked every proxy; the service says a retry in {wait} may pass.",
+        next_step=_WAIT_NOW,
+        next_call=SAME_CALL,
     ),
     "blocked": Row(
-        "503 `blocked` without `retry_after`",
-        "do_not_retry",
-        "anti_bot",
-        False,
-        "The site's bot protection blocked every proxy{kind_phrase} and retrying soon will not help.",
-        "Do not retry now; if the block persists, call revise_api with the description prepared in next_call.",
-        follow="revise_api",
+        cause="503 `blocked` without `retry_after`",
+        action="do_not_retry",
+        fault="anti_bot",
+        retryable=False,
+        summary="The site's bot protection blocked every proxy{kind_phrase} and retrying soon will not help.",
+        next_step=(
+            "Do not retry now; if the block persists, call revise_api with the description prepared in next_call."
+        ),
+        next_call=PREPARED_REVISION,
     ),
     "scraper_bug": Row(
-        "500 `error` (`scraper_bug`)",
-        "revise_api",
-        "scraper",
-        False,
-        "The scraper behind {endpoint} crashed (HTTP 500 scraper_bug): the API itself is broken, not the input.",
-        _REVISE,
-        follow="revise_api",
+        cause="500 `error` (`scraper_bug`)",
+        action="revise_api",
+        fault="scraper",
+        retryable=False,
+        summary=(
+            "The scraper behind {endpoint} crashed (HTTP 500 scraper_bug): the API itself is broken, not the input."
+        ),
+        next_step=_REVISE,
+        next_call=PREPARED_REVISION,
     ),
     "rate_limited_burst": Row(
-        "429, `limit_type: burst` (AI Parser: any 429)",
-        "retry_later",
-        "rate_limit",
-        True,
-        "The short-term rate limit is spent (HTTP 429); the next request is allowed in {wait}.",
-        _WAIT_NOW,
-        follow="same_call",
-        wait="service",
-        default_wait=BURST_FALLBACK_SECONDS,
+        cause="429, `limit_type: burst` (AI Parser: any 429)",
+        action="retry_later",
+        fault="rate_limit",
+        retryable=True,
+        wait=Wait(default_seconds=BURST_FALLBACK_SECONDS),
+        summary="The short-term rate limit is spent (HTTP 429); the next request is allowed in {wait}.",
+        next_step=_WAIT_NOW,
+        next_call=SAME_CALL,
     ),
     "rate_limited_daily": Row(
-        "429, `limit_type: daily`",
-        "ask_user",
-        "rate_limit",
-        True,
-        "The account's daily request cap is reached (HTTP 429); it resets at 00:00 UTC, in {wait}.",
-        "Tell the user the daily cap is reached and resets at 00:00 UTC (in {wait}); make no calls until then.",
-        wait="until_reset",
+        cause="429, `limit_type: daily`",
+        action="ask_user",
+        fault="rate_limit",
+        retryable=True,
+        wait=Wait(),
+        summary="The account's daily request cap is reached (HTTP 429); it resets at 00:00 UTC, in {wait}.",
+        next_step=(
+            "Tell the user the daily cap is reached and resets at 00:00 UTC (in {wait}); make no calls until then."
+        ),
     ),
     "bad_snapshot_version": Row(
-        "400, invalid `API-Snapshot-Version`",
-        "fix_input",
-        "caller",
-        False,
-        "The service rejected snapshot_version (HTTP 400): it must be a positive release number.",
-        "Correct snapshot_version, or leave it out to use the latest release, then call again.",
-        fields="snapshot_version",
+        cause="400, invalid `API-Snapshot-Version`",
+        action="fix_input",
+        fault="caller",
+        retryable=False,
+        fix_fields=("snapshot_version",),
+        summary="The service rejected snapshot_version (HTTP 400): it must be a positive release number.",
+        next_step="Correct snapshot_version, or leave it out to use the latest release, then call again.",
     ),
     "session_pair": Row(
-        "400, session id and key not sent together",
-        "login",
-        "caller",
-        False,
-        "The service received only half of a login session (HTTP 400): it needs the session id and its key.",
-        "Call login for this API to get a fresh session handle, then call again with it.",
-        follow="login",
+        cause="400, session id and key not sent together",
+        action="login",
+        fault="caller",
+        retryable=False,
+        summary="The service received only half of a login session (HTTP 400): it needs the session id and its key.",
+        next_step="Call login for this API to get a fresh session handle, then call again with it.",
+        next_call=NextCallSpec(tool="login", arguments={"scraper_id": Arg("scraper_id")}),
     ),
     "bad_request": Row(
-        "400, any other reason",
-        "report_bug",
-        "client",
-        False,
-        "{service} called the request malformed (HTTP 400); this server built it, so the bug is here.",
-        "Do not retry; report the failure with error.request_id.",
+        cause="400, any other reason",
+        action="report_bug",
+        fault="client",
+        retryable=False,
+        summary="{service} called the request malformed (HTTP 400); this server built it, so the bug is here.",
+        next_step="Do not retry; report the failure with error.request_id.",
     ),
     "unauthorized": Row(
-        "401, key missing, invalid or expired",
-        "ask_user",
-        "account",
-        False,
-        "{service} refused the API key (HTTP 401): it is missing, invalid or expired.",
-        "Ask the user to check {key_variable} in this server's environment; do not retry until it is fixed.",
+        cause="401, key missing, invalid or expired",
+        action="ask_user",
+        fault="account",
+        retryable=False,
+        summary="{service} refused the API key (HTTP 401): it is missing, invalid or expired.",
+        next_step="Ask the user to check {key_variable} in this server's environment; do not retry until it is fixed.",
     ),
     "session_expired": Row(
-        "401, login session expired",
-        "login",
-        "caller",
-        False,
-        "The login session has expired (HTTP 401).",
-        "Call login for this API again (at most 3 attempts an hour), then repeat the call with the new session.",
-        follow="login",
+        cause="401, login session expired",
+        action="login",
+        fault="caller",
+        retryable=False,
+        summary="The login session has expired (HTTP 401).",
+        next_step=(
+            "Call login for this API again (at most 3 attempts an hour), then repeat the call with the new session."
+        ),
+        next_call=NextCallSpec(tool="login", arguments={"scraper_id": Arg("scraper_id")}),
     ),
     "credits_exhausted": Row(
-        "402",
-        "ask_user",
-        "account",
-        False,
-        "The {service} account has run out of credits (HTTP 402){tier_phrase}.",
-        "Tell the user the credits are exhausted{tier_phrase}; make no more paid calls until they top up.",
+        cause="402",
+        action="ask_user",
+        fault="account",
+        retryable=False,
+        summary="The {service} account has run out of credits (HTTP 402){tier_phrase}.",
+        next_step="Tell the user the credits are exhausted{tier_phrase}; make no more paid calls until they top up.",
     ),
     "forbidden": Row(
-        "403",
-        "ask_user",
-        "account",
-        False,
-        "The account's plan does not allow this call (HTTP 403).",
-        "Tell the user their plan does not allow this call; do not retry.",
+        cause="403",
+        action="ask_user",
+        fault="account",
+        retryable=False,
+        summary="The account's plan does not allow this call (HTTP 403).",
+        next_step="Tell the user their plan does not allow this call; do not retry.",
     ),
     "id_not_found": Row(
-        '404 `{"error": "Scraper with ID … not found"}`',
-        "check_id",
-        "caller",
-        False,
-        "No API with id {scraper_id}{version_phrase} exists for this key (HTTP 404).",
-        "Look the id up with list_apis and call again with an id from there.",
-        follow="list_apis",
+        cause='404 `{"error": "Scraper with ID … not found"}`',
+        action="check_id",
+        fault="caller",
+        retryable=False,
+        summary="No API with id {scraper_id}{version_phrase} exists for this key (HTTP 404).",
+        next_step="Look the id up with list_apis and call again with an id from there.",
+        next_call=NextCallSpec(tool="list_apis"),
+        instead_when_found=Instead(
+            evidence="scraper_for_task",
+            summary=(
+                "{scraper_id} is a task id, not a scraper id (HTTP 404); the API that task built is {scraper_for_task}."
+            ),
+            next_step="Call again with scraper_id {scraper_for_task} (the task's result_scraper_id).",
+            next_call=NextCallSpec(same_arguments=True, arguments={"scraper_id": Found("scraper_for_task")}),
+        ),
     ),
     "path_not_found": Row(
-        '404 `{"detail": "Not Found"}`',
-        "report_bug",
-        "client",
-        False,
-        "{service} says the path does not exist (HTTP 404 Not Found): this server called a wrong URL.",
-        "Do not retry; report it with error.request_id, and check the base URL setting if it was changed.",
+        cause='404 `{"detail": "Not Found"}`',
+        action="report_bug",
+        fault="client",
+        retryable=False,
+        summary="{service} says the path does not exist (HTTP 404 Not Found): this server called a wrong URL.",
+        next_step="Do not retry; report it with error.request_id, and check the base URL setting if it was changed.",
     ),
     "unexpected_status": Row(
-        "any other HTTP status",
-        "report_bug",
-        "client",
-        False,
-        "{service} answered HTTP {http}, which its documentation does not describe for this call.",
-        "Do not retry; report it with error.request_id.",
+        cause="any other HTTP status",
+        action="report_bug",
+        fault="client",
+        retryable=False,
+        summary="{service} answered HTTP {http}, which its documentation does not describe for this call.",
+        next_step="Do not retry; report it with error.request_id.",
     ),
     "service_unavailable": Row(
-        "5xx without an envelope (proxy page, gateway timeout)",
-        "retry_later",
-        "service",
-        True,
-        "{service} itself failed (HTTP {http} without its error envelope, such as a gateway error).",
-        _WAIT_NOW,
-        follow="same_call",
-        wait="service",
-        default_wait=SERVICE_BACKOFF_SECONDS,
+        cause="5xx without an envelope (proxy page, gateway timeout)",
+        action="retry_later",
+        fault="service",
+        retryable=True,
+        wait=Wait(default_seconds=SERVICE_BACKOFF_SECONDS),
+        summary="{service} itself failed (HTTP {http} without its error envelope, such as a gateway error).",
+        next_step=_WAIT_NOW,
+        next_call=SAME_CALL,
     ),
     "network_read": Row(
-        "connection failure or timeout (reads)",
-        "retry_later",
-        "network",
-        True,
-        "No answer from {service}: {network_phrase}.",
-        _WAIT_NOW,
-        follow="same_call",
-        wait="service",
-        default_wait=NETWORK_BACKOFF_SECONDS,
+        cause="connection failure or timeout (reads)",
+        action="retry_later",
+        fault="network",
+        retryable=True,
+        wait=Wait(default_seconds=NETWORK_BACKOFF_SECONDS),
+        summary="No answer from {service}: {network_phrase}.",
+        next_step=_WAIT_NOW,
+        next_call=SAME_CALL,
     ),
     "network_write": Row(
-        "timeout or broken answer on a build or revision",
-        "do_not_retry",
-        "network",
-        False,
-        "No answer from {service}, and the request may have started work that is charged.",
-        "Do not repeat it: call list_tasks to see whether it was created before trying again.",
-        follow="list_tasks",
+        cause="timeout or broken answer on a build or revision",
+        action="do_not_retry",
+        fault="network",
+        retryable=False,
+        summary="No answer from {service}, and the request may have started work that is charged.",
+        next_step="Do not repeat it: call list_tasks to see whether it was created before trying again.",
+        next_call=NextCallSpec(tool="list_tasks"),
     ),
     "unexpected_response": Row(
-        "2xx body the API does not document",
-        "report_bug",
-        "service",
-        False,
-        "{service} answered HTTP {http} with a body its documentation does not describe.",
-        "Do not retry; report it with error.request_id.",
+        cause="2xx body the API does not document",
+        action="report_bug",
+        fault="service",
+        retryable=False,
+        summary="{service} answered HTTP {http} with a body its documentation does not describe.",
+        next_step="Do not retry; report it with error.request_id.",
     ),
     "login_limited": Row(
-        "429 `limit_type: login`, or a 4th login within the hour (this server)",
-        "retry_later",
-        "rate_limit",
-        True,
-        "Logins to this API are capped at 3 an hour for the whole account (the service counts every client's "
+        cause="429 `limit_type: login`, or a 4th login within the hour (this server)",
+        action="retry_later",
+        fault="rate_limit",
+        retryable=True,
+        wait=Wait(default_seconds=3600.0),
+        summary="Logins to this API are capped at 3 an hour for the whole account (the service counts every client's "
         "attempts together), and the cap is spent; the next attempt is allowed in {wait}.",
-        "Wait {wait}, then call login again; meanwhile reuse a session handle you already have.",
-        wait="service",
-        default_wait=3600.0,
+        next_step="Wait {wait}, then call login again; meanwhile reuse a session handle you already have.",
     ),
     "login_refused": Row(
-        "502 `upstream_error` 401 or 403 on `login`",
-        "ask_user",
-        "caller",
-        False,
-        "The site refused these credentials (HTTP {upstream} on login).",
-        "Ask the user for the right credentials; each attempt counts against 3 logins an hour.",
+        cause="502 `upstream_error` 401 or 403 on `login`",
+        action="ask_user",
+        fault="caller",
+        retryable=False,
+        summary="The site refused these credentials (HTTP {upstream} on login).",
+        next_step="Ask the user for the right credentials; each attempt counts against 3 logins an hour.",
     ),
     "listing_not_found": Row(
-        "404 on a marketplace listing id or slug",
-        "check_id",
-        "caller",
-        False,
-        "No marketplace listing has the id or slug {listing} (HTTP 404).",
-        "Find the listing with search_marketplace and call again with its id or slug.",
-        follow="search_marketplace",
+        cause="404 on a marketplace listing id or slug",
+        action="check_id",
+        fault="caller",
+        retryable=False,
+        summary="No marketplace listing has the id or slug {listing} (HTTP 404).",
+        next_step="Find the listing with search_marketplace and call again with its id or slug.",
+        next_call=NextCallSpec(tool="search_marketplace"),
     ),
     "task_not_found": Row(
-        "404 on a dispatch task id",
-        "check_id",
-        "caller",
-        False,
-        "No task with id {task_id} exists for this key (HTTP 404).",
-        "Look the id up with list_tasks and call again with an id from there.",
-        follow="list_tasks",
+        cause="404 on a dispatch task id",
+        action="check_id",
+        fault="caller",
+        retryable=False,
+        summary="No task with id {task_id} exists for this key (HTTP 404).",
+        next_step="Look the id up with list_tasks and call again with an id from there.",
+        next_call=NextCallSpec(tool="list_tasks"),
     ),
     "task_not_ready": Row(
-        "409 on `revise_api`: the task has no API yet",
-        "wait_for_completion",
-        "caller",
-        True,
-        "Task {task_id} has no API to revise yet (HTTP 409): its build has not completed.",
-        "Call wait_for_task until it completes, then revise it.",
-        follow="wait_for_task",
+        cause="409 on `revise_api`: the task has no API yet",
+        action="wait_for_completion",
+        fault="caller",
+        retryable=True,
+        summary="Task {task_id} has no API to revise yet (HTTP 409): its build has not completed.",
+        next_step="Call wait_for_task until it completes, then revise it.",
+        next_call=NextCallSpec(tool="wait_for_task", arguments={"task_id": Arg("task_id")}),
     ),
     "parser_bad_request": Row(
-        "AI Parser 400: malformed request or missing field",
-        "fix_input",
-        "caller",
-        False,
-        "{service} refused the request (HTTP 400): {fields_phrase} not valid.",
-        "Correct {fields_or_input} (error.message says what is expected), then call again.",
-        fields="from_record",
+        cause="AI Parser 400: malformed request or missing field",
+        action="fix_input",
+        fault="caller",
+        retryable=False,
+        fix_fields="named_in_record",
+        summary="{service} refused the request (HTTP 400): {fields_phrase} not valid.",
+        next_step="Correct {fields_or_input} (error.message says what is expected), then call again.",
     ),
     "parser_not_found": Row(
-        "AI Parser 404: no such parser or version",
-        "check_id",
-        "caller",
-        False,
-        "No parser with id {parser_id}{version_phrase} exists for this key (HTTP 404).",
-        "Look the id up with list_parsers and call again with an id from there.",
-        follow="list_parsers",
+        cause="AI Parser 404: no such parser or version",
+        action="check_id",
+        fault="caller",
+        retryable=False,
+        summary="No parser with id {parser_id}{version_phrase} exists for this key (HTTP 404).",
+        next_step="Look the id up with list_parsers and call again with an id from there.",
+        next_call=NextCallSpec(tool="list_parsers"),
     ),
     "parser_generating": Row(
-        "AI Parser 400: the parser version is still generating",
-        "wait_for_completion",
-        "caller",
-        True,
-        "Parser {parser_id}{version_phrase} is still generating and cannot be used yet (HTTP 400).",
-        "Call wait_for_parser until it is FINISHED, then make this call again.",
-        follow="wait_for_parser",
+        cause="AI Parser 400: the parser version is still generating",
+        action="wait_for_completion",
+        fault="caller",
+        retryable=True,
+        summary="Parser {parser_id}{version_phrase} is still generating and cannot be used yet (HTTP 400).",
+        next_step="Call wait_for_parser until it is FINISHED, then make this call again.",
+        next_call=NextCallSpec(
+            tool="wait_for_parser", arguments={"parser_id": Arg("parser_id")}, optional={"version": IntArg("version")}
+        ),
     ),
     "parser_failed": Row(
-        "AI Parser 400: the parser version failed to generate",
-        "recreate_parser",
-        "caller",
-        False,
-        "Parser {parser_id}{version_phrase} failed to generate, so it cannot be used (HTTP 400).",
-        "Read its error with get_parser, then create a new parser with other example URLs or scraper_params "
+        cause="AI Parser 400: the parser version failed to generate",
+        action="recreate_parser",
+        fault="caller",
+        retryable=False,
+        summary="Parser {parser_id}{version_phrase} failed to generate, so it cannot be used (HTTP 400).",
+        next_step="Read its error with get_parser, then create a new parser with other example URLs or scraper_params "
         "(it costs 30,000 credits: confirm with the user first).",
     ),
     "extraction_failed": Row(
-        "AI Parser 500 on `parse_url`: extraction failed",
-        "retry_later",
-        "target_site",
-        True,
-        "{service} could not extract data from that URL (HTTP 500){render_phrase}.",
-        "Wait {wait} and call again{render_step}; if it keeps failing, check the URL is the same page type "
+        cause="AI Parser 500 on `parse_url`: extraction failed",
+        action="retry_later",
+        fault="target_site",
+        retryable=True,
+        wait=Wait(default_seconds=UPSTREAM_BACKOFF_SECONDS),
+        fix_fields="render_unless_set",
+        summary="{service} could not extract data from that URL (HTTP 500){render_phrase}.",
+        next_step="Wait {wait} and call again{render_step}; if it keeps failing, check the URL is the same page type "
         "as the parser's examples.",
-        follow="with_render",
-        wait="service",
-        default_wait=UPSTREAM_BACKOFF_SECONDS,
-        fields="render",
+        next_call=NextCallSpec(same_arguments=True, arguments={"scraper_params": SCRAPER_PARAMS_WITH_RENDER}),
     ),
     "missing_key": Row(
-        "no key configured (this server)",
-        "ask_user",
-        "account",
-        False,
-        "No {service} API key is configured on this server.",
-        "Ask the user to set {key_variable} in this server's environment, or to start it with "
+        cause="no key configured (this server)",
+        action="ask_user",
+        fault="account",
+        retryable=False,
+        summary="No {service} API key is configured on this server.",
+        next_step="Ask the user to set {key_variable} in this server's environment, or to start it with "
         "`parse-mcp --sandbox` to rehearse without an account.",
     ),
     "invalid_arguments": Row(
-        "arguments refused by this server's checks",
-        "fix_input",
-        "caller",
-        False,
-        "The arguments were refused before anything was sent: {local_message}",
-        "Correct {fields_or_input} and call again.",
-        follow="describe_api",
-        fields="from_record",
+        cause="arguments refused by this server's checks",
+        action="fix_input",
+        fault="caller",
+        retryable=False,
+        fix_fields="named_in_record",
+        summary="The arguments were refused before anything was sent: {local_message}",
+        next_step="Correct {fields_or_input} and call again.",
+        next_call=NextCallSpec(tool="describe_api", arguments={"scraper_id": Arg("scraper_id")}),
     ),
     "unknown_endpoint": Row(
-        "endpoint not in the API's schema (this server)",
-        "fix_input",
-        "caller",
-        False,
-        "API {scraper_id} has no endpoint named {endpoint}; its endpoints are: {endpoint_names}.",
-        "Call again with one of those endpoint names (describe_api shows their parameters).",
-        follow="describe_api",
-        fields="endpoint",
+        cause="endpoint not in the API's schema (this server)",
+        action="fix_input",
+        fault="caller",
+        retryable=False,
+        fix_fields=("endpoint",),
+        summary="API {scraper_id} has no endpoint named {endpoint}; its endpoints are: {endpoint_names}.",
+        next_step="Call again with one of those endpoint names (describe_api shows their parameters).",
+        next_call=NextCallSpec(tool="describe_api", arguments={"scraper_id": Arg("scraper_id")}),
     ),
     "unknown_session": Row(
-        "session handle unknown or expired (this server)",
-        "login",
-        "caller",
-        False,
-        "The session handle is unknown to this server, has expired, or belongs to another client "
+        cause="session handle unknown or expired (this server)",
+        action="login",
+        fault="caller",
+        retryable=False,
+        summary="The session handle is unknown to this server, has expired, or belongs to another client "
         "(a handle works only for the client that logged in).",
-        "Call login for this API to get a new session handle, then call again with it.",
-        follow="login",
+        next_step="Call login for this API to get a new session handle, then call again with it.",
+        next_call=NextCallSpec(tool="login", arguments={"scraper_id": Arg("scraper_id")}),
     ),
     "internal_error": Row(
-        "this server failed",
-        "report_bug",
-        "client",
-        False,
-        "This server failed while handling the call; nothing suggests the call itself was wrong.",
-        "Do not retry; report it (the server's log on stderr has the details).",
+        cause="this server failed",
+        action="report_bug",
+        fault="client",
+        retryable=False,
+        summary="This server failed while handling the call; nothing suggests the call itself was wrong.",
+        next_step="Do not retry; report it (the server's log on stderr has the details).",
     ),
 }
 
 
+# -- applying a row --------------------------------------------------------------------------------------
+
+
 def guide(record: ErrorRecord, context: CallContext) -> Guidance:
-    """The guidance for one failure: pure, total over `ErrorCode`, never raises."""
+    """The guidance for one failure: pure, total over `ErrorCode`, never raises, the same steps for every row."""
     row = ROWS[record.code]
     wait = _wait(row, record)
     fix_fields = _fix_fields(row, record, context)
     values = _values(record, context, wait, fix_fields)
-    summary = row.summary.format_map(values)
-    next_step = row.next_step.format_map(values)
-    next_call = _next_call(row.follow, record, context)
-    if record.code == "id_not_found" and context.scraper_for_task is not None:
-        summary = (
-            f"{values['scraper_id']} is a task id, not a scraper id (HTTP 404); "
-            f"the API that task built is {context.scraper_for_task}."
-        )
-        next_step = f"Call again with scraper_id {context.scraper_for_task} (the task's result_scraper_id)."
-        next_call = _next_call("use_scraper_id", record, context)
+    summary, next_step, next_call = row.summary, row.next_step, row.next_call
+    instead = row.instead_when_found
+    if instead is not None and Found(instead.evidence).value(record, context) is not None:
+        summary, next_step, next_call = instead.summary, instead.next_step, instead.next_call
+    prepared = next_call.build(record, context) if next_call is not None else None
     return Guidance(
         action=row.action,
         fault=row.fault,
         retryable=row.retryable,
         retry_after_seconds=wait,
         fix_fields=fix_fields,
-        summary=summary,
-        next_step=next_step,
-        next_call=next_call if next_call is not None and next_call.tool in context.listed_tools else None,
+        summary=summary.format_map(values),
+        next_step=next_step.format_map(values),
+        next_call=prepared if prepared is not None and prepared.tool in context.listed_tools else None,
     )
 
 
-def repeated(guidance: Guidance, record: ErrorRecord, count: int) -> Guidance:
-    """The guidance once the same call has failed the same way `count` times: stop, and ask the user."""
+def stop_after_repeats(guidance: Guidance, record: ErrorRecord, count: int) -> Guidance:
+    """The breaker's verdict, a step after `guide()`: the same call has failed the same way `count` times,
+    so stop, and ask the user."""
     return Guidance(
         action="ask_user",
         fault=guidance.fault,
@@ -560,28 +699,25 @@ def describe_for_revision(record: ErrorRecord, context: CallContext) -> str:
 
 
 def _wait(row: Row, record: ErrorRecord) -> float | None:
-    if row.wait == "none":
+    if row.wait is None:
         return None
     if record.retry_after is not None:
         return record.retry_after
-    return row.default_wait
+    return row.wait.default_seconds
 
 
 def _fix_fields(row: Row, record: ErrorRecord, context: CallContext) -> tuple[str, ...]:
-    if row.fields == "snapshot_version":
-        return ("snapshot_version",)
-    if row.fields == "endpoint":
-        return ("endpoint",)
-    if row.fields == "from_record":
+    rule = row.fix_fields
+    if isinstance(rule, tuple):
+        return rule
+    if rule == "named_in_record":
         return record.fields
-    if row.fields == "render":
+    if rule == "render_unless_set":
         return () if _render_set(context) else ("scraper_params.render",)
-    if row.fields == "from_message":
-        if not context.known_params:
-            return record.fields
-        named = [p for p in context.known_params if p in record.fields or _mentions(record.message, p)]
-        return tuple(named)
-    return ()
+    declared = context.evidence.known_params
+    if not declared:
+        return record.fields
+    return tuple(p for p in declared if p in record.fields or _mentions(record.message, p))
 
 
 def _render_set(context: CallContext) -> bool:
@@ -612,11 +748,12 @@ def _values(
         "kind_phrase": f" ({kind})" if kind else "",
         "tier_phrase": _tier_phrase(record),
         "network_phrase": _network_phrase(record),
-        "endpoint_names": ", ".join(context.endpoint_names) or "(none)",
+        "endpoint_names": ", ".join(context.evidence.endpoint_names) or "(none)",
         "local_message": _sentence(record.message or "they do not match what the tool accepts"),
         "parser_id": _argument(context, "parser_id") or "given",
         "listing": _argument(context, "listing") or "given",
         "task_id": _argument(context, "task_id") or "given",
+        "scraper_for_task": context.evidence.scraper_for_task or "unknown",
         "render_phrase": "" if _render_set(context) else "; the page may need JavaScript rendering",
         "render_step": "" if _render_set(context) else " with scraper_params.render set to true",
     }
@@ -671,43 +808,4 @@ def _argument(context: CallContext, name: str) -> str | None:
     if isinstance(value, int | str):
         text = str(value)
         return text[:80] if text.isprintable() else None
-    return None
-
-
-def _next_call(follow: Follow, record: ErrorRecord, context: CallContext) -> NextCall | None:
-    scraper_id = _argument(context, "scraper_id")
-    if follow == "same_call":
-        return NextCall(context.tool, dict(context.arguments))
-    if follow == "describe_api" and scraper_id:
-        return NextCall("describe_api", {"scraper_id": scraper_id})
-    if follow == "list_apis":
-        return NextCall("list_apis", {})
-    if follow == "list_tasks":
-        return NextCall("list_tasks", {})
-    if follow == "login" and scraper_id:
-        return NextCall("login", {"scraper_id": scraper_id})
-    if follow == "revise_api" and context.task_id is not None:
-        return NextCall(
-            "revise_api", {"task_id": context.task_id, "description": describe_for_revision(record, context)}
-        )
-    parser_id = _argument(context, "parser_id")
-    if follow == "with_render":
-        params = context.arguments.get("scraper_params")
-        rendered: dict[str, JsonValue] = {**(params if isinstance(params, dict) else {}), "render": True}
-        return NextCall(context.tool, {**context.arguments, "scraper_params": rendered})
-    if follow == "list_parsers":
-        return NextCall("list_parsers", {})
-    if follow == "search_marketplace":
-        return NextCall("search_marketplace", {})
-    task_id = _argument(context, "task_id")
-    if follow == "wait_for_task" and task_id:
-        return NextCall("wait_for_task", {"task_id": task_id})
-    if follow == "wait_for_parser" and parser_id:
-        waiting: dict[str, JsonValue] = {"parser_id": parser_id}
-        version = context.arguments.get("version")
-        if isinstance(version, int) and not isinstance(version, bool):
-            waiting["version"] = version
-        return NextCall("wait_for_parser", waiting)
-    if follow == "use_scraper_id" and context.scraper_for_task is not None:
-        return NextCall(context.tool, {**context.arguments, "scraper_id": context.scraper_for_task})
     return None

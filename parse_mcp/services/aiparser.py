@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import httpx2
 
 from parse_mcp.errors import ErrorRecord, UpstreamFailure
-from parse_mcp.guidance.classify import classify_aiparser, classify_unexpected_success
+from parse_mcp.guidance.classify import Purpose, classify_aiparser, classify_unexpected_success, safe_token
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
@@ -40,8 +40,8 @@ class AiParserClient:
         # Both services' keys and the HTTP tokens: an answer may echo any secret this process holds.
         redactor = settings.redactor()
 
-        def classify(path: str, status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
-            return classify_aiparser(path, status, headers, body, now=now, redactor=redactor)
+        def classify(purpose: Purpose, status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
+            return classify_aiparser(purpose, status, headers, body, now=now, redactor=redactor)
 
         http = HttpClient(
             settings.aiparser_base_url,
@@ -66,13 +66,22 @@ class AiParserClient:
         fields: Sequence[Mapping[str, JsonValue]] | None,
         scraper_params: Mapping[str, JsonValue] | None,
     ) -> tuple[JsonValue, Meta]:
-        """`POST /parsers`: `{"id", "version": 0}`; generation then runs for a while (poll `get_parser`)."""
+        """`POST /parsers`: `{"id", "version": 0}`; generation then runs for a while (poll `get_parser`).
+        The id goes into the next call's path, so an answer without a plain id is undocumented."""
         body: dict[str, JsonValue] = {"name": name, "urls": list(urls)}
         if fields:
             body["fields"] = [dict(field) for field in fields]
         if scraper_params:
             body["scraper_params"] = dict(scraper_params)
-        return await self._json("POST", "/parsers", body=body, creates_work=True)
+        reply = await self._send("POST", "/parsers", body=body, creates_work=True)
+        created = self._document(reply)
+        parser_id = created.get("id") if isinstance(created, dict) else None
+        if safe_token(parser_id if isinstance(parser_id, str) else None) is None:
+            reason = "The answer had no usable parser id."
+            raise UpstreamFailure(
+                classify_unexpected_success(reply.status, reply.headers, reason, redactor=reply.redactor), reply.meta
+            )
+        return created, reply.meta
 
     async def get_parser(self, parser_id: str, version: int | None = None) -> tuple[JsonValue, Meta]:
         return await self._json("GET", _versioned("/parsers", parser_id, version))
@@ -99,7 +108,7 @@ class AiParserClient:
         for name, value in (scraper_params or {}).items():
             if value is not None:
                 query.append((name, _query_value(value)))
-        return await self._json("GET", _versioned("/parse", parser_id, version), query=query)
+        return await self._json("GET", _versioned("/parse", parser_id, version), query=query, purpose="parse")
 
     async def _json(
         self,
@@ -109,8 +118,9 @@ class AiParserClient:
         body: dict[str, JsonValue] | None = None,
         query: list[tuple[str, str]] | None = None,
         creates_work: bool = False,
+        purpose: Purpose = "parser",
     ) -> tuple[JsonValue, Meta]:
-        reply = await self._send(method, path, body=body, query=query, creates_work=creates_work)
+        reply = await self._send(method, path, body=body, query=query, creates_work=creates_work, purpose=purpose)
         return self._document(reply), reply.meta
 
     async def _send(
@@ -121,10 +131,12 @@ class AiParserClient:
         body: dict[str, JsonValue] | None = None,
         query: list[tuple[str, str]] | None = None,
         creates_work: bool = False,
+        purpose: Purpose = "parser",
     ) -> Reply:
         key = self._key.reveal()
         if method in ("POST", "PATCH"):
             request = Request(
+                purpose,
                 method,
                 path,
                 query=query or [],
@@ -133,7 +145,7 @@ class AiParserClient:
                 creates_work=creates_work,
             )
         else:
-            request = Request(method, path, query=[*(query or []), ("api_key", key)])
+            request = Request(purpose, method, path, query=[*(query or []), ("api_key", key)])
         return await self._http.send(request)
 
     @staticmethod

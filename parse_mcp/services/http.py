@@ -22,7 +22,7 @@ import httpx2
 
 from parse_mcp import __version__
 from parse_mcp.errors import CallFailed, ErrorCode, ErrorRecord, RejectedLocally, TransportFailure, UpstreamFailure
-from parse_mcp.guidance.classify import TransportFault, classify_transport, classify_unexpected_success
+from parse_mcp.guidance.classify import Purpose, TransportFault, classify_transport, classify_unexpected_success
 from parse_mcp.guidance.redact import Redactor
 from parse_mcp.meta import Meta, RateSnapshot, read_meta, read_rate
 from parse_mcp.policy.deadline import time_left
@@ -49,6 +49,8 @@ NO_SECRETS = Redactor()
 
 @dataclass(frozen=True, slots=True)
 class Request:
+    # What the request is for: the classifier reads it to name a failure once and for all.
+    purpose: Purpose
     method: Method
     path: str
     query: Sequence[tuple[str, str]] = ()
@@ -63,6 +65,8 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
+    """One HTTP answer as it arrived (body capped), before a service client reads it."""
+
     status: int
     headers: Mapping[str, str]
     body: bytes
@@ -80,8 +84,8 @@ class Reply:
         return self.redactor.json(loads_bounded(self.body))
 
 
-# (path, status, lower-case headers, body, now) -> the record of a failure, in the service's own terms.
-Classifier = Callable[[str, int, Mapping[str, str], bytes, float], ErrorRecord]
+# (purpose, status, lower-case headers, body, now) -> the record of a failure: the final verdict, never revised.
+Classifier = Callable[[Purpose, int, Mapping[str, str], bytes, float], ErrorRecord]
 
 
 class HttpClient:
@@ -144,7 +148,7 @@ class HttpClient:
             else:
                 if reply.ok:
                     return replace(reply, meta=reply.meta.with_attempts(attempts, waited))
-                record = self._classify(request.path, reply.status, reply.headers, reply.body, self._clock())
+                record = self._classify(request.purpose, reply.status, reply.headers, reply.body, self._clock())
                 failure = UpstreamFailure(record, reply.meta)
             if failure.record.code in ("rate_limited_burst", "rate_limited_daily"):
                 self._pacer.rejected(self._clock(), failure.record.limit_type, failure.record.retry_after)

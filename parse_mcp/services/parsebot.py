@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import httpx2
 
-from parse_mcp.errors import ErrorRecord, UpstreamFailure
-from parse_mcp.guidance.classify import classify_parsebot, classify_unexpected_success
+from parse_mcp.errors import CallFailed, ErrorRecord, RejectedLocally, UpstreamFailure
+from parse_mcp.guidance.classify import Purpose, classify_parsebot, classify_unexpected_success
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
@@ -27,14 +27,6 @@ from parse_mcp.settings import Secret, Settings
 class SessionCredentials:
     session_id: str
     encryption_key: Secret
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """A successful call: its payload (already unwrapped) and what the headers said."""
-
-    data: object
-    meta: Meta
 
 
 class ParseBotClient:
@@ -56,8 +48,8 @@ class ParseBotClient:
         # Both services' keys and the HTTP tokens: an answer may echo any secret this process holds.
         redactor = settings.redactor()
 
-        def classify(_path: str, status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
-            return classify_parsebot(status, headers, body, now=now, redactor=redactor)
+        def classify(purpose: Purpose, status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
+            return classify_parsebot(status, headers, body, now=now, purpose=purpose, redactor=redactor)
 
         http = HttpClient(
             settings.parse_base_url,
@@ -79,7 +71,7 @@ class ParseBotClient:
 
     async def list_apis(self) -> tuple[list[ApiSpec], Meta]:
         """`GET /sdk/schemas`: every API this key can call; refreshes the schema cache."""
-        reply = await self._call(Request("GET", "/sdk/schemas"))
+        reply = await self._call(Request("discover", "GET", "/sdk/schemas"))
         apis = parse_api_list(self._json(reply))
         if apis is None:
             raise UpstreamFailure(self._undocumented(reply, "The API list had no list of APIs in it."), reply.meta)
@@ -90,12 +82,18 @@ class ParseBotClient:
     async def describe_api(self, scraper_id: str, version: int | None = None) -> tuple[ApiSpec, Meta]:
         """`GET /sdk/schemas/{scraper_id}[?version=N]`, always fresh, and cached for execution."""
         query = [("version", str(version))] if version is not None else []
-        reply = await self._call(Request("GET", f"/sdk/schemas/{path_segment(scraper_id, 'scraper_id')}", query=query))
+        reply = await self._call(
+            Request("discover", "GET", f"/sdk/schemas/{path_segment(scraper_id, 'scraper_id')}", query=query)
+        )
         api = parse_api(self._json(reply))
         if api is None:
             raise UpstreamFailure(self._undocumented(reply, "The API schema had no id."), reply.meta)
         self._apis[(scraper_id, version)] = api
         return api, reply.meta
+
+    def cached_spec(self, scraper_id: str, version: int | None = None) -> ApiSpec | None:
+        """The spec this client already holds, without asking the service (for guidance after a failure)."""
+        return self._apis.get((scraper_id, version))
 
     async def api_spec(self, scraper_id: str, version: int | None = None, *, refresh: bool = False) -> ApiSpec:
         """The cached spec of one API, fetched once; `refresh` re-reads it (an endpoint may be new)."""
@@ -115,7 +113,7 @@ class ParseBotClient:
         *,
         snapshot_version: int | None = None,
         session: SessionCredentials | None = None,
-    ) -> Answer:
+    ) -> tuple[JsonValue, Meta]:
         """Run one endpoint with the method its spec declares; unwrap `{"status": "success", "data": …}`."""
         headers: dict[str, str] = {}
         if snapshot_version is not None:
@@ -125,12 +123,13 @@ class ParseBotClient:
             headers["X-Encryption-Key"] = session.encryption_key.reveal()
         path = f"/scraper/{path_segment(scraper_id, 'scraper_id')}/{path_segment(endpoint.name, 'endpoint')}"
         if endpoint.method == "GET":
-            request = Request("GET", path, query=encode_query(params), headers=headers, paced=True)
+            request = Request("execute", "GET", path, query=encode_query(params), headers=headers, paced=True)
         else:
             body = {key: value for key, value in params.items() if value is not None}
-            request = Request("POST", path, json_body=body, has_body=True, headers=headers, paced=True)
+            request = Request("execute", "POST", path, json_body=body, has_body=True, headers=headers, paced=True)
         reply = await self._call(request)
-        return Answer(self._unwrap(reply), reply.meta)
+        data: JsonValue = self._unwrap(reply)  # type: ignore[assignment]
+        return data, reply.meta
 
     # -- builds, tasks, revisions, updates -----------------------------------------------------------
 
@@ -139,29 +138,35 @@ class ParseBotClient:
         body: dict[str, JsonValue] = {"url": url, "force_new": force_new}
         if task:
             body["task"] = task
-        return await self._document(Request("POST", "/dispatch", json_body=body, has_body=True, creates_work=True))
+        return await self._document(
+            Request("build", "POST", "/dispatch", json_body=body, has_body=True, creates_work=True)
+        )
 
     async def get_task(self, task_id: str) -> tuple[JsonValue, Meta]:
-        return await self._document(Request("GET", f"/dispatch/tasks/{path_segment(task_id, 'task_id')}"))
+        return await self._document(Request("task", "GET", f"/dispatch/tasks/{path_segment(task_id, 'task_id')}"))
 
     async def revise_api(self, task_id: str, description: str) -> tuple[JsonValue, Meta]:
         """`POST /dispatch/tasks/{id}/revise`: a revision task, polled like a build."""
         path = f"/dispatch/tasks/{path_segment(task_id, 'task_id')}/revise"
-        request = Request("POST", path, json_body={"description": description}, has_body=True, creates_work=True)
+        request = Request(
+            "task", "POST", path, json_body={"description": description}, has_body=True, creates_work=True
+        )
         return await self._document(request)
 
     async def check_updates(self, task_id: str) -> tuple[JsonValue, Meta]:
-        return await self._document(Request("GET", f"/dispatch/tasks/{path_segment(task_id, 'task_id')}/updates"))
+        return await self._document(
+            Request("task", "GET", f"/dispatch/tasks/{path_segment(task_id, 'task_id')}/updates")
+        )
 
     async def preview_update(
         self, task_id: str, endpoint: str, params: Mapping[str, JsonValue]
     ) -> tuple[JsonValue, Meta]:
         path = f"/dispatch/tasks/{path_segment(task_id, 'task_id')}/preview-update/{path_segment(endpoint, 'endpoint')}"
-        return await self._document(Request("POST", path, json_body={"params": dict(params)}, has_body=True))
+        return await self._document(Request("update", "POST", path, json_body={"params": dict(params)}, has_body=True))
 
     async def merge_updates(self, task_id: str, endpoints: list[str]) -> tuple[JsonValue, Meta]:
         path = f"/dispatch/tasks/{path_segment(task_id, 'task_id')}/merge-updates"
-        return await self._document(Request("POST", path, json_body={"endpoints": endpoints}, has_body=True))
+        return await self._document(Request("update", "POST", path, json_body={"endpoints": endpoints}, has_body=True))
 
     def forget(self, scraper_id: str | None = None) -> None:
         """Drop cached schemas (of one API, or all) and the task list: a build, revision or merge changed them."""
@@ -173,29 +178,52 @@ class ParseBotClient:
 
     async def search_marketplace(self, query: str | None, limit: int) -> tuple[JsonValue, Meta]:
         params = [("limit", str(limit))] + ([("q", query)] if query else [])
-        return await self._document(Request("GET", "/marketplace/apis", query=params))
+        return await self._document(Request("marketplace", "GET", "/marketplace/apis", query=params))
 
-    async def marketplace_listing(self, listing_id: str) -> tuple[JsonValue, Meta]:
-        return await self._document(Request("GET", f"/marketplace/apis/{path_segment(listing_id, 'listing')}"))
+    async def marketplace_api(self, listing: str) -> tuple[JsonValue, Meta]:
+        """One listing's detail, `listing` being its id or its slug: `GET /marketplace/apis/{id}`, and on a 404
+        `GET /marketplace/by-slug/{slug}`, whose id then gives the detail."""
+        try:
+            return await self._listing_detail(path_segment(listing, "listing"))
+        except CallFailed as by_id:
+            if by_id.record.code != "listing_not_found":
+                raise
+        reply = await self._call(Request("listing", "GET", f"/marketplace/by-slug/{path_segment(listing, 'listing')}"))
+        item: JsonValue = self._json(reply)  # type: ignore[assignment]
+        listing_id = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(listing_id, str):
+            return item, Meta()
+        try:
+            segment = path_segment(listing_id, "listing")
+        except RejectedLocally:
+            # The id came from the service, not from the caller: nothing was sent, and the fault is the service's.
+            reason = "The marketplace gave a listing id that is not one path segment."
+            raise UpstreamFailure(self._undocumented(reply, reason), reply.meta) from None
+        return await self._listing_detail(segment)
 
-    async def marketplace_by_slug(self, slug: str) -> tuple[JsonValue, Meta]:
-        return await self._document(Request("GET", f"/marketplace/by-slug/{path_segment(slug, 'listing')}"))
+    async def _listing_detail(self, segment: str) -> tuple[JsonValue, Meta]:
+        return await self._document(Request("listing", "GET", f"/marketplace/apis/{segment}"))
 
     # -- sessions -------------------------------------------------------------------------------------
 
     async def login(
         self, scraper_id: str, endpoint: str, credentials: Mapping[str, JsonValue]
-    ) -> tuple[JsonValue, Meta]:
-        """The login endpoint of an authenticated API: its whole answer, with `session_id` and `encryption_key`."""
+    ) -> tuple[dict[str, JsonValue], SessionCredentials, Meta]:
+        """The login endpoint of an authenticated API: its whole answer, and the session it carries."""
         path = f"/scraper/{path_segment(scraper_id, 'scraper_id')}/{path_segment(endpoint, 'endpoint')}"
-        request = Request("POST", path, json_body=dict(credentials), has_body=True, paced=True)
-        return await self._document(request)
+        reply = await self._call(Request("login", "POST", path, json_body=dict(credentials), has_body=True, paced=True))
+        answer: JsonValue = self._json(reply)  # type: ignore[assignment]
+        session = session_of(answer)
+        if session is None or not isinstance(answer, dict):
+            reason = "The login answer had no session_id and encryption_key."
+            raise UpstreamFailure(self._undocumented(reply, reason), reply.meta)
+        return answer, session, reply.meta
 
     # -- tasks (used to relate scraper ids and task ids) --------------------------------------------
 
     async def list_tasks(self, *, limit: int | None = None, status: str | None = None) -> list[Mapping[str, object]]:
         query = [(k, v) for k, v in (("limit", str(limit) if limit else None), ("status", status)) if v is not None]
-        reply = await self._call(Request("GET", "/dispatch/tasks", query=query))
+        reply = await self._call(Request("tasks", "GET", "/dispatch/tasks", query=query))
         document = self._json(reply)
         tasks = document.get("tasks") if isinstance(document, dict) else document
         if not isinstance(tasks, list):
@@ -209,13 +237,13 @@ class ParseBotClient:
         """The scraper id a task built, when `task_id` is one of this account's tasks."""
         for task in await self._known_tasks():
             if task.get("id") == task_id:
-                return _scraper_id_of(task)
+                return scraper_id_of_task(task)
         return None
 
     async def task_of_scraper(self, scraper_id: str) -> str | None:
         """The task that built (or last revised) a scraper, for `revise_api`."""
         for task in await self._known_tasks():
-            if _scraper_id_of(task) == scraper_id and isinstance(task.get("id"), str):
+            if scraper_id_of_task(task) == scraper_id and isinstance(task.get("id"), str):
                 return str(task["id"])
         return None
 
@@ -255,7 +283,20 @@ class ParseBotClient:
         return classify_unexpected_success(reply.status, reply.headers, reason, redactor=reply.redactor)
 
 
-def _scraper_id_of(task: Mapping[str, object]) -> str | None:
+def session_of(answer: JsonValue) -> SessionCredentials | None:
+    """The session a login answer carries (`session_id` and `encryption_key`), if it is one."""
+    if not isinstance(answer, dict):
+        return None
+    session_id, key = answer.get("session_id"), answer.get("encryption_key")
+    if not isinstance(session_id, str) or not isinstance(key, str):
+        return None
+    return SessionCredentials(session_id, Secret(key))
+
+
+def scraper_id_of_task(task: object) -> str | None:
+    """The API a build or revision task produced: `result_scraper_id`, else `generated_api.scraper_id`."""
+    if not isinstance(task, Mapping):
+        return None
     direct = task.get("result_scraper_id")
     if isinstance(direct, str) and direct:
         return direct

@@ -14,14 +14,14 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from parse_mcp.errors import ErrorRecord, RejectedLocally, UpstreamFailure
-from parse_mcp.guidance.classify import safe_token
+from parse_mcp.errors import ErrorRecord, RejectedLocally
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.results import Outcome, ToolResult
 from parse_mcp.services.aiparser import AiParserClient
-from parse_mcp.tools.common import AppState, Notes, ToolCall, run_aiparser, state_of
+from parse_mcp.tools.common import AppState, ToolCall, run_aiparser, state_of
+from parse_mcp.tools.documents import field_of, integer_of, token_of
 from parse_mcp.tools.waiting import wait_until_settled
 
 FINISHED, FAILED, GENERATING = "FINISHED", "FAILED", "GENERATING"
@@ -102,7 +102,7 @@ async def create_parser(
     if scraper_params:
         sent["scraper_params"] = scraper_params.sent()
 
-    async def run(client: AiParserClient, _notes: Notes) -> Outcome:
+    async def run(client: AiParserClient) -> Outcome:
         _check_urls(urls)
         created, meta = await client.create_parser(
             name,
@@ -110,12 +110,7 @@ async def create_parser(
             [f.model_dump(exclude_none=True) for f in fields] if fields else None,
             scraper_params.sent() if scraper_params else None,
         )
-        parser_id = safe_token(_text(_get(created, "id")))
-        if parser_id is None:
-            record = ErrorRecord(
-                code="unexpected_response", message="The answer had no usable parser id.", http_status=201
-            )
-            raise UpstreamFailure(record, meta)
+        parser_id = token_of(field_of(created, "id"))
         return Outcome.success(
             f"Parser {parser_id} (version 0) was created and is generating.",
             created,
@@ -137,9 +132,9 @@ async def get_parser(
     """
     arguments = _ids(parser_id, version)
 
-    async def run(client: AiParserClient, _notes: Notes) -> Outcome:
+    async def run(client: AiParserClient) -> Outcome:
         details, meta = await client.get_parser(parser_id, version)
-        return _observation(parser_id, version, details, meta)
+        return parser_observation(parser_id, version, details, meta)
 
     return await run_aiparser(state_of(ctx), ToolCall("get_parser", arguments), run)
 
@@ -151,7 +146,7 @@ async def list_parsers(ctx: Context[AppState, Any]) -> Annotated[CallToolResult,
     up an id.
     """
 
-    async def run(client: AiParserClient, _notes: Notes) -> Outcome:
+    async def run(client: AiParserClient) -> Outcome:
         parsers, meta = await client.list_parsers()
         count = len(parsers) if isinstance(parsers, list) else 0
         return Outcome.success(
@@ -186,7 +181,7 @@ async def update_parser(
         changes["remove_fields"] = list(remove_fields)
     arguments: dict[str, JsonValue] = {**_ids(parser_id, version), **changes}
 
-    async def run(client: AiParserClient, _notes: Notes) -> Outcome:
+    async def run(client: AiParserClient) -> Outcome:
         if not changes:
             message = "Send at least one of add_fields, modify_fields, rename_fields or remove_fields."
             raise RejectedLocally(ErrorRecord(code="invalid_arguments", message=message, fields=("add_fields",)))
@@ -218,7 +213,7 @@ async def delete_parser(parser_id: ParserId, ctx: Context[AppState, Any]) -> Ann
     drop a field, use update_parser with remove_fields instead.
     """
 
-    async def run(client: AiParserClient, _notes: Notes) -> Outcome:
+    async def run(client: AiParserClient) -> Outcome:
         meta = await client.delete_parser(parser_id)
         return Outcome.success(f"Parser {parser_id} was deleted with all its versions.", None, meta)
 
@@ -241,7 +236,7 @@ async def parse_url(
     if scraper_params:
         arguments["scraper_params"] = scraper_params.sent()
 
-    async def run(client: AiParserClient, _notes: Notes) -> Outcome:
+    async def run(client: AiParserClient) -> Outcome:
         parsed, meta = await client.parse_url(
             parser_id, url, version, scraper_params.sent() if scraper_params else None
         )
@@ -264,7 +259,7 @@ async def wait_for_parser(
     arguments: dict[str, JsonValue] = {**_ids(parser_id, version), "timeout_seconds": timeout_seconds}
     state = state_of(ctx)
 
-    async def run(client: AiParserClient, _notes: Notes) -> Outcome:
+    async def run(client: AiParserClient) -> Outcome:
         waited = await wait_until_settled(
             lambda: client.get_parser(parser_id, version),
             lambda status: status != GENERATING,
@@ -275,20 +270,20 @@ async def wait_for_parser(
         )
         if not waited.settled:
             return waited.keep_waiting(f"Parser {parser_id}", "wait_for_parser", arguments)
-        return _observation(parser_id, version, waited.document, waited.meta)
+        return parser_observation(parser_id, version, waited.document, waited.meta)
 
     return await run_aiparser(state, ToolCall("wait_for_parser", arguments), run)
 
 
-def _observation(parser_id: str, version: int | None, details: JsonValue, meta: Meta) -> Outcome:
+def parser_observation(parser_id: str, version: int | None, details: JsonValue, meta: Meta) -> Outcome:
     """A parser's state as an ok answer: FINISHED leads to parse_url, FAILED to its likely causes."""
-    status = _get(details, "status")
+    status = field_of(details, "status")
     shown = _version(details)
     known = shown if shown is not None else version
     label = f"Parser {parser_id}" + (f" version {known}" if known is not None else "")
     if status == FAILED:
         # The service's words choose among our causes; they are never repeated outside data.
-        causes = _causes(str(_get(details, "error") or ""))
+        causes = _causes(str(field_of(details, "error") or ""))
         return Outcome.success(
             f"{label} FAILED to generate; data.error has the service's words.",
             details,
@@ -305,7 +300,7 @@ def _observation(parser_id: str, version: int | None, details: JsonValue, meta: 
         )
     # The example URLs are the service's text: named in data, not copied into a ready call.
     return Outcome.success(
-        f"{label} is {safe_token(_text(status)) or 'in a state this server does not know'}.",
+        f"{label} is {token_of(status) or 'in a state this server does not know'}.",
         details,
         meta,
         next_step="Call parse_url with a page of this type (data.urls has the examples it was made from).",
@@ -335,14 +330,5 @@ def _ids(parser_id: str, version: int | None) -> dict[str, JsonValue]:
     return {"parser_id": parser_id} if version is None else {"parser_id": parser_id, "version": version}
 
 
-def _get(document: JsonValue, key: str) -> JsonValue:
-    return document.get(key) if isinstance(document, dict) else None
-
-
 def _version(document: JsonValue) -> int | None:
-    value = _get(document, "version")
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+    return integer_of(field_of(document, "version"))

@@ -1,4 +1,9 @@
-"""What every tool adapter shares: the server's state, and the one place failures become results."""
+"""What every tool adapter shares: the server's state, and the one place failures become results.
+
+A failure goes through four named steps, in order: the record (its code decided once, by the classifier
+or by the local check that refused the call) -> the evidence (`tools.evidence`, optional: what the
+server can find out about the call's ids) -> `guide()` (the table) -> `stop_after_repeats()` (the
+breaker's verdict, when the same call keeps failing the same way)."""
 
 from __future__ import annotations
 
@@ -6,14 +11,14 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
 from parse_mcp.errors import CallFailed, ErrorRecord
-from parse_mcp.guidance.table import ROWS, CallContext, guide, repeated
+from parse_mcp.guidance.table import CallContext, Evidence, guide, stop_after_repeats
 from parse_mcp.json_types import JsonValue
 from parse_mcp.policy.breaker import STOP_AFTER, RepeatedFailures
 from parse_mcp.results import Outcome, limit_size, render
@@ -22,6 +27,7 @@ from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.sessions import LoginAttempts, SessionStore
 from parse_mcp.settings import Settings
+from parse_mcp.tools.evidence import parsebot_evidence
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +56,6 @@ class AppState:
     listed_tools: frozenset[str]
     breaker: RepeatedFailures
     runtime: Runtime
-
-
-@dataclass
-class Notes:
-    """What an adapter learned during a call that sharpens the guidance if the call fails."""
-
-    known_params: tuple[str, ...] = ()
-    endpoint_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,18 +88,18 @@ def acting_for(client: str) -> Iterator[None]:
 
 
 async def run_parsebot(
-    state: AppState, call: ToolCall, action: Callable[[ParseBotClient, Notes], Awaitable[Outcome]]
+    state: AppState, call: ToolCall, action: Callable[[ParseBotClient], Awaitable[Outcome]]
 ) -> CallToolResult:
     """Run one Parse.bot action and render its outcome; every `CallFailed` becomes guidance."""
 
-    async def sharpen(context: CallContext, record: ErrorRecord, client: ParseBotClient) -> CallContext:
-        return await _parsebot_context(state, call, context, record, client)
+    async def evidence(client: ParseBotClient, record: ErrorRecord) -> Evidence:
+        return await parsebot_evidence(client, record, call.arguments, state.listed_tools)
 
-    return await _run(state, call, PARSEBOT, state.parsebot, action, sharpen)
+    return await _run(state, call, PARSEBOT, state.parsebot, action, evidence)
 
 
 async def run_aiparser(
-    state: AppState, call: ToolCall, action: Callable[[AiParserClient, Notes], Awaitable[Outcome]]
+    state: AppState, call: ToolCall, action: Callable[[AiParserClient], Awaitable[Outcome]]
 ) -> CallToolResult:
     """Run one AI Parser action and render its outcome; every `CallFailed` becomes guidance."""
     return await _run(state, call, AIPARSER, state.aiparser, action, None)
@@ -112,23 +110,22 @@ async def _run(
     call: ToolCall,
     service: Service,
     client: ClientT | None,
-    action: Callable[[ClientT, Notes], Awaitable[Outcome]],
-    sharpen: Callable[[CallContext, ErrorRecord, ClientT], Awaitable[CallContext]] | None,
+    action: Callable[[ClientT], Awaitable[Outcome]],
+    find_evidence: Callable[[ClientT, ErrorRecord], Awaitable[Evidence]] | None,
 ) -> CallToolResult:
-    notes = Notes()
     if client is None:
-        return render(failure(ErrorRecord(code="missing_key"), state.listed_tools, call, notes, service))
+        return render(failure(ErrorRecord(code="missing_key"), state.listed_tools, call, service=service))
     attempt = state.breaker.begin(current_client(), call.tool, call.arguments, state.runtime.clock())
     try:
-        outcome = await action(client, notes)
+        outcome = await action(client)
     except CallFailed as exc:
-        context = _base_context(state.listed_tools, call, notes, service)
-        if sharpen is not None:
-            context = await sharpen(context, exc.record, client)
-        guidance = guide(exc.record, context)
+        # The record's code was decided where the failure was raised (the classifier, or a local check);
+        # from here on it is only explained.
+        evidence = await find_evidence(client, exc.record) if find_evidence is not None else Evidence()
+        guidance = guide(exc.record, _context(state.listed_tools, call, service, evidence))
         count = state.breaker.failed(attempt, exc.record.code, state.runtime.clock())
         if count >= STOP_AFTER:
-            guidance = repeated(guidance, exc.record, count)
+            guidance = stop_after_repeats(guidance, exc.record, count)
         outcome = Outcome.failure(exc.record, guidance, exc.meta)
         logger.info("%s failed: %s", call.tool, exc.record.code)
     else:
@@ -138,41 +135,18 @@ async def _run(
 
 
 def failure(
-    record: ErrorRecord,
-    listed_tools: frozenset[str],
-    call: ToolCall,
-    notes: Notes | None = None,
-    service: Service = PARSEBOT,
+    record: ErrorRecord, listed_tools: frozenset[str], call: ToolCall, *, service: Service = PARSEBOT
 ) -> Outcome:
     """An outcome for a failure found without the service (a missing key, rejected arguments, a crash)."""
-    return Outcome.failure(record, guide(record, _base_context(listed_tools, call, notes or Notes(), service)))
+    return Outcome.failure(record, guide(record, _context(listed_tools, call, service, Evidence())))
 
 
-def _base_context(listed_tools: frozenset[str], call: ToolCall, notes: Notes, service: Service) -> CallContext:
+def _context(listed_tools: frozenset[str], call: ToolCall, service: Service, evidence: Evidence) -> CallContext:
     return CallContext(
         tool=call.tool,
         arguments=call.arguments,
         listed_tools=listed_tools,
         service=service.name,
         key_variable=service.key_variable,
-        known_params=notes.known_params,
-        endpoint_names=notes.endpoint_names,
+        evidence=evidence,
     )
-
-
-async def _parsebot_context(
-    state: AppState, call: ToolCall, context: CallContext, record: ErrorRecord, client: ParseBotClient
-) -> CallContext:
-    """What the task list says, when the guidance needs a task id or a scraper id."""
-    scraper_id = call.arguments.get("scraper_id")
-    if not isinstance(scraper_id, str):
-        return context
-    try:
-        if record.code == "id_not_found":
-            return replace(context, scraper_for_task=await client.scraper_of_task(scraper_id))
-        if ROWS[record.code].follow == "revise_api" and "revise_api" in state.listed_tools:
-            return replace(context, task_id=await client.task_of_scraper(scraper_id))
-    except CallFailed as exc:
-        # The lookup only sharpens the guidance; without it the guidance is still right, just less specific.
-        logger.info("task lookup for guidance failed: %s", exc.record.code)
-    return context

@@ -3,21 +3,18 @@
 No `from __future__ import annotations` here: the SDK reads these signatures at run time.
 """
 
-from dataclasses import replace
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from parse_mcp.errors import CallFailed, ErrorRecord, RejectedLocally, UpstreamFailure
-from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
-from parse_mcp.meta import Meta
 from parse_mcp.results import Outcome, ToolResult
 from parse_mcp.services.parsebot import ParseBotClient
-from parse_mcp.tools.common import AppState, Notes, ToolCall, run_parsebot, state_of
+from parse_mcp.tools.common import AppState, ToolCall, run_parsebot, state_of
+from parse_mcp.tools.documents import field_of, integer_of, token_of
 
 
 async def search_marketplace(
@@ -32,12 +29,12 @@ async def search_marketplace(
     """
     arguments: dict[str, JsonValue] = {"limit": limit} | ({"query": query} if query else {})
 
-    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+    async def run(client: ParseBotClient) -> Outcome:
         found, meta = await client.search_marketplace(query, limit)
         items = found.get("items") if isinstance(found, dict) else None
         count = len(items) if isinstance(items, list) else 0
         only = items[0] if count == 1 and isinstance(items, list) and isinstance(items[0], dict) else {}
-        listing = _token(only.get("id")) or _token(only.get("slug"))
+        listing = token_of(only.get("id")) or token_of(only.get("slug"))
         if listing is not None:
             return Outcome.success(
                 "1 marketplace API found.",
@@ -61,11 +58,10 @@ async def get_marketplace_api(
     snapshot_version to pin a release.
     """
 
-    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
-        detail, meta = await _detail(client, listing)
-        scraper_id = _token(detail.get("canonical_scraper_id")) if isinstance(detail, dict) else None
-        raw_latest = detail.get("latest_version") if isinstance(detail, dict) else None
-        latest = raw_latest if isinstance(raw_latest, int) and not isinstance(raw_latest, bool) else None
+    async def run(client: ParseBotClient) -> Outcome:
+        detail, meta = await client.marketplace_api(listing)
+        scraper_id = token_of(field_of(detail, "canonical_scraper_id"))
+        latest = integer_of(field_of(detail, "latest_version"))
         if scraper_id is None:
             return Outcome.success(f"Listing {listing} found.", detail, meta)
         describe: dict[str, JsonValue] = {"scraper_id": scraper_id}
@@ -80,33 +76,3 @@ async def get_marketplace_api(
         )
 
     return await run_parsebot(state_of(ctx), ToolCall("get_marketplace_api", {"listing": listing}), run)
-
-
-async def _detail(client: ParseBotClient, listing: str) -> tuple[JsonValue, Meta]:
-    """The detail by id; a miss is tried as a slug (by-slug gives the id, then the detail)."""
-    try:
-        return await client.marketplace_listing(listing)
-    except CallFailed as by_id:
-        if by_id.record.http_status != 404:
-            raise
-    try:
-        item, _ = await client.marketplace_by_slug(listing)
-    except CallFailed as by_slug:
-        if by_slug.record.http_status == 404:
-            by_slug.record = replace(by_slug.record, code="listing_not_found")
-        raise
-    listing_id = item.get("id") if isinstance(item, dict) else None
-    if not isinstance(listing_id, str):
-        return item, Meta()
-    try:
-        return await client.marketplace_listing(listing_id)
-    except RejectedLocally:
-        # The id came from the service, not from the caller: an id that is not one path segment is the
-        # service's fault, and nothing was sent.
-        reason = "The marketplace gave a listing id that is not one path segment."
-        raise UpstreamFailure(ErrorRecord(code="unexpected_response", message=reason)) from None
-
-
-def _token(value: object) -> str | None:
-    """An id or slug from the service, when it is safe to repeat in a summary or a ready call."""
-    return safe_token(value) if isinstance(value, str) else None

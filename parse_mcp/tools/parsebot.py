@@ -5,7 +5,6 @@ each tool's input schema.
 """
 
 import math
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -13,17 +12,16 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import AfterValidator, Field
 
-from parse_mcp.errors import CallFailed, ErrorRecord, RejectedLocally, UpstreamFailure
+from parse_mcp.errors import CallFailed, ErrorRecord, RejectedLocally
 from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.results import Outcome, ToolResult
-from parse_mcp.services.parsebot import ParseBotClient, SessionCredentials
+from parse_mcp.services.parsebot import ParseBotClient, SessionCredentials, session_of
 from parse_mcp.services.paths import path_segment
 from parse_mcp.services.specs import MAX_OBJECT_KEYS, EndpointSpec, bounded_object, check_params, condensed, names
-from parse_mcp.settings import Secret
-from parse_mcp.tools.common import AppState, Notes, ToolCall, current_client, run_parsebot, state_of
+from parse_mcp.tools.common import AppState, ToolCall, current_client, run_parsebot, state_of
 
 ScraperId = Annotated[
     str,
@@ -65,13 +63,13 @@ async def execute_endpoint(
         arguments["session"] = session
     state = state_of(ctx)
 
-    async def run(client: ParseBotClient, notes: Notes) -> Outcome:
+    async def run(client: ParseBotClient) -> Outcome:
         credentials = None
         if session is not None:
             credentials = state.sessions.get(current_client(), session, scraper_id)
             if credentials is None:
                 raise RejectedLocally(ErrorRecord(code="unknown_session", fields=("session",)))
-        spec = await _endpoint_spec(client, notes, scraper_id, endpoint, snapshot_version)
+        spec = await _endpoint_spec(client, scraper_id, endpoint, snapshot_version)
         problems = check_params(spec, given)
         if problems:
             message = "; ".join(p.message for p in problems)
@@ -80,13 +78,14 @@ async def execute_endpoint(
                     code="invalid_arguments", message=message, fields=tuple(dict.fromkeys(p.field for p in problems))
                 )
             )
-        answer = await client.execute(scraper_id, spec, given, snapshot_version=snapshot_version, session=credentials)
-        data: JsonValue = answer.data  # type: ignore[assignment]
-        session_made = _session_of(data)
+        data, meta = await client.execute(
+            scraper_id, spec, given, snapshot_version=snapshot_version, session=credentials
+        )
+        session_made = session_of(data)
         if session_made is not None and isinstance(data, dict):
             # A login endpoint called directly: its session stays here, as with the login tool.
-            return _logged_in(state, scraper_id, data, session_made, answer.meta, protected=None)
-        return Outcome.success(f"{endpoint} returned {_shape(data)}.", data, answer.meta)
+            return _logged_in(state, scraper_id, data, session_made, meta, protected=None)
+        return Outcome.success(f"{endpoint} returned {_shape(data)}.", data, meta)
 
     return await run_parsebot(state, ToolCall("execute_endpoint", arguments), run)
 
@@ -104,7 +103,7 @@ async def list_apis(
     """
     arguments: dict[str, JsonValue] = {"query": query} if query else {}
 
-    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+    async def run(client: ParseBotClient) -> Outcome:
         apis, meta = await client.list_apis()
         needle = (query or "").strip().lower()
         chosen = [a for a in apis if needle in f"{a.name} {a.slug} {a.scraper_id}".lower()]
@@ -146,7 +145,7 @@ async def describe_api(
     if version is not None:
         arguments["version"] = version
 
-    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+    async def run(client: ParseBotClient) -> Outcome:
         api, meta = await client.describe_api(scraper_id, version)
         data: JsonValue = dict(api.raw)  # type: ignore[arg-type]
         # Endpoint names come from the service: only plain identifiers are repeated in our own sentences.
@@ -175,7 +174,7 @@ async def describe_api(
 
 
 async def _endpoint_spec(
-    client: ParseBotClient, notes: Notes, scraper_id: str, endpoint: str, snapshot_version: int | None
+    client: ParseBotClient, scraper_id: str, endpoint: str, snapshot_version: int | None
 ) -> EndpointSpec:
     # A version below 1 cannot exist, so there is no schema to check it against: the request goes out
     # with it and the service's own 400 says what is wrong.
@@ -186,10 +185,8 @@ async def _endpoint_spec(
         # The cached schema may predate a revision that added the endpoint.
         api = await client.api_spec(scraper_id, version, refresh=True)
         spec = api.endpoint(endpoint)
-    notes.endpoint_names = names(api.endpoints)
     if spec is None:
         raise RejectedLocally(ErrorRecord(code="unknown_endpoint", fields=("endpoint",)))
-    notes.known_params = tuple(p.name for p in spec.params)
     return spec
 
 
@@ -222,7 +219,7 @@ async def login(
     arguments: dict[str, JsonValue] = {"scraper_id": scraper_id, "endpoint": endpoint}
     state = state_of(ctx)
 
-    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+    async def run(client: ParseBotClient) -> Outcome:
         # A refused id must not spend one of the API's three logins an hour.
         path_segment(scraper_id, "scraper_id")
         path_segment(endpoint, "endpoint")
@@ -231,30 +228,11 @@ async def login(
         if wait is not None:
             raise RejectedLocally(ErrorRecord(code="login_limited", retry_after=float(math.ceil(wait))))
         state.logins.attempted(scraper_id, now)
-        try:
-            answer, meta = await client.login(scraper_id, endpoint, credentials)
-        except CallFailed as exc:
-            if exc.record.code == "upstream_auth":
-                exc.record = replace(exc.record, code="login_refused")
-            raise
-        session_made = _session_of(answer)
-        if session_made is None or not isinstance(answer, dict):
-            reason = "The login answer had no session_id and encryption_key."
-            raise UpstreamFailure(ErrorRecord(code="unexpected_response", message=reason, http_status=200), meta)
+        answer, session_made, meta = await client.login(scraper_id, endpoint, credentials)
         protected = await _protected_endpoint(client, scraper_id)
         return _logged_in(state, scraper_id, answer, session_made, meta, protected=protected)
 
     return await run_parsebot(state, ToolCall("login", arguments), run)
-
-
-def _session_of(answer: JsonValue) -> SessionCredentials | None:
-    """The session a login answer carries (`session_id` and `encryption_key`), if it is one."""
-    if not isinstance(answer, dict):
-        return None
-    session_id, key = answer.get("session_id"), answer.get("encryption_key")
-    if not isinstance(session_id, str) or not isinstance(key, str):
-        return None
-    return SessionCredentials(session_id, Secret(key))
 
 
 def _logged_in(

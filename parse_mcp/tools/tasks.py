@@ -6,24 +6,22 @@ token (an id, a status) or a number; anything else it says stays in `data`, whic
 No `from __future__ import annotations` here: the SDK reads these signatures at run time.
 """
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import replace
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import AfterValidator, Field
 
-from parse_mcp.errors import CallFailed
 from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.results import Outcome, ToolResult
-from parse_mcp.services.parsebot import ParseBotClient
+from parse_mcp.services.parsebot import ParseBotClient, scraper_id_of_task
 from parse_mcp.services.specs import MAX_OBJECT_KEYS, bounded_object, parse_endpoint
-from parse_mcp.tools.common import AppState, Notes, ToolCall, run_parsebot, state_of
+from parse_mcp.tools.common import AppState, ToolCall, run_parsebot, state_of
+from parse_mcp.tools.documents import field_of, integer_of, token_of
 from parse_mcp.tools.waiting import wait_until_settled
 
 SETTLED = frozenset({"completed", "failed", "needs_input"})
@@ -47,13 +45,13 @@ async def create_api(
     if task:
         arguments["task"] = task
 
-    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+    async def run(client: ParseBotClient) -> Outcome:
         created, meta = await client.create_api(url, task, force_new)
-        task_id = _token(created, "task_id")
-        matched = _get(created, "matched") is True
+        task_id = token_of(field_of(created, "task_id"))
+        matched = field_of(created, "matched") is True
         what = "matched an existing API" if matched else "queued a build"
         step = "Call wait_for_task for its API."
-        if _get(created, "may_require_auth") is True:
+        if field_of(created, "may_require_auth") is True:
             step = "Call wait_for_task; the site may need a login, and authenticated APIs are built in the dashboard."
         if task_id is None:
             return Outcome.success(f"The service {what}; its task id is in data.", created, meta, next_step=step)
@@ -75,7 +73,7 @@ async def list_tasks(
     """
     arguments: dict[str, JsonValue] = {"limit": limit} | ({"status": status} if status else {})
 
-    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+    async def run(client: ParseBotClient) -> Outcome:
         tasks = await client.list_tasks(limit=limit, status=status)
         shown: JsonValue = [_brief(task) for task in tasks]
         return Outcome.success(f"{len(tasks)} tasks.", {"tasks": shown}, Meta())
@@ -89,10 +87,9 @@ async def get_task(task_id: TaskId, ctx: Context[AppState, Any]) -> Annotated[Ca
     Use it to look once; wait_for_task waits until the task settles. A failed build is a normal answer.
     """
 
-    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
-        with _about_a_task():
-            found, meta = await client.get_task(task_id)
-        return _observation(client, task_id, found, meta)
+    async def run(client: ParseBotClient) -> Outcome:
+        found, meta = await client.get_task(task_id)
+        return task_observation(client, task_id, found, meta)
 
     return await run_parsebot(state_of(ctx), ToolCall("get_task", {"task_id": task_id}), run)
 
@@ -110,19 +107,18 @@ async def wait_for_task(
     arguments: dict[str, JsonValue] = {"task_id": task_id, "timeout_seconds": timeout_seconds}
     state = state_of(ctx)
 
-    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
-        with _about_a_task():
-            waited = await wait_until_settled(
-                lambda: client.get_task(task_id),
-                lambda status: status in SETTLED,
-                budget_seconds=timeout_seconds,
-                runtime=state.runtime,
-                ctx=ctx,
-                label=f"task {task_id}",
-            )
+    async def run(client: ParseBotClient) -> Outcome:
+        waited = await wait_until_settled(
+            lambda: client.get_task(task_id),
+            lambda status: status in SETTLED,
+            budget_seconds=timeout_seconds,
+            runtime=state.runtime,
+            ctx=ctx,
+            label=f"task {task_id}",
+        )
         if not waited.settled:
             return waited.keep_waiting(f"Task {task_id}", "wait_for_task", arguments)
-        return _observation(client, task_id, waited.document, waited.meta)
+        return task_observation(client, task_id, waited.document, waited.meta)
 
     return await run_parsebot(state, ToolCall("wait_for_task", arguments), run)
 
@@ -139,10 +135,9 @@ async def revise_api(
     """
     arguments: dict[str, JsonValue] = {"task_id": task_id, "description": description}
 
-    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
-        with _about_a_task():
-            revision, meta = await client.revise_api(task_id, description)
-        revision_id = _token(revision, "task_id") or _token(revision, "id")
+    async def run(client: ParseBotClient) -> Outcome:
+        revision, meta = await client.revise_api(task_id, description)
+        revision_id = token_of(field_of(revision, "task_id")) or token_of(field_of(revision, "id"))
         next_call = NextCall("wait_for_task", {"task_id": revision_id}) if revision_id else None
         return Outcome.success(
             f"Revision task {revision_id} is queued."
@@ -164,14 +159,13 @@ async def check_updates(task_id: TaskId, ctx: Context[AppState, Any]) -> Annotat
     merge_updates.
     """
 
-    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
-        with _about_a_task():
-            found, meta = await client.check_updates(task_id)
-        raw = _get(found, "updates")
+    async def run(client: ParseBotClient) -> Outcome:
+        found, meta = await client.check_updates(task_id)
+        raw = field_of(found, "updates")
         updates = raw if isinstance(raw, list) else []
         if not updates:
             return Outcome.success("Your copy has every update.", found, meta)
-        names = [name for name in (_token(u, "endpoint_name") for u in updates) if name]
+        names = [name for name in (token_of(field_of(u, "endpoint_name")) for u in updates) if name]
         count = len(updates)
         listed = f": {', '.join(names)}" if len(names) == count else " (data.updates names them)"
         return Outcome.success(
@@ -200,7 +194,7 @@ async def preview_update(
     """
     arguments: dict[str, JsonValue] = {"task_id": task_id, "endpoint": endpoint, "params": params}
 
-    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+    async def run(client: ParseBotClient) -> Outcome:
         found, meta = await client.preview_update(task_id, endpoint, params)
         return Outcome.success(
             f"The updated {endpoint} answered.",
@@ -227,34 +221,21 @@ async def merge_updates(
     """
     arguments: dict[str, JsonValue] = {"task_id": task_id, "endpoints": list(endpoints)}
 
-    async def run(client: ParseBotClient, _notes: Notes) -> Outcome:
+    async def run(client: ParseBotClient) -> Outcome:
         merged, meta = await client.merge_updates(task_id, list(endpoints))
         client.forget()
-        count = _get(merged, "merged")
-        what = f"{count} endpoints" if isinstance(count, int) and not isinstance(count, bool) else "the endpoints"
+        count = integer_of(field_of(merged, "merged"))
+        what = f"{count} endpoints" if count is not None else "the endpoints"
         return Outcome.success(f"Merged {what} into your copy.", merged, meta)
 
     return await run_parsebot(state_of(ctx), ToolCall("merge_updates", arguments), run)
 
 
-@contextmanager
-def _about_a_task() -> Iterator[None]:
-    """A 404 on a task path means the task id is wrong (not an API's), and a 409 that it is not done yet."""
-    try:
-        yield
-    except CallFailed as exc:
-        if exc.record.http_status == 404 and exc.record.code == "id_not_found":
-            exc.record = replace(exc.record, code="task_not_found")
-        elif exc.record.http_status == 409:
-            exc.record = replace(exc.record, code="task_not_ready")
-        raise
-
-
-def _observation(client: ParseBotClient, task_id: str, task: JsonValue, meta: Meta) -> Outcome:
+def task_observation(client: ParseBotClient, task_id: str, task: JsonValue, meta: Meta) -> Outcome:
     """A task's state as an ok answer, with the one next step that fits it."""
-    status = _get(task, "status")
+    status = field_of(task, "status")
     if status == "completed":
-        scraper_id = _scraper_id(task)
+        scraper_id = scraper_id_of_task(task)
         client.forget(scraper_id)  # a build or revision changed the API: read its schema again
         shown = safe_token(scraper_id)
         return Outcome.success(
@@ -267,7 +248,7 @@ def _observation(client: ParseBotClient, task_id: str, task: JsonValue, meta: Me
             next_call=_first_call(scraper_id, task),
         )
     if status == "failed":
-        if _get(task, "may_require_auth") is True:
+        if field_of(task, "may_require_auth") is True:
             step = "Tell the user this site needs a login: authenticated APIs are built in the Parse.bot dashboard."
         else:
             step = "Try create_api again with a clearer task description, or another page of the site."
@@ -282,7 +263,7 @@ def _observation(client: ParseBotClient, task_id: str, task: JsonValue, meta: Me
             next_step="Ask the user, and answer in the Parse.bot dashboard (this server has no call for it).",
         )
     return Outcome.success(
-        f"Task {task_id} is {safe_token(_text(status)) or 'in a state this server does not know'}.",
+        f"Task {task_id} is {token_of(status) or 'in a state this server does not know'}.",
         task,
         meta,
         next_step="Call wait_for_task until it settles.",
@@ -294,8 +275,7 @@ def _first_call(scraper_id: str | None, task: JsonValue) -> NextCall | None:
     """A ready execute_endpoint: the first endpoint whose required parameters all have a safe default."""
     if safe_token(scraper_id) is None:
         return None
-    generated = _get(task, "generated_api")
-    endpoints = _get(generated, "endpoints")
+    endpoints = field_of(field_of(task, "generated_api"), "endpoints")
     for raw in endpoints if isinstance(endpoints, list) else []:
         spec = parse_endpoint(raw)
         if spec is None or safe_token(spec.name) is None:
@@ -319,27 +299,6 @@ def _safe_value(value: object) -> bool:
     return isinstance(value, str) and safe_token(value) is not None
 
 
-def _scraper_id(task: JsonValue) -> str | None:
-    direct = _get(task, "result_scraper_id")
-    if isinstance(direct, str):
-        return direct
-    nested = _get(_get(task, "generated_api"), "scraper_id")
-    return nested if isinstance(nested, str) else None
-
-
 def _brief(task: Mapping[str, object]) -> JsonValue:
     keys = ("id", "status", "url", "task", "result_scraper_id", "revision_of", "error", "may_require_auth")
     return {key: task[key] for key in keys if isinstance(task.get(key), str | bool)}  # type: ignore[misc]
-
-
-def _get(document: JsonValue, key: str) -> JsonValue:
-    return document.get(key) if isinstance(document, dict) else None
-
-
-def _token(document: JsonValue, key: str) -> str | None:
-    """The field as a safe token (an id, a name), or None when it is absent or anything else."""
-    return safe_token(_text(_get(document, key)))
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from parse_mcp.errors import ErrorCode
 from parse_mcp.guidance.classify import (
     SNIPPET_LIMIT,
+    Purpose,
     classify_aiparser,
     classify_parsebot,
     classify_transport,
@@ -56,14 +57,15 @@ AI_FIXTURES = FIXTURES.parent / "aiparser"
 @pytest.mark.parametrize("name", sorted(p.stem for p in AI_FIXTURES.glob("*.json")))
 def test_every_ai_parser_status_maps_to_its_expected_code(name: str) -> None:
     case = json.loads((AI_FIXTURES / f"{name}.json").read_text())
-    record = classify_aiparser(case["path"], case["http_status"], case["headers"], body_bytes(case["body"]), now=NOW)
+    purpose: Purpose = "parse" if case["path"].startswith("/parse/") else "parser"
+    record = classify_aiparser(purpose, case["http_status"], case["headers"], body_bytes(case["body"]), now=NOW)
     assert record.code == case["expect"]
     assert record.http_status == case["http_status"]
 
 
 def test_an_ai_parser_key_echoed_in_a_message_is_scrubbed() -> None:
     body = body_bytes({"detail": "api_key=sk_live_123 is not valid; key sk_live_123"})
-    record = classify_aiparser("/parsers", 401, {}, body, now=NOW, secrets=("sk_live_123",))
+    record = classify_aiparser("parser", 401, {}, body, now=NOW, secrets=("sk_live_123",))
     assert "sk_live_123" not in repr(record)
 
 
@@ -291,7 +293,7 @@ def test_a_key_echoed_in_every_field_and_the_request_id_leaves_no_trace_in_the_r
         assert record.request_id.startswith("req-")
     ai_body = body_bytes({"detail": f"bad key {form}", "error": form})
     for status in (400, 401, 404, 500):
-        ai_record = classify_aiparser("/parse/p", status, headers, ai_body, now=NOW, redactor=ECHO_REDACTOR)
+        ai_record = classify_aiparser("parse", status, headers, ai_body, now=NOW, redactor=ECHO_REDACTOR)
         assert not leaked(repr(ai_record), key), status
     unexpected = classify_unexpected_success(200, headers, "not JSON", redactor=ECHO_REDACTOR)
     assert not leaked(repr(unexpected), key)
@@ -308,3 +310,39 @@ def test_the_secrets_argument_still_builds_a_redactor_for_callers_without_one() 
     body = body_bytes({"error": {"message": f"bad {quote(SCRAPERAPI_SHAPED_KEY.upper())}"}})
     record = classify_parsebot(401, {"x-railway-request-id": SCRAPERAPI_SHAPED_KEY}, body, now=NOW, secrets=ECHO_KEYS)
     assert not leaked(repr(record), SCRAPERAPI_SHAPED_KEY)
+
+
+def _bytes(document: object) -> bytes:
+    return json.dumps(document).encode()
+
+
+SITE_REFUSED = _bytes({"error": {"status": "upstream_error", "upstream_status_code": 401, "message": "refused"}})
+NO_SUCH_ID = _bytes({"error": "Scraper with ID abc not found"})
+NOT_FOUND_PATH = _bytes({"detail": "Not Found"})
+
+
+@pytest.mark.parametrize(
+    ("purpose", "http_status", "body", "code"),
+    [
+        ("execute", 502, SITE_REFUSED, "upstream_auth"),
+        ("login", 502, SITE_REFUSED, "login_refused"),
+        ("execute", 404, NO_SUCH_ID, "id_not_found"),
+        ("task", 404, NO_SUCH_ID, "task_not_found"),
+        ("task", 404, NOT_FOUND_PATH, "path_not_found"),
+        ("task", 409, _bytes({"detail": "Task has no API yet"}), "task_not_ready"),
+        ("update", 409, _bytes({"detail": "Task has no API yet"}), "unexpected_status"),
+        ("listing", 404, NO_SUCH_ID, "listing_not_found"),
+        ("listing", 404, NOT_FOUND_PATH, "listing_not_found"),
+        ("discover", 404, NO_SUCH_ID, "id_not_found"),
+    ],
+)
+def test_what_the_request_was_for_decides_the_code_in_the_classifier(
+    purpose: Purpose, http_status: int, body: bytes, code: ErrorCode
+) -> None:
+    assert classify_parsebot(http_status, {}, body, now=NOW, purpose=purpose).code == code
+
+
+def test_an_ai_parser_500_is_a_failed_extraction_only_when_the_request_parsed_a_url() -> None:
+    body = _bytes({"detail": "Internal error"})
+    assert classify_aiparser("parse", 500, {}, body, now=NOW).code == "extraction_failed"
+    assert classify_aiparser("parser", 500, {}, body, now=NOW).code == "service_unavailable"

@@ -9,13 +9,13 @@ import httpx2
 import pytest
 
 from parse_mcp.errors import ErrorRecord, TransportFailure, UpstreamFailure
-from parse_mcp.guidance.classify import classify_parsebot
+from parse_mcp.guidance.classify import Purpose, classify_parsebot
 from parse_mcp.runtime import Runtime
 from parse_mcp.services.http import HttpClient, Request
 
 
-def classify(_path: str, status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
-    return classify_parsebot(status, headers, body, now=now)
+def classify(purpose: Purpose, status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
+    return classify_parsebot(status, headers, body, now=now, purpose=purpose)
 
 
 pytestmark = pytest.mark.anyio
@@ -38,7 +38,7 @@ def client_raising(exc: Exception) -> HttpClient:
 async def test_a_refused_connection_never_reached_the_service_and_is_safe_to_repeat() -> None:
     client = client_raising(httpx2.ConnectError("refused"))
     with pytest.raises(TransportFailure) as caught:
-        await client.send(Request("POST", "/dispatch", creates_work=True))
+        await client.send(Request("build", "POST", "/dispatch", creates_work=True))
     assert caught.value.reached is False
     assert caught.value.record.code == "network_read"
     await client.aclose()
@@ -47,7 +47,7 @@ async def test_a_refused_connection_never_reached_the_service_and_is_safe_to_rep
 async def test_a_timed_out_build_may_have_started_and_must_not_be_repeated() -> None:
     client = client_raising(httpx2.ReadTimeout("slow"))
     with pytest.raises(TransportFailure) as caught:
-        await client.send(Request("POST", "/dispatch", creates_work=True))
+        await client.send(Request("build", "POST", "/dispatch", creates_work=True))
     assert caught.value.reached is True
     assert caught.value.record.code == "network_write"
     assert "pmx_secret_value" not in str(caught.value)
@@ -57,7 +57,7 @@ async def test_a_timed_out_build_may_have_started_and_must_not_be_repeated() -> 
 async def test_a_timed_out_read_is_retry_later() -> None:
     client = client_raising(httpx2.ReadTimeout("slow"))
     with pytest.raises(TransportFailure) as caught:
-        await client.send(Request("GET", "/sdk/schemas"))
+        await client.send(Request("discover", "GET", "/sdk/schemas"))
     assert caught.value.record.code == "network_read"
     assert caught.value.record.kind == "timeout"
     await client.aclose()
@@ -66,7 +66,7 @@ async def test_a_timed_out_read_is_retry_later() -> None:
 async def test_a_broken_answer_counts_as_possibly_run() -> None:
     client = client_raising(httpx2.RemoteProtocolError("eof"))
     with pytest.raises(TransportFailure) as caught:
-        await client.send(Request("GET", "/x"))
+        await client.send(Request("execute", "GET", "/x"))
     assert caught.value.reached is True
     assert caught.value.record.kind == "protocol"
     await client.aclose()
@@ -83,7 +83,7 @@ async def test_an_answer_larger_than_the_cap_is_refused_without_holding_it() -> 
         max_body_bytes=1000,
     )
     with pytest.raises(UpstreamFailure) as caught:
-        await client.send(Request("GET", "/x"))
+        await client.send(Request("execute", "GET", "/x"))
     assert caught.value.record.code == "unexpected_response"
     await client.aclose()
 
@@ -109,8 +109,8 @@ async def test_headers_become_meta_and_the_rate_picture() -> None:
         transport=httpx2.MockTransport(lambda request: httpx2.Response(200, json={}, headers=headers)),
         runtime=Runtime(clock=lambda: 1_800_000_000.0),
     )
-    reply = await client.send(Request("GET", "/x"))
-    assert reply.meta.as_dict() == {
+    reply = await client.send(Request("execute", "GET", "/x"))
+    assert reply.meta.model_dump() == {
         "credits_charged": 1,
         "credits_remaining": 199,
         "rate_limit_remaining": 29,
@@ -140,7 +140,7 @@ async def test_calls_cancelled_while_they_wait_their_turn_give_their_tokens_back
         classify=classify,
         transport=httpx2.MockTransport(lambda request: httpx2.Response(200, json={}, headers=headers)),
     )
-    paced = Request("GET", "/x", paced=True)
+    paced = Request("execute", "GET", "/x", paced=True)
     await client.send(paced)
     with anyio.move_on_after(5) as scope:
         async with anyio.create_task_group() as group:
