@@ -63,3 +63,13 @@ def test_the_sandbox_package_never_imports_an_http_client() -> None:
     package = Path(parse_mcp.sandbox.__file__).parent
     for source in package.rglob("*.py"):
         assert not re.search(r"^\s*(import|from)\s+httpx", source.read_text(), re.MULTILINE), source.name
+
+
+def test_the_sandbox_imports_nothing_from_the_client_it_stands_in_for() -> None:
+    # The sandbox emulates the services parse_mcp calls; sharing code with parse_mcp would hide its bugs.
+    package = Path(parse_mcp.sandbox.__file__).parent
+    outside = re.compile(r"^\s*(?:from|import)\s+parse_mcp(?!\.sandbox\b)[.\w]*", re.MULTILINE)
+    sources = list(package.rglob("*.py"))
+    assert len(sources) > 40
+    for source in sources:
+        assert not outside.search(source.read_text()), source.relative_to(package)
