@@ -1,0 +1,1 @@
+"""Weather: a marketplace canonical and its personal copy, and the forecast pages they read."""
