@@ -12,15 +12,17 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import anyio
 
 from parse_mcp import __version__
 from parse_mcp.errors import CallFailed, ConfigError
 from parse_mcp.guidance.redact import RedactingFilter
-from parse_mcp.http_security import HttpSecurity, endpoint_url, http_security, serve_http
-from parse_mcp.server import build_server
 from parse_mcp.settings import Settings, http_tokens_from_env
+
+if TYPE_CHECKING:
+    from parse_mcp.http_security import HttpSecurity
 
 logger = logging.getLogger("parse_mcp")
 
@@ -89,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    # Imported here, not above: `--version`, `sandbox`, `demo` and `doctor` start without the server's modules.
+    from parse_mcp.http_security import endpoint_url, serve_http
+    from parse_mcp.server import build_server
+
     # Judged before anything starts (the sandbox included): an open bind must not serve even briefly.
     security = _http_security(args) if args.transport == "http" else None
     async with _settings_for(args.sandbox) as settings:
@@ -114,6 +120,8 @@ def _scrub_logs(settings: Settings) -> None:
 
 
 def _http_security(args: argparse.Namespace) -> HttpSecurity:
+    from parse_mcp.http_security import http_security
+
     return http_security(
         args.host,
         http_tokens_from_env(os.environ),

@@ -1,9 +1,14 @@
-"""The command line: the demo a person reads, the doctor, and configuration errors."""
+"""The command line: the demo a person reads, the doctor, configuration errors, and a light `--version`."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
+from parse_mcp import __version__
 from parse_mcp.cli import main
 from tests.conftest import Sandbox
 
@@ -118,3 +123,25 @@ def test_a_malformed_allowed_host_stops_the_server_with_a_reason(
     monkeypatch.delenv("PARSE_MCP_HTTP_TOKEN", raising=False)
     assert main(["--sandbox", "--transport", "http", "--allowed-host", "https://mcp.example.com/mcp"]) == 2
     assert "is not a host name or address" in capsys.readouterr().err
+
+
+def test_the_version_is_answered_without_loading_the_server_the_sdk_or_the_sandbox() -> None:
+    answer = subprocess.run(
+        [sys.executable, "-c", VERSION_THEN_MODULES], capture_output=True, text=True, timeout=60, check=True
+    )
+    version_line, modules = answer.stdout.splitlines()
+    assert version_line == f"parse-mcp {__version__}"
+    assert json.loads(modules) == []
+
+
+# `--version` exits through argparse; the modules that were loaded by then are printed after it.
+VERSION_THEN_MODULES = """
+import json, sys
+from parse_mcp.cli import main
+try:
+    main(["--version"])
+except SystemExit as exit:
+    assert exit.code == 0
+heavy = ("parse_mcp.server", "parse_mcp.sandbox", "parse_mcp.demo", "mcp.server.mcpserver", "uvicorn")
+print(json.dumps(sorted(name for name in heavy if name in sys.modules)))
+"""
