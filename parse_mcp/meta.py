@@ -9,45 +9,45 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from parse_mcp.guidance.redact import Redactor, redactor_for
-from parse_mcp.json_types import JsonValue
+from parse_mcp.policy.size import Cut
 
 # No rate-limit reading is trusted beyond a day (the longest window either service documents).
 _MAX_SECONDS = 86_400.0 * 2
 
 
-@dataclass(frozen=True, slots=True)
-class Meta:
-    credits_charged: float | None = None
-    credits_remaining: float | None = None
+class Meta(BaseModel):
+    """What the agent sees in a result's `meta` (contract section 3): each figure absent when unknown.
+
+    Figures stay as the service wrote them: an integral count or charge is an int (so the agent reads `1`,
+    not `1.0`), hence `int | float` where pydantic would otherwise make every number a float.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    credits_charged: int | float | None = None
+    credits_remaining: int | float | None = None
     rate_limit_remaining: int | None = None
     daily_remaining: int | None = None
     request_id: str | None = None
     attempts: int | None = None
-    waited_seconds: float | None = None
+    waited_seconds: int | float | None = None
     truncated: bool | None = None
-    # What a size limit left out: {"path", "kept", "total", "unit"} per cut.
-    omitted: tuple[dict[str, JsonValue], ...] | None = None
+    # What a size limit left out, one cut per JSON path.
+    omitted: tuple[Cut, ...] | None = None
 
     def with_attempts(self, attempts: int, waited_seconds: float) -> Meta:
-        return replace(self, attempts=attempts, waited_seconds=round(waited_seconds, 3))
+        return self.model_copy(update={"attempts": attempts, "waited_seconds": round(waited_seconds, 3)})
 
-    def as_dict(self) -> dict[str, JsonValue]:
-        """Only the known fields: the contract says absent when unknown."""
-        pairs: dict[str, JsonValue] = {
-            "credits_charged": self.credits_charged,
-            "credits_remaining": self.credits_remaining,
-            "rate_limit_remaining": self.rate_limit_remaining,
-            "daily_remaining": self.daily_remaining,
-            "request_id": self.request_id,
-            "attempts": self.attempts,
-            "waited_seconds": self.waited_seconds,
-            "truncated": self.truncated,
-            "omitted": [dict(cut) for cut in self.omitted] if self.omitted is not None else None,
-        }
-        return {key: value for key, value in pairs.items() if value is not None}
+    @model_serializer(mode="wrap")
+    def _known_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Only the known figures: the contract says absent, not null, when unknown."""
+        return {key: value for key, value in handler(self).items() if value is not None}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,9 @@
 """The one result shape every tool returns (contract section 3), and its rendering for MCP.
 
+`ToolResult` is that shape, once: its dump is the `structuredContent`, and its JSON schema, compacted by the
+server, is the `outputSchema` every tool advertises. Its parts are made from the guidance table's `Guidance`
+and `NextCall` and from an `ErrorRecord` by reading their fields of the same names.
+
 Some clients show the model only `structuredContent`, others only the text, so both carry the same
 guidance: the text opens with a line an agent can act on, then the summary, then our own part of the
 object as JSON. Everything that came from the upstream (success `data`, every string an error copied
@@ -14,15 +18,22 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any, get_args
+from typing import Annotated, Any
 
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    field_validator,
+    model_serializer,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from parse_mcp.errors import ErrorRecord
 from parse_mcp.guidance.table import Action, Fault, Guidance, NextCall
-from parse_mcp.json_types import JsonValue
+from parse_mcp.json_types import JsonScalar, JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.policy.size import MAX_DEPTH, fit
 
@@ -45,102 +56,91 @@ _OWN_META_NUMBERS = frozenset(
     }
 )
 
+# None in Python, and then left out of the result rather than sent as null; so the schema has no null either.
+Absent = SkipJsonSchema[None]
+# How `tools/list` shows a nested part of the result: as an object. What each part holds is in the contract
+# (section 3) and the server's instructions, said once, not repeated in each of the tools' schemas.
+AsObject = WithJsonSchema({"type": "object"})
+# `data` is any JSON value the service sent. It is not validated again (it was parsed as JSON, and may be
+# deep), and its schema names every JSON type so that a client mapping schemas onto one `type` can read it.
+AnyJson = Annotated[
+    Any,
+    WithJsonSchema({"anyOf": [{"type": kind} for kind in ("object", "array", "string", "number", "boolean", "null")]}),
+]
 
-class NextCallModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+
+class ResultNextCall(BaseModel):
+    """A ready call: a tool this server lists and its arguments."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", from_attributes=True)
+
     tool: str
     arguments: dict[str, Any]
 
 
-class ErrorModel(BaseModel):
-    code: str = Field(description="This server's name for the failure: one row of its guidance table.")
-    status: str | None = None
-    http_status: int | None = None
-    kind: str | None = None
-    message: str | None = Field(default=None, description="The service's own words, capped.")
-    upstream_status_code: int | None = None
-    snippet: str | None = Field(default=None, description="Untrusted text from the target site, at most 500 chars.")
-    url: str | None = None
-    block_type: str | None = None
-    vendor: str | None = None
-    attempts: int | None = None
-    limit_type: str | None = None
-    request_id: str | None = None
-    next_tier: dict[str, Any] | None = None
+class ResultError(BaseModel):
+    """What went wrong, as `error`: our `code` (one row of the guidance table) and what the service said.
+
+    Made from an `ErrorRecord`, whose fields of the same name it reads; a field the record does not know is left out.
+    """
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    code: str
+    status: str | Absent = None
+    http_status: int | Absent = None
+    kind: str | Absent = None
+    message: str | Absent = None  # the service's own words, capped
+    upstream_status_code: int | Absent = None
+    snippet: str | Absent = None  # untrusted text from the target site, at most 500 characters
+    url: str | Absent = None
+    block_type: str | Absent = None
+    vendor: str | Absent = None
+    attempts: int | Absent = None
+    limit_type: str | Absent = None
+    request_id: str | Absent = None
+    next_tier: dict[str, JsonScalar] | Absent = None
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _no_empty_message(cls, message: object) -> object:
+        return message or None  # a record without words has message "", which says nothing
+
+    @model_serializer(mode="wrap")
+    def _known_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if value is not None}
 
 
-class GuidanceModel(BaseModel):
+class ResultGuidance(BaseModel):
+    """The decision part of a `Guidance` (its sentences are the result's own summary, next_step and next_call)."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
     action: Action
     fault: Fault
-    retryable: bool = Field(description="True only when the same call, unchanged, can succeed later.")
-    retry_after_seconds: float | None
-    fix_fields: list[str]
-
-
-class MetaModel(BaseModel):
-    credits_charged: float | None = None
-    credits_remaining: float | None = None
-    rate_limit_remaining: int | None = None
-    daily_remaining: int | None = None
-    request_id: str | None = None
-    attempts: int | None = None
-    waited_seconds: float | None = None
-    truncated: bool | None = None
-    omitted: list[dict[str, Any]] | None = Field(default=None, description="What a size limit cut, per JSON path.")
+    retryable: bool  # true only when the same call, unchanged, can succeed later
+    # An int stays an int (the agent reads `60`, not `60.0`).
+    retry_after_seconds: int | float | None
+    fix_fields: tuple[str, ...]
 
 
 class ToolResult(BaseModel):
-    """Every tool's structuredContent. `data` when ok; `error` and `guidance` when not."""
+    """Every tool's result (contract section 3): what `structuredContent` holds, and what `tools/list`
+    advertises as every tool's `outputSchema` (its JSON schema, compacted by the server).
 
-    ok: bool = Field(description="True when the tool did what was asked (observing a failed build is ok).")
-    summary: str = Field(description="One sentence: what happened.")
-    next_step: str | None = Field(description="One imperative sentence: what to do next.")
-    next_call: NextCallModel | None = Field(description="A ready call to make next, or null.")
-    data: Any = Field(default=None, description="The payload, when ok.")
-    error: ErrorModel | None = None
-    guidance: GuidanceModel | None = None
-    meta: MetaModel
+    `data` is sent only when ok; `error` and `guidance` only when not.
+    """
 
+    model_config = ConfigDict(frozen=True)
 
-def _nullable(kind: str) -> dict[str, Any]:
-    return {"type": [kind, "null"]}
-
-
-# What `tools/list` advertises for every tool: the same contract as `ToolResult`, without pydantic's
-# titles, $defs and per-field prose, which would cost ~5,000 characters a tool in every agent's context.
-OUTPUT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["ok", "summary", "next_step", "next_call", "meta"],
-    "properties": {
-        "ok": {"type": "boolean"},
-        "summary": {"type": "string"},
-        "next_step": _nullable("string"),
-        "next_call": _nullable("object"),
-        "data": {},
-        "error": {"type": "object"},
-        "guidance": {
-            "type": "object",
-            "properties": {
-                "action": {"enum": list(get_args(Action))},
-                "retry_after_seconds": _nullable("number"),
-                "fix_fields": {"type": "array"},
-            },
-        },
-        "meta": {"type": "object"},
-    },
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    ok: bool
-    summary: str
-    next_step: str | None = None
-    next_call: NextCall | None = None
-    data: JsonValue = None
-    record: ErrorRecord | None = None
-    guidance: Guidance | None = None
-    meta: Meta = field(default_factory=Meta)
+    ok: bool  # true when the tool did what was asked (observing a failed build is ok)
+    summary: str  # one sentence: what happened
+    next_step: str | None  # one imperative sentence: what to do next
+    next_call: Annotated[ResultNextCall, AsObject] | None
+    data: AnyJson = None
+    error: Annotated[ResultError, AsObject] | Absent = None
+    guidance: Annotated[ResultGuidance, AsObject] | Absent = None
+    meta: Annotated[Meta, AsObject]
 
     @classmethod
     def success(
@@ -151,36 +151,49 @@ class Outcome:
         *,
         next_step: str | None = None,
         next_call: NextCall | None = None,
-    ) -> Outcome:
-        return cls(True, summary, next_step, next_call, data, meta=meta or Meta())
-
-    @classmethod
-    def failure(cls, record: ErrorRecord, guidance: Guidance, meta: Meta | None = None) -> Outcome:
+    ) -> ToolResult:
         return cls(
-            False,
-            guidance.summary,
-            guidance.next_step,
-            guidance.next_call,
-            record=record,
-            guidance=guidance,
-            meta=meta or Meta(),
+            ok=True,
+            summary=summary,
+            next_step=next_step,
+            next_call=_next_call(next_call),
+            data=data,
+            meta=meta if meta is not None else Meta(),
         )
 
-    def structured(self) -> dict[str, JsonValue]:
-        body: dict[str, JsonValue] = {
-            "ok": self.ok,
-            "summary": self.summary,
-            "next_step": self.next_step,
-            "next_call": self.next_call.as_dict() if self.next_call else None,
-        }
-        if self.ok:
-            body["data"] = self.data
-        if self.record is not None:
-            body["error"] = error_fields(self.record)
-        if self.guidance is not None:
-            body["guidance"] = self.guidance.as_dict()
-        body["meta"] = dict(self.meta.as_dict())
+    @classmethod
+    def failure(cls, record: ErrorRecord, guidance: Guidance, meta: Meta | None = None) -> ToolResult:
+        return cls(
+            ok=False,
+            summary=guidance.summary,
+            next_step=guidance.next_step,
+            next_call=_next_call(guidance.next_call),
+            error=ResultError.model_validate(record),
+            guidance=ResultGuidance.model_validate(guidance),
+            meta=meta if meta is not None else Meta(),
+        )
+
+    @model_serializer(mode="wrap")
+    def _present_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        body: dict[str, Any] = handler(self)
+        if not self.ok:
+            del body["data"]
+        for part in ("error", "guidance"):
+            if body[part] is None:
+                del body[part]
         return body
+
+    def structured(self) -> dict[str, JsonValue]:
+        """The result as JSON types: what `structuredContent` carries and the text channel repeats."""
+        return self.model_dump(mode="json")
+
+
+# The name the tools construct results by (`Outcome.success`, `Outcome.failure`).
+Outcome = ToolResult
+
+
+def _next_call(call: NextCall | None) -> ResultNextCall | None:
+    return ResultNextCall.model_validate(call) if call is not None else None
 
 
 CUT_STEP = (
@@ -189,41 +202,20 @@ CUT_STEP = (
 )
 
 
-def limit_size(outcome: Outcome, max_chars: int) -> Outcome:
+def limit_size(outcome: ToolResult, max_chars: int) -> ToolResult:
     """The outcome with its data cut to `max_chars` of JSON, saying so, when it is larger."""
     data, cuts = fit(outcome.data, max_chars)
     if not cuts:
         return outcome
-    omitted = tuple(cut.as_dict() for cut in cuts)
-    meta = replace(outcome.meta, truncated=True, omitted=omitted)
+    meta = outcome.meta.model_copy(update={"truncated": True, "omitted": tuple(cuts)})
     limits = f"{max_chars} characters"
     if any(cut.unit == "levels" for cut in cuts):
         limits += f" and {MAX_DEPTH} levels of nesting"
     summary = outcome.summary.rstrip(".") + f", cut to fit {limits}."
-    return replace(outcome, data=data, meta=meta, summary=summary, next_step=CUT_STEP)
+    return outcome.model_copy(update={"data": data, "meta": meta, "summary": summary, "next_step": CUT_STEP})
 
 
-def error_fields(record: ErrorRecord) -> dict[str, JsonValue]:
-    pairs: dict[str, JsonValue] = {
-        "code": record.code,
-        "status": record.status,
-        "http_status": record.http_status,
-        "kind": record.kind,
-        "message": record.message or None,
-        "upstream_status_code": record.upstream_status_code,
-        "snippet": record.snippet,
-        "url": record.url,
-        "block_type": record.block_type,
-        "vendor": record.vendor,
-        "attempts": record.attempts,
-        "limit_type": record.limit_type,
-        "request_id": record.request_id,
-        "next_tier": dict(record.next_tier) if record.next_tier else None,
-    }
-    return {key: value for key, value in pairs.items() if value is not None}
-
-
-def render(outcome: Outcome) -> CallToolResult:
+def render(outcome: ToolResult) -> CallToolResult:
     structured = outcome.structured()
     return CallToolResult(
         content=[TextContent(type="text", text=render_text(outcome, structured))],
@@ -232,7 +224,7 @@ def render(outcome: Outcome) -> CallToolResult:
     )
 
 
-def render_text(outcome: Outcome, structured: dict[str, JsonValue]) -> str:
+def render_text(outcome: ToolResult, structured: dict[str, JsonValue]) -> str:
     lines: list[str] = []
     if outcome.guidance is not None:
         lines.append(f"{outcome.guidance.action}: {outcome.next_step}")

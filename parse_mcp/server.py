@@ -26,7 +26,7 @@ from parse_mcp.policy.breaker import RepeatedFailures
 from parse_mcp.policy.deadline import DEFAULT_CALL_BUDGET_SECONDS, call_budget
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.prompts import load_templates
-from parse_mcp.results import OUTPUT_SCHEMA, render
+from parse_mcp.results import render
 from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.services.parsebot import ParseBotClient
@@ -139,9 +139,15 @@ class ParseMCPServer(MCPServer[AppState]):
             raise
 
     async def list_tools(self) -> list[Tool]:
-        """The tools with the compact output schema, and input schemas without pydantic's titles."""
+        """The tools with every schema the SDK derived from their type hints compacted (`compact_schema`): the
+        input schemas from the arguments, the output schema from `ToolResult`, the same for every tool."""
         return [
-            tool.model_copy(update={"output_schema": OUTPUT_SCHEMA, "input_schema": compact_schema(tool.input_schema)})
+            tool.model_copy(
+                update={
+                    "input_schema": compact_schema(tool.input_schema),
+                    "output_schema": compact_schema(tool.output_schema) if tool.output_schema is not None else None,
+                }
+            )
             for tool in await super().list_tools()
         ]
 
@@ -172,30 +178,29 @@ def client_of(context: Context[AppState, Any]) -> str:
 
 
 def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """A JSON schema as pydantic writes it, minus what only repeats: `title` keys (they restate the names),
-    `"default": null`, `additionalProperties: true`, and `anyOf [X, null]` written as `type: [X, "null"]`."""
+    """A JSON schema as pydantic writes it, minus what only repeats and costs every agent context on every turn:
+    `title` keys (they restate the names), the root's `description` (a model's docstring: the tool has its own
+    description), `"default": null` and `additionalProperties: true` (both what JSON Schema assumes anyway).
+
+    Nullable values keep pydantic's `anyOf [X, {"type": "null"}]`: the shorter `type: [X, "null"]` is legal
+    but less portable (the MCP Inspector's `--strict` check warns that single-`type` dialects, such as Gemini's
+    function declarations, reject it or drop the constraint), and it is wrong beside an `enum` without null.
+    """
 
     def compact(node: object) -> object:
         if isinstance(node, list):
             return [compact(item) for item in node]
         if not isinstance(node, dict):
             return node
-        out = {
-            k: compact(v)
-            for k, v in node.items()
-            if not (k == "title" and isinstance(v, str))
-            and not (k == "default" and v is None)
-            and not (k == "additionalProperties" and v is True)
+        return {
+            key: compact(value)
+            for key, value in node.items()
+            if not (key == "title" and isinstance(value, str))
+            and not (key == "default" and value is None)
+            and not (key == "additionalProperties" and value is True)
         }
-        options = out.get("anyOf")
-        if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
-            other = next(o for o in options if o != {"type": "null"})
-            if isinstance(other, dict) and isinstance(other.get("type"), str):
-                del out["anyOf"]
-                out = {**other, **out, "type": [other["type"], "null"]}
-        return out
 
-    compacted = compact(schema)
+    compacted = compact({key: value for key, value in schema.items() if key != "description"})
     assert isinstance(compacted, dict)
     return compacted
 
