@@ -8,7 +8,9 @@
         └── TransportFailure no usable answer: never reached the service, or may have run
 
 Classes differ only by what the caller does differently; every detail lives in `ErrorRecord`, whose
-`code` is the key of exactly one row of the guidance table (`parse_mcp.guidance.table`).
+`code` is the key of exactly one row of the guidance table (`parse_mcp.guidance.table`). The code is
+decided once, where the failure is raised: by the classifier (`parse_mcp.guidance.classify`) for an
+answer or a transport fault, by the local check that refused the call otherwise. Nothing rewrites it.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ ErrorCode = Literal[
     "network_read",
     "network_write",
     "unexpected_response",
-    # Parse.bot, where the call's purpose changes the meaning (a login, a marketplace lookup)
+    # Parse.bot, where the request's purpose changes the meaning (a login, a task, a marketplace listing):
+    # decided by the classifier from `Request.purpose`
     "login_limited",
     "login_refused",
     "listing_not_found",
@@ -102,8 +105,13 @@ class CallFailed(ParseMCPError):
 
     def __init__(self, record: ErrorRecord, meta: Meta | None = None) -> None:
         super().__init__(record.code if record.http_status is None else f"{record.code} (HTTP {record.http_status})")
-        self.record = record
+        self._record = record
         self.meta = meta if meta is not None else Meta()
+
+    @property
+    def record(self) -> ErrorRecord:
+        """The verdict, decided once where the failure was raised; read-only, so no later step rewrites it."""
+        return self._record
 
 
 class RejectedLocally(CallFailed):

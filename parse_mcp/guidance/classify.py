@@ -29,7 +29,8 @@ _PARSE_LIMIT = 1_000_000
 # believed, and is treated as unknown rather than clamped, so one hostile header cannot lock a day.
 _MAX_RETRY_AFTER = 86_400.0
 
-TransportFault = Literal["connect", "timeout", "protocol"]
+# "deadline": the tool call's own time budget ran out (`policy.deadline`), before or while the service answered.
+TransportFault = Literal["connect", "timeout", "protocol", "deadline"]
 # What a request was for. The same status means different things on different calls (a 404 on a task id is
 # not a 404 on a scraper id), so each request carries its purpose and the classifier emits the final code.
 Purpose = Literal[
@@ -199,6 +200,7 @@ def classify_transport(fault: TransportFault, *, creates_work: bool) -> ErrorRec
     reasons = {
         "connect": "The service could not be reached (the connection failed before the request was sent).",
         "timeout": "The service did not answer in time; the request may still be running.",
+        "deadline": "The service did not answer in time; the request may still be running.",
         "protocol": "The connection broke while the service was answering.",
     }
     return ErrorRecord(

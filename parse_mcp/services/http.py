@@ -263,8 +263,7 @@ class HttpClient:
 def _out_of_time(request: Request, *, reached: bool) -> ErrorRecord:
     """The call's budget ran out: before sending (nothing can have run), or while waiting for the answer
     (a request that creates work may have started it)."""
-    record = classify_transport("timeout", creates_work=request.creates_work and reached)
-    return replace(record, kind="deadline")
+    return classify_transport("deadline", creates_work=request.creates_work and reached)
 
 
 def _held_back(refusal: Refuse) -> ErrorRecord:
