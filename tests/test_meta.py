@@ -36,7 +36,7 @@ def test_a_request_id_carrying_a_key_in_any_form_is_scrubbed(key: str, name: str
     assert meta.request_id is not None
     assert not leaked(meta.request_id, key)
     assert meta.request_id.startswith("req-")
-    assert not leaked(repr(meta.as_dict()), key)
+    assert not leaked(repr(meta.model_dump()), key)
 
 
 def test_a_key_cut_by_the_request_id_cap_is_still_removed_whole() -> None:

@@ -49,9 +49,6 @@ class Cut:
     total: int
     unit: Literal["items", "chars", "keys", "levels"]
 
-    def as_dict(self) -> dict[str, JsonValue]:
-        return {"path": self.path, "kept": self.kept, "total": self.total, "unit": self.unit}
-
 
 def size_of(value: object) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
