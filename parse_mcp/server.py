@@ -7,7 +7,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -119,7 +119,7 @@ class ParseMCPServer(MCPServer[AppState]):
             with anyio.move_on_after(budget + BACKSTOP_GRACE_SECONDS):
                 return await self._call_tool_shaped(name, arguments, context)
         logger.warning("tool %s outlived its %.0f s budget", name, budget)
-        record = replace(classify_transport("timeout", creates_work=name in CREATES_WORK), kind="deadline")
+        record = classify_transport("deadline", creates_work=name in CREATES_WORK)
         return self._shape(name, arguments, record)
 
     async def _call_tool_shaped(
