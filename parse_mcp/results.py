@@ -69,15 +69,6 @@ AnyJson = Annotated[
 ]
 
 
-class ResultNextCall(BaseModel):
-    """A ready call: a tool this server lists and its arguments."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", from_attributes=True)
-
-    tool: str
-    arguments: dict[str, Any]
-
-
 class ResultError(BaseModel):
     """What went wrong, as `error`: our `code` (one row of the guidance table) and what the service said.
 
@@ -136,7 +127,7 @@ class ToolResult(BaseModel):
     ok: bool  # true when the tool did what was asked (observing a failed build is ok)
     summary: str  # one sentence: what happened
     next_step: str | None  # one imperative sentence: what to do next
-    next_call: Annotated[ResultNextCall, AsObject] | None
+    next_call: Annotated[NextCall, AsObject] | None
     data: AnyJson = None
     error: Annotated[ResultError, AsObject] | Absent = None
     guidance: Annotated[ResultGuidance, AsObject] | Absent = None
@@ -156,7 +147,7 @@ class ToolResult(BaseModel):
             ok=True,
             summary=summary,
             next_step=next_step,
-            next_call=_next_call(next_call),
+            next_call=next_call,
             data=data,
             meta=meta if meta is not None else Meta(),
         )
@@ -167,7 +158,7 @@ class ToolResult(BaseModel):
             ok=False,
             summary=guidance.summary,
             next_step=guidance.next_step,
-            next_call=_next_call(guidance.next_call),
+            next_call=guidance.next_call,
             error=ResultError.model_validate(record),
             guidance=ResultGuidance.model_validate(guidance),
             meta=meta if meta is not None else Meta(),
@@ -186,14 +177,6 @@ class ToolResult(BaseModel):
     def structured(self) -> dict[str, JsonValue]:
         """The result as JSON types: what `structuredContent` carries and the text channel repeats."""
         return self.model_dump(mode="json")
-
-
-# The name the tools construct results by (`Outcome.success`, `Outcome.failure`).
-Outcome = ToolResult
-
-
-def _next_call(call: NextCall | None) -> ResultNextCall | None:
-    return ResultNextCall.model_validate(call) if call is not None else None
 
 
 CUT_STEP = (

@@ -17,7 +17,9 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from parse_mcp.errors import ErrorCode, ErrorRecord
 from parse_mcp.guidance.classify import safe_token
@@ -71,13 +73,16 @@ class CallContext:
 # -- what guidance gives -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class NextCall:
-    tool: str
-    arguments: dict[str, JsonValue]
+class NextCall(BaseModel):
+    """A ready call: a tool this server lists and its arguments (the result's `next_call`, as is)."""
 
-    def as_dict(self) -> dict[str, JsonValue]:
-        return {"tool": self.tool, "arguments": self.arguments}
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tool: str
+    arguments: dict[str, Any]
+
+    def __init__(self, tool: str, arguments: Mapping[str, JsonValue]) -> None:
+        super().__init__(tool=tool, arguments=dict(arguments))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,15 +95,6 @@ class Guidance:
     summary: str
     next_step: str
     next_call: NextCall | None
-
-    def as_dict(self) -> dict[str, JsonValue]:
-        return {
-            "action": self.action,
-            "fault": self.fault,
-            "retryable": self.retryable,
-            "retry_after_seconds": self.retry_after_seconds,
-            "fix_fields": list(self.fix_fields),
-        }
 
 
 # -- the vocabulary of a row ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""AI Parser tools (ScraperAPI): thin adapters from MCP arguments to one client call and one `Outcome`.
+"""AI Parser tools (ScraperAPI): thin adapters from MCP arguments to one client call and one `ToolResult`.
 
 A value read from the service appears in `summary`, `next_step` or `next_call` only when it is a safe
 token (an id, a status) or a number; anything else it says (an error, the example URLs) stays in `data`,
@@ -18,7 +18,7 @@ from parse_mcp.errors import ErrorRecord, RejectedLocally
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
-from parse_mcp.results import Outcome, ToolResult
+from parse_mcp.results import ToolResult
 from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.tools.common import AppState, ToolCall, run_aiparser, state_of
 from parse_mcp.tools.documents import field_of, integer_of, token_of
@@ -102,7 +102,7 @@ async def create_parser(
     if scraper_params:
         sent["scraper_params"] = scraper_params.sent()
 
-    async def run(client: AiParserClient) -> Outcome:
+    async def run(client: AiParserClient) -> ToolResult:
         _check_urls(urls)
         created, meta = await client.create_parser(
             name,
@@ -111,7 +111,7 @@ async def create_parser(
             scraper_params.sent() if scraper_params else None,
         )
         parser_id = token_of(field_of(created, "id"))
-        return Outcome.success(
+        return ToolResult.success(
             f"Parser {parser_id} (version 0) was created and is generating.",
             created,
             meta,
@@ -132,7 +132,7 @@ async def get_parser(
     """
     arguments = _ids(parser_id, version)
 
-    async def run(client: AiParserClient) -> Outcome:
+    async def run(client: AiParserClient) -> ToolResult:
         details, meta = await client.get_parser(parser_id, version)
         return parser_observation(parser_id, version, details, meta)
 
@@ -146,10 +146,10 @@ async def list_parsers(ctx: Context[AppState, Any]) -> Annotated[CallToolResult,
     up an id.
     """
 
-    async def run(client: AiParserClient) -> Outcome:
+    async def run(client: AiParserClient) -> ToolResult:
         parsers, meta = await client.list_parsers()
         count = len(parsers) if isinstance(parsers, list) else 0
-        return Outcome.success(
+        return ToolResult.success(
             f"{count} parsers.", parsers, meta, next_step="Call parse_url with a FINISHED parser's id."
         )
 
@@ -181,7 +181,7 @@ async def update_parser(
         changes["remove_fields"] = list(remove_fields)
     arguments: dict[str, JsonValue] = {**_ids(parser_id, version), **changes}
 
-    async def run(client: AiParserClient) -> Outcome:
+    async def run(client: AiParserClient) -> ToolResult:
         if not changes:
             message = "Send at least one of add_fields, modify_fields, rename_fields or remove_fields."
             raise RejectedLocally(ErrorRecord(code="invalid_arguments", message=message, fields=("add_fields",)))
@@ -194,14 +194,14 @@ async def update_parser(
             waiting: dict[str, JsonValue] = {"parser_id": parser_id}
             if new_version is not None:
                 waiting["version"] = new_version
-            return Outcome.success(
+            return ToolResult.success(
                 f"{label} is generating with the new fields.",
                 updated,
                 meta,
                 next_step="Call wait_for_parser for the new version.",
                 next_call=NextCall("wait_for_parser", waiting),
             )
-        return Outcome.success(f"{label} is ready.", updated, meta)
+        return ToolResult.success(f"{label} is ready.", updated, meta)
 
     return await run_aiparser(state_of(ctx), ToolCall("update_parser", arguments), run)
 
@@ -213,9 +213,9 @@ async def delete_parser(parser_id: ParserId, ctx: Context[AppState, Any]) -> Ann
     drop a field, use update_parser with remove_fields instead.
     """
 
-    async def run(client: AiParserClient) -> Outcome:
+    async def run(client: AiParserClient) -> ToolResult:
         meta = await client.delete_parser(parser_id)
-        return Outcome.success(f"Parser {parser_id} was deleted with all its versions.", None, meta)
+        return ToolResult.success(f"Parser {parser_id} was deleted with all its versions.", None, meta)
 
     return await run_aiparser(state_of(ctx), ToolCall("delete_parser", {"parser_id": parser_id}), run)
 
@@ -236,11 +236,11 @@ async def parse_url(
     if scraper_params:
         arguments["scraper_params"] = scraper_params.sent()
 
-    async def run(client: AiParserClient) -> Outcome:
+    async def run(client: AiParserClient) -> ToolResult:
         parsed, meta = await client.parse_url(
             parser_id, url, version, scraper_params.sent() if scraper_params else None
         )
-        return Outcome.success(f"Parsed the page with parser {parser_id}.", parsed, meta)
+        return ToolResult.success(f"Parsed the page with parser {parser_id}.", parsed, meta)
 
     return await run_aiparser(state_of(ctx), ToolCall("parse_url", arguments), run)
 
@@ -259,7 +259,7 @@ async def wait_for_parser(
     arguments: dict[str, JsonValue] = {**_ids(parser_id, version), "timeout_seconds": timeout_seconds}
     state = state_of(ctx)
 
-    async def run(client: AiParserClient) -> Outcome:
+    async def run(client: AiParserClient) -> ToolResult:
         waited = await wait_until_settled(
             lambda: client.get_parser(parser_id, version),
             lambda status: status != GENERATING,
@@ -275,7 +275,7 @@ async def wait_for_parser(
     return await run_aiparser(state, ToolCall("wait_for_parser", arguments), run)
 
 
-def parser_observation(parser_id: str, version: int | None, details: JsonValue, meta: Meta) -> Outcome:
+def parser_observation(parser_id: str, version: int | None, details: JsonValue, meta: Meta) -> ToolResult:
     """A parser's state as an ok answer: FINISHED leads to parse_url, FAILED to its likely causes."""
     status = field_of(details, "status")
     shown = _version(details)
@@ -284,14 +284,14 @@ def parser_observation(parser_id: str, version: int | None, details: JsonValue, 
     if status == FAILED:
         # The service's words choose among our causes; they are never repeated outside data.
         causes = _causes(str(field_of(details, "error") or ""))
-        return Outcome.success(
+        return ToolResult.success(
             f"{label} FAILED to generate; data.error has the service's words.",
             details,
             meta,
             next_step=f"Most likely {causes}; fixing it needs a new parser (30,000 credits): ask the user first.",
         )
     if status == GENERATING:
-        return Outcome.success(
+        return ToolResult.success(
             f"{label} is still generating.",
             details,
             meta,
@@ -299,7 +299,7 @@ def parser_observation(parser_id: str, version: int | None, details: JsonValue, 
             next_call=NextCall("wait_for_parser", _ids(parser_id, version)),
         )
     # The example URLs are the service's text: named in data, not copied into a ready call.
-    return Outcome.success(
+    return ToolResult.success(
         f"{label} is {token_of(status) or 'in a state this server does not know'}.",
         details,
         meta,

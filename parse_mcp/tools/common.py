@@ -21,7 +21,7 @@ from parse_mcp.errors import CallFailed, ErrorRecord
 from parse_mcp.guidance.table import CallContext, Evidence, guide, stop_after_repeats
 from parse_mcp.json_types import JsonValue
 from parse_mcp.policy.breaker import STOP_AFTER, RepeatedFailures
-from parse_mcp.results import Outcome, limit_size, render
+from parse_mcp.results import ToolResult, limit_size, render
 from parse_mcp.runtime import Runtime
 from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.services.parsebot import ParseBotClient
@@ -88,7 +88,7 @@ def acting_for(client: str) -> Iterator[None]:
 
 
 async def run_parsebot(
-    state: AppState, call: ToolCall, action: Callable[[ParseBotClient], Awaitable[Outcome]]
+    state: AppState, call: ToolCall, action: Callable[[ParseBotClient], Awaitable[ToolResult]]
 ) -> CallToolResult:
     """Run one Parse.bot action and render its outcome; every `CallFailed` becomes guidance."""
 
@@ -99,7 +99,7 @@ async def run_parsebot(
 
 
 async def run_aiparser(
-    state: AppState, call: ToolCall, action: Callable[[AiParserClient], Awaitable[Outcome]]
+    state: AppState, call: ToolCall, action: Callable[[AiParserClient], Awaitable[ToolResult]]
 ) -> CallToolResult:
     """Run one AI Parser action and render its outcome; every `CallFailed` becomes guidance."""
     return await _run(state, call, AIPARSER, state.aiparser, action, None)
@@ -110,7 +110,7 @@ async def _run(
     call: ToolCall,
     service: Service,
     client: ClientT | None,
-    action: Callable[[ClientT], Awaitable[Outcome]],
+    action: Callable[[ClientT], Awaitable[ToolResult]],
     find_evidence: Callable[[ClientT, ErrorRecord], Awaitable[Evidence]] | None,
 ) -> CallToolResult:
     if client is None:
@@ -126,7 +126,7 @@ async def _run(
         count = state.breaker.failed(attempt, exc.record.code, state.runtime.clock())
         if count >= STOP_AFTER:
             guidance = stop_after_repeats(guidance, exc.record, count)
-        outcome = Outcome.failure(exc.record, guidance, exc.meta)
+        outcome = ToolResult.failure(exc.record, guidance, exc.meta)
         logger.info("%s failed: %s", call.tool, exc.record.code)
     else:
         state.breaker.succeeded(attempt)
@@ -136,9 +136,9 @@ async def _run(
 
 def failure(
     record: ErrorRecord, listed_tools: frozenset[str], call: ToolCall, *, service: Service = PARSEBOT
-) -> Outcome:
+) -> ToolResult:
     """An outcome for a failure found without the service (a missing key, rejected arguments, a crash)."""
-    return Outcome.failure(record, guide(record, _context(listed_tools, call, service, Evidence())))
+    return ToolResult.failure(record, guide(record, _context(listed_tools, call, service, Evidence())))
 
 
 def _context(listed_tools: frozenset[str], call: ToolCall, service: Service, evidence: Evidence) -> CallContext:

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
-from parse_mcp.results import Outcome, ToolResult
+from parse_mcp.results import ToolResult
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.tools.common import AppState, ToolCall, run_parsebot, state_of
 from parse_mcp.tools.documents import field_of, integer_of, token_of
@@ -29,21 +29,21 @@ async def search_marketplace(
     """
     arguments: dict[str, JsonValue] = {"limit": limit} | ({"query": query} if query else {})
 
-    async def run(client: ParseBotClient) -> Outcome:
+    async def run(client: ParseBotClient) -> ToolResult:
         found, meta = await client.search_marketplace(query, limit)
         items = found.get("items") if isinstance(found, dict) else None
         count = len(items) if isinstance(items, list) else 0
         only = items[0] if count == 1 and isinstance(items, list) and isinstance(items[0], dict) else {}
         listing = token_of(only.get("id")) or token_of(only.get("slug"))
         if listing is not None:
-            return Outcome.success(
+            return ToolResult.success(
                 "1 marketplace API found.",
                 found,
                 meta,
                 next_step="Call get_marketplace_api for its scraper id.",
                 next_call=NextCall("get_marketplace_api", {"listing": listing}),
             )
-        return Outcome.success(f"{count} marketplace {'API' if count == 1 else 'APIs'} found.", found, meta)
+        return ToolResult.success(f"{count} marketplace {'API' if count == 1 else 'APIs'} found.", found, meta)
 
     return await run_parsebot(state_of(ctx), ToolCall("search_marketplace", arguments), run)
 
@@ -58,16 +58,16 @@ async def get_marketplace_api(
     snapshot_version to pin a release.
     """
 
-    async def run(client: ParseBotClient) -> Outcome:
+    async def run(client: ParseBotClient) -> ToolResult:
         detail, meta = await client.marketplace_api(listing)
         scraper_id = token_of(field_of(detail, "canonical_scraper_id"))
         latest = integer_of(field_of(detail, "latest_version"))
         if scraper_id is None:
-            return Outcome.success(f"Listing {listing} found.", detail, meta)
+            return ToolResult.success(f"Listing {listing} found.", detail, meta)
         describe: dict[str, JsonValue] = {"scraper_id": scraper_id}
         if latest is not None and latest >= 1:
             describe["version"] = latest
-        return Outcome.success(
+        return ToolResult.success(
             f"Listing {listing}: canonical scraper {scraper_id}, latest release {latest or 'unknown'}.",
             detail,
             meta,

@@ -1,4 +1,4 @@
-"""Parse.bot tools: thin adapters from MCP arguments to one client call and one `Outcome`.
+"""Parse.bot tools: thin adapters from MCP arguments to one client call and one `ToolResult`.
 
 No `from __future__ import annotations` here: the SDK reads these signatures at run time to build
 each tool's input schema.
@@ -17,7 +17,7 @@ from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
-from parse_mcp.results import Outcome, ToolResult
+from parse_mcp.results import ToolResult
 from parse_mcp.services.parsebot import ParseBotClient, SessionCredentials, session_of
 from parse_mcp.services.paths import path_segment
 from parse_mcp.services.specs import MAX_OBJECT_KEYS, EndpointSpec, bounded_object, check_params, condensed, names
@@ -63,7 +63,7 @@ async def execute_endpoint(
         arguments["session"] = session
     state = state_of(ctx)
 
-    async def run(client: ParseBotClient) -> Outcome:
+    async def run(client: ParseBotClient) -> ToolResult:
         credentials = None
         if session is not None:
             credentials = state.sessions.get(current_client(), session, scraper_id)
@@ -85,7 +85,7 @@ async def execute_endpoint(
         if session_made is not None and isinstance(data, dict):
             # A login endpoint called directly: its session stays here, as with the login tool.
             return _logged_in(state, scraper_id, data, session_made, meta, protected=None)
-        return Outcome.success(f"{endpoint} returned {_shape(data)}.", data, meta)
+        return ToolResult.success(f"{endpoint} returned {_shape(data)}.", data, meta)
 
     return await run_parsebot(state, ToolCall("execute_endpoint", arguments), run)
 
@@ -103,7 +103,7 @@ async def list_apis(
     """
     arguments: dict[str, JsonValue] = {"query": query} if query else {}
 
-    async def run(client: ParseBotClient) -> Outcome:
+    async def run(client: ParseBotClient) -> ToolResult:
         apis, meta = await client.list_apis()
         needle = (query or "").strip().lower()
         chosen = [a for a in apis if needle in f"{a.name} {a.slug} {a.scraper_id}".lower()]
@@ -112,7 +112,7 @@ async def list_apis(
         summary = f"{len(chosen)} of {len(apis)} APIs{matching}."
         if len(chosen) == 1:
             only = chosen[0].scraper_id
-            return Outcome.success(
+            return ToolResult.success(
                 summary,
                 data,
                 meta,
@@ -124,7 +124,7 @@ async def list_apis(
             if chosen
             else "Call list_apis without a query to see every API."
         )
-        return Outcome.success(summary, data, meta, next_step=next_step)
+        return ToolResult.success(summary, data, meta, next_step=next_step)
 
     return await run_parsebot(state_of(ctx), ToolCall("list_apis", arguments), run)
 
@@ -145,7 +145,7 @@ async def describe_api(
     if version is not None:
         arguments["version"] = version
 
-    async def run(client: ParseBotClient) -> Outcome:
+    async def run(client: ParseBotClient) -> ToolResult:
         api, meta = await client.describe_api(scraper_id, version)
         data: JsonValue = dict(api.raw)  # type: ignore[arg-type]
         # Endpoint names come from the service: only plain identifiers are repeated in our own sentences.
@@ -159,14 +159,14 @@ async def describe_api(
             call_args: dict[str, JsonValue] = {"scraper_id": scraper_id, "endpoint": ready.name, "params": {}}
             if version is not None:
                 call_args["snapshot_version"] = version
-            return Outcome.success(
+            return ToolResult.success(
                 summary,
                 data,
                 meta,
                 next_step="Call execute_endpoint with one of these endpoints and its parameters.",
                 next_call=NextCall("execute_endpoint", call_args),
             )
-        return Outcome.success(
+        return ToolResult.success(
             summary, data, meta, next_step="Call execute_endpoint with an endpoint and its required params."
         )
 
@@ -219,7 +219,7 @@ async def login(
     arguments: dict[str, JsonValue] = {"scraper_id": scraper_id, "endpoint": endpoint}
     state = state_of(ctx)
 
-    async def run(client: ParseBotClient) -> Outcome:
+    async def run(client: ParseBotClient) -> ToolResult:
         # A refused id must not spend one of the API's three logins an hour.
         path_segment(scraper_id, "scraper_id")
         path_segment(endpoint, "endpoint")
@@ -243,7 +243,7 @@ def _logged_in(
     meta: Meta,
     *,
     protected: str | None,
-) -> Outcome:
+) -> ToolResult:
     """Keep a login answer's session here, under a handle only this client can use; answer with the handle."""
     expires_at = _expiry(answer, state.runtime.clock())
     handle = state.sessions.add(current_client(), scraper_id, session, expires_at)
@@ -253,7 +253,7 @@ def _logged_in(
         next_call = NextCall(
             "execute_endpoint", {"scraper_id": scraper_id, "endpoint": protected, "params": {}, "session": handle}
         )
-    return Outcome.success(
+    return ToolResult.success(
         f"Logged in to {scraper_id}; the session handle is {handle}.",
         data,
         meta,

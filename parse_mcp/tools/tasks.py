@@ -17,7 +17,7 @@ from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
-from parse_mcp.results import Outcome, ToolResult
+from parse_mcp.results import ToolResult
 from parse_mcp.services.parsebot import ParseBotClient, scraper_id_of_task
 from parse_mcp.services.specs import MAX_OBJECT_KEYS, bounded_object, parse_endpoint
 from parse_mcp.tools.common import AppState, ToolCall, run_parsebot, state_of
@@ -45,7 +45,7 @@ async def create_api(
     if task:
         arguments["task"] = task
 
-    async def run(client: ParseBotClient) -> Outcome:
+    async def run(client: ParseBotClient) -> ToolResult:
         created, meta = await client.create_api(url, task, force_new)
         task_id = token_of(field_of(created, "task_id"))
         matched = field_of(created, "matched") is True
@@ -54,9 +54,9 @@ async def create_api(
         if field_of(created, "may_require_auth") is True:
             step = "Call wait_for_task; the site may need a login, and authenticated APIs are built in the dashboard."
         if task_id is None:
-            return Outcome.success(f"The service {what}; its task id is in data.", created, meta, next_step=step)
+            return ToolResult.success(f"The service {what}; its task id is in data.", created, meta, next_step=step)
         next_call = NextCall("wait_for_task", {"task_id": task_id})
-        return Outcome.success(f"Task {task_id} {what}.", created, meta, next_step=step, next_call=next_call)
+        return ToolResult.success(f"Task {task_id} {what}.", created, meta, next_step=step, next_call=next_call)
 
     return await run_parsebot(state_of(ctx), ToolCall("create_api", arguments), run)
 
@@ -73,10 +73,10 @@ async def list_tasks(
     """
     arguments: dict[str, JsonValue] = {"limit": limit} | ({"status": status} if status else {})
 
-    async def run(client: ParseBotClient) -> Outcome:
+    async def run(client: ParseBotClient) -> ToolResult:
         tasks = await client.list_tasks(limit=limit, status=status)
         shown: JsonValue = [_brief(task) for task in tasks]
-        return Outcome.success(f"{len(tasks)} tasks.", {"tasks": shown}, Meta())
+        return ToolResult.success(f"{len(tasks)} tasks.", {"tasks": shown}, Meta())
 
     return await run_parsebot(state_of(ctx), ToolCall("list_tasks", arguments), run)
 
@@ -87,7 +87,7 @@ async def get_task(task_id: TaskId, ctx: Context[AppState, Any]) -> Annotated[Ca
     Use it to look once; wait_for_task waits until the task settles. A failed build is a normal answer.
     """
 
-    async def run(client: ParseBotClient) -> Outcome:
+    async def run(client: ParseBotClient) -> ToolResult:
         found, meta = await client.get_task(task_id)
         return task_observation(client, task_id, found, meta)
 
@@ -107,7 +107,7 @@ async def wait_for_task(
     arguments: dict[str, JsonValue] = {"task_id": task_id, "timeout_seconds": timeout_seconds}
     state = state_of(ctx)
 
-    async def run(client: ParseBotClient) -> Outcome:
+    async def run(client: ParseBotClient) -> ToolResult:
         waited = await wait_until_settled(
             lambda: client.get_task(task_id),
             lambda status: status in SETTLED,
@@ -135,11 +135,11 @@ async def revise_api(
     """
     arguments: dict[str, JsonValue] = {"task_id": task_id, "description": description}
 
-    async def run(client: ParseBotClient) -> Outcome:
+    async def run(client: ParseBotClient) -> ToolResult:
         revision, meta = await client.revise_api(task_id, description)
         revision_id = token_of(field_of(revision, "task_id")) or token_of(field_of(revision, "id"))
         next_call = NextCall("wait_for_task", {"task_id": revision_id}) if revision_id else None
-        return Outcome.success(
+        return ToolResult.success(
             f"Revision task {revision_id} is queued."
             if revision_id
             else "A revision task is queued; its id is in data.",
@@ -159,16 +159,16 @@ async def check_updates(task_id: TaskId, ctx: Context[AppState, Any]) -> Annotat
     merge_updates.
     """
 
-    async def run(client: ParseBotClient) -> Outcome:
+    async def run(client: ParseBotClient) -> ToolResult:
         found, meta = await client.check_updates(task_id)
         raw = field_of(found, "updates")
         updates = raw if isinstance(raw, list) else []
         if not updates:
-            return Outcome.success("Your copy has every update.", found, meta)
+            return ToolResult.success("Your copy has every update.", found, meta)
         names = [name for name in (token_of(field_of(u, "endpoint_name")) for u in updates) if name]
         count = len(updates)
         listed = f": {', '.join(names)}" if len(names) == count else " (data.updates names them)"
-        return Outcome.success(
+        return ToolResult.success(
             f"{count} updates{listed}.",
             found,
             meta,
@@ -194,9 +194,9 @@ async def preview_update(
     """
     arguments: dict[str, JsonValue] = {"task_id": task_id, "endpoint": endpoint, "params": params}
 
-    async def run(client: ParseBotClient) -> Outcome:
+    async def run(client: ParseBotClient) -> ToolResult:
         found, meta = await client.preview_update(task_id, endpoint, params)
-        return Outcome.success(
+        return ToolResult.success(
             f"The updated {endpoint} answered.",
             found,
             meta,
@@ -221,24 +221,24 @@ async def merge_updates(
     """
     arguments: dict[str, JsonValue] = {"task_id": task_id, "endpoints": list(endpoints)}
 
-    async def run(client: ParseBotClient) -> Outcome:
+    async def run(client: ParseBotClient) -> ToolResult:
         merged, meta = await client.merge_updates(task_id, list(endpoints))
         client.forget()
         count = integer_of(field_of(merged, "merged"))
         what = f"{count} endpoints" if count is not None else "the endpoints"
-        return Outcome.success(f"Merged {what} into your copy.", merged, meta)
+        return ToolResult.success(f"Merged {what} into your copy.", merged, meta)
 
     return await run_parsebot(state_of(ctx), ToolCall("merge_updates", arguments), run)
 
 
-def task_observation(client: ParseBotClient, task_id: str, task: JsonValue, meta: Meta) -> Outcome:
+def task_observation(client: ParseBotClient, task_id: str, task: JsonValue, meta: Meta) -> ToolResult:
     """A task's state as an ok answer, with the one next step that fits it."""
     status = field_of(task, "status")
     if status == "completed":
         scraper_id = scraper_id_of_task(task)
         client.forget(scraper_id)  # a build or revision changed the API: read its schema again
         shown = safe_token(scraper_id)
-        return Outcome.success(
+        return ToolResult.success(
             f"Task {task_id} completed: its API is {shown}."
             if shown
             else f"Task {task_id} completed: data has its API.",
@@ -252,17 +252,17 @@ def task_observation(client: ParseBotClient, task_id: str, task: JsonValue, meta
             step = "Tell the user this site needs a login: authenticated APIs are built in the Parse.bot dashboard."
         else:
             step = "Try create_api again with a clearer task description, or another page of the site."
-        return Outcome.success(
+        return ToolResult.success(
             f"Task {task_id} failed; data.error has the service's reason.", task, meta, next_step=step
         )
     if status == "needs_input":
-        return Outcome.success(
+        return ToolResult.success(
             f"Task {task_id} needs input; data.question has the service's question.",
             task,
             meta,
             next_step="Ask the user, and answer in the Parse.bot dashboard (this server has no call for it).",
         )
-    return Outcome.success(
+    return ToolResult.success(
         f"Task {task_id} is {token_of(status) or 'in a state this server does not know'}.",
         task,
         meta,

@@ -18,7 +18,7 @@ from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.policy.deadline import time_left
-from parse_mcp.results import Outcome
+from parse_mcp.results import ToolResult
 from parse_mcp.runtime import Runtime
 
 POLL_SECONDS = 5.0
@@ -35,9 +35,9 @@ class Waited:
     settled: bool
     elapsed: float
 
-    def keep_waiting(self, what: str, tool: str, arguments: Mapping[str, JsonValue]) -> Outcome:
+    def keep_waiting(self, what: str, tool: str, arguments: Mapping[str, JsonValue]) -> ToolResult:
         """The answer when the bound ran out first: the state so far, and the same wait, ready to call."""
-        return Outcome.success(
+        return ToolResult.success(
             f"{what} is still {self.status} after {self.elapsed:.0f} s.",
             self.document,
             self.meta,

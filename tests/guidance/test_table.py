@@ -101,7 +101,11 @@ def test_untrusted_upstream_text_never_reaches_an_instruction(name: str) -> None
     raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
     guidance = guide(classify_parsebot(case["http_status"], case["headers"], raw, now=0.0), CALL)
     rendered = " ".join(
-        [guidance.summary, guidance.next_step, json.dumps(guidance.next_call.as_dict() if guidance.next_call else None)]
+        [
+            guidance.summary,
+            guidance.next_step,
+            json.dumps(guidance.next_call.model_dump() if guidance.next_call else None),
+        ]
     )
     assert MARKER not in rendered
 
@@ -110,7 +114,7 @@ def test_a_retry_later_row_prepares_the_same_call_with_the_wait_the_service_gave
     guidance = guide(ErrorRecord(code="blocked_transient", retry_after=60), CALL)
     assert guidance.retry_after_seconds == 60
     assert guidance.next_call is not None
-    assert guidance.next_call.as_dict() == {"tool": "execute_endpoint", "arguments": dict(CALL.arguments)}
+    assert guidance.next_call.model_dump() == {"tool": "execute_endpoint", "arguments": dict(CALL.arguments)}
     assert guidance.next_step == "Wait 60 s, then make the same call again unchanged."
 
 
@@ -170,7 +174,7 @@ def test_without_the_task_behind_it_an_unknown_scraper_id_is_looked_up_in_list_a
     guidance = guide(ErrorRecord(code="id_not_found", http_status=404), CALL)
     assert guidance.summary == "No API with id api-1 exists for this key (HTTP 404)."
     assert guidance.next_call is not None
-    assert guidance.next_call.as_dict() == {"tool": "list_apis", "arguments": {}}
+    assert guidance.next_call.model_dump() == {"tool": "list_apis", "arguments": {}}
 
 
 def test_a_revision_is_prepared_only_when_the_task_behind_the_api_is_known() -> None:
@@ -202,7 +206,10 @@ def test_waiting_for_a_parser_keeps_the_version_when_the_call_pinned_one() -> No
     )
     guidance = guide(ErrorRecord(code="parser_generating"), context)
     assert guidance.next_call is not None
-    assert guidance.next_call.as_dict() == {"tool": "wait_for_parser", "arguments": {"parser_id": "p-1", "version": 2}}
+    assert guidance.next_call.model_dump() == {
+        "tool": "wait_for_parser",
+        "arguments": {"parser_id": "p-1", "version": 2},
+    }
 
 
 def test_an_extraction_failure_prepares_the_same_call_with_rendering_on() -> None:

@@ -27,7 +27,7 @@ from parse_mcp.policy.size import (
     loads_bounded,
     size_of,
 )
-from parse_mcp.results import Outcome, ToolResult, limit_size, render
+from parse_mcp.results import ToolResult, limit_size, render
 from parse_mcp.sandbox.serve import running_sandbox
 from parse_mcp.server import build_server
 from parse_mcp.settings import Secret, Settings
@@ -141,7 +141,7 @@ def test_a_deep_and_large_value_is_cut_by_both_and_stays_valid_json() -> None:
 
 def test_a_deep_answer_renders_as_the_standard_result_saying_what_was_cut() -> None:
     for depth in DEPTHS:
-        outcome = limit_size(Outcome.success("e returned data.", parsed(nested_body(depth))), 40_000)
+        outcome = limit_size(ToolResult.success("e returned data.", parsed(nested_body(depth))), 40_000)
         result = render(outcome)
         assert result.structured_content is not None
         ToolResult.model_validate(result.structured_content)
