@@ -15,20 +15,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from parse_mcp.sandbox.aiparser.bodies import CreateBody, PatchBody, json_object, read_body, read_query_scraper_params
 from parse_mcp.sandbox.aiparser.config import AiParserConfig
+from parse_mcp.sandbox.aiparser.errors import ApiError
 from parse_mcp.sandbox.aiparser.extract import extract
 from parse_mcp.sandbox.aiparser.fetch import DEFAULT_PORTS, FetchFailure, Origin, fetch_page
+from parse_mcp.sandbox.aiparser.keys import check_body_key, check_query_key
 from parse_mcp.sandbox.aiparser.parsers import KIND_LABELS, Parser, Version, details, generate, summary
-from parse_mcp.sandbox.aiparser.requests import (
-    ApiError,
-    apply_patch,
-    check_body_key,
-    check_query_key,
-    json_object,
-    read_create,
-    read_patch,
-    read_query_scraper_params,
-)
+from parse_mcp.sandbox.aiparser.updates import apply_update
 from parse_mcp.sandbox.clock import Clock
 
 RATE_WINDOW_SECONDS = 60.0
@@ -108,21 +102,22 @@ class AiParserService:
     async def create_parser(self, request: Request) -> Response:
         body = json_object(await request.body())
         check_body_key(body, request.query_params)
-        spec = read_create(body)
+        spec = read_body(CreateBody, body)
         self._require_credits(self._config.create_cost, "creating a parser")
         self._credits -= self._config.create_cost
         now = self._clock.now()
-        render = spec.scraper_params.get("render") is True
-        generation = generate(spec.urls, spec.fields, render, _origin(request))
+        render = spec.scraper_params.render is True
+        fields = spec.parser_fields()
+        generation = generate(spec.urls, fields, render, _origin(request))
         self._created += 1
         parser_id = str(uuid.uuid5(_ID_NAMESPACE, f"parser-{self._created}"))
-        parser = Parser(parser_id, spec.name, spec.urls, spec.scraper_params, generation.kind, generation.pages)
+        parser = Parser(parser_id, spec.name, spec.urls, spec.scraper_params.sent(), generation.kind, generation.pages)
         parser.versions.append(
             Version(
                 number=0,
                 created_at=now,
                 ready_at=now + self._config.generation_seconds,
-                fields_while_generating=spec.fields,
+                fields_while_generating=fields,
                 fields=generation.fields,
                 examples=parser.examples(generation.fields) if generation.error is None else (),
                 error=generation.error,
@@ -144,13 +139,13 @@ class AiParserService:
     async def update_parser(self, request: Request) -> Response:
         body = json_object(await request.body())
         check_body_key(body, request.query_params)
-        patch = read_patch(body)
+        patch = read_body(PatchBody, body)
         parser, base = self._find(request)
         now = self._clock.now()
         status = base.status(now)
         if status != "FINISHED":
             raise ApiError(400, _not_ready(parser, base, now, "updated"))
-        fields = apply_patch(base.fields, patch)
+        fields = apply_update(base.fields, patch)
         version = Version(
             number=parser.latest.number + 1,
             created_at=now,
@@ -182,7 +177,7 @@ class AiParserService:
         now = self._clock.now()
         if version.status(now) != "FINISHED":
             raise ApiError(400, _not_ready(parser, version, now, "used to parse"))
-        render = params.get("render") is True
+        render = params.render is True
         cost = self._config.render_cost if render else self._config.parse_cost
         self._require_credits(cost, "this parse" + (" with render=true" if render else ""))
         try:
