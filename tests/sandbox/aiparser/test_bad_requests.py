@@ -91,6 +91,27 @@ def _urls(ai: AiParser, count: int) -> list[str]:
             "Rename one of them.",
         ),
         (
+            {
+                "name": "Books",
+                "urls": ["BOOK"],
+                "fields": [{"name": "title", "description": "Title"}, {"name": " ", "description": "Price"}],
+            },
+            "fields[1].name is required: a non-empty field name (dot notation for nesting, e.g. books.title).",
+        ),
+        (
+            {"name": "Books", "urls": ["BOOK"], "fields": [{"name": "title", "description": 7}]},
+            "fields[0] ('title') needs a description: say in words what the field holds.",
+        ),
+        ({"name": "", "urls": []}, "name is required: give the parser a non-empty name."),
+        (
+            {"name": "Books", "urls": ["BOOK"], "scraper_params": {"session_number": True}},
+            "scraper_params.session_number must be a whole number of at least 1.",
+        ),
+        (
+            {"name": "Books", "urls": ["BOOK"], "scraper_params": {"render": 1}},
+            "scraper_params.render must be true or false.",
+        ),
+        (
             {"name": "Books", "urls": ["BOOK"], "scraper_params": ["render"]},
             'scraper_params must be an object, e.g. {"render": true}.',
         ),
@@ -132,6 +153,22 @@ async def test_creating_with_a_missing_or_invalid_field_answers_400(
     reply = await ai.send("POST", "/parsers", body)
     assert (reply.status_code, detail(reply)) == (400, message)
     assert (await ai.get("/parsers")).json() == [], "a refused create leaves no parser behind"
+
+
+async def test_optional_keys_sent_as_null_read_as_absent(ai: AiParser) -> None:
+    reply = await ai.create_reply(BOOK, fields=None, scraper_params=None)
+    assert reply.status_code == 201
+    ai.clock.advance(GENERATION_SECONDS)
+    details = await ai.details(reply.json()["id"])
+    assert (len(details["fields"]), details["scraper_params"]) == (6, {})
+
+
+async def test_scraper_params_are_kept_as_sent_with_the_country_code_in_lower_case(ai: AiParser) -> None:
+    params = {"render": False, "country_code": "GB", "session_number": 3, "device_type": "mobile"}
+    reply = await ai.create_reply(BOOK, scraper_params=params)
+    assert reply.status_code == 201
+    details = await ai.details(reply.json()["id"])
+    assert details["scraper_params"] == {**params, "country_code": "gb"}
 
 
 async def test_an_empty_fields_list_lets_generation_infer_the_fields(ai: AiParser) -> None:
@@ -193,6 +230,28 @@ ALL_FIELDS = "title, price, rating, availability, upc, category"
             "Rename one of them.",
         ),
         ({"add_fields": {"name": "x"}}, "add_fields must be a list."),
+        ({"remove_fields": "upc"}, "remove_fields must be a list."),
+        (
+            {"add_fields": [{"name": "books..title", "description": "Title"}]},
+            "add_fields[0].name 'books..title' has an empty part: write nested names like books.title.",
+        ),
+        (
+            {"modify_fields": [{"name": "price", "description": " "}]},
+            "modify_fields[0] ('price') has an empty description.",
+        ),
+        (
+            {"modify_fields": [{"name": "price", "type": "float"}]},
+            "modify_fields[0] ('price') has type \"float\"; the type must be string, number or array.",
+        ),
+        (
+            {"modify_fields": ["price"]},
+            "modify_fields[0] must be an object with a name and a new description or type.",
+        ),
+        ({"rename_fields": ["upc"]}, "rename_fields[0] must be an object with name and new_name."),
+        (
+            {"remove_fields": ["upc", ""]},
+            "remove_fields[1] is required: a non-empty field name (dot notation for nesting, e.g. books.title).",
+        ),
         (
             {"remove_fields": ["title", "price", "rating", "availability", "upc", "category"]},
             "This update would remove every field: a parser needs at least one field.",
@@ -222,6 +281,8 @@ async def test_parsing_without_a_url_answers_400(ai: AiParser) -> None:
     ("params", "message"),
     [
         ({"render": "yes"}, "render must be true or false."),
+        ({"render": "1"}, "render must be true or false."),
+        ({"session_number": "true"}, "session_number must be a whole number of at least 1."),
         (
             {"premium": "true", "ultra_premium": "TRUE"},
             "premium and ultra_premium cannot be used together: choose one.",
