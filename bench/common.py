@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from parse_mcp.cli import sandbox_settings
+from parse_mcp.demo import sandbox_settings
 from parse_mcp.sandbox import SandboxConfig, SystemClock, create_app, running_sandbox
 from parse_mcp.settings import Settings
 

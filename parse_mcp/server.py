@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import logging
@@ -26,7 +27,7 @@ from parse_mcp.policy.breaker import RepeatedFailures
 from parse_mcp.policy.deadline import DEFAULT_CALL_BUDGET_SECONDS, call_budget
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.prompts import load_templates
-from parse_mcp.results import render
+from parse_mcp.results import ToolResult, render
 from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.services.parsebot import ParseBotClient
@@ -139,14 +140,11 @@ class ParseMCPServer(MCPServer[AppState]):
             raise
 
     async def list_tools(self) -> list[Tool]:
-        """The tools with every schema the SDK derived from their type hints compacted (`compact_schema`): the
-        input schemas from the arguments, the output schema from `ToolResult`, the same for every tool."""
+        """The tools with their input schemas (derived by the SDK from the arguments) compacted, and the one
+        output schema every tool shares: `ToolResult`'s, compacted."""
         return [
             tool.model_copy(
-                update={
-                    "input_schema": compact_schema(tool.input_schema),
-                    "output_schema": compact_schema(tool.output_schema) if tool.output_schema is not None else None,
-                }
+                update={"input_schema": compact_schema(tool.input_schema), "output_schema": output_schema()}
             )
             for tool in await super().list_tools()
         ]
@@ -175,6 +173,12 @@ def client_of(context: Context[AppState, Any]) -> str:
     if session_id:
         return "mcp-session:" + hashlib.sha256(session_id.encode()).hexdigest()[:16]
     return LOCAL_CLIENT
+
+
+@functools.cache
+def output_schema() -> dict[str, Any]:
+    """What `tools/list` advertises as every tool's outputSchema: `ToolResult`'s JSON schema, compacted."""
+    return compact_schema(ToolResult.model_json_schema())
 
 
 def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -273,7 +277,9 @@ def build_server(
             title=spec.title,
             description=inspect.cleandoc(spec.fn.__doc__ or ""),
             annotations=spec.annotations,
-            structured_output=True,
+            # Every tool returns a `CallToolResult` whose structuredContent is a `ToolResult`: one output schema,
+            # derived once (`output_schema`), instead of the SDK deriving the same one again for each tool.
+            structured_output=False,
         )
     for template in load_templates():
         server.add_prompt(template.as_prompt())
