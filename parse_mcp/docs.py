@@ -28,9 +28,11 @@ def tools_table(tools: list[Tool]) -> str:
 
 
 def errors_table() -> str:
+    # `basis` says whether a row rests on the service's reference, on this server's inference where the
+    # reference is silent (an AI Parser 400 decided by the parser's status), or on this server's own checks.
     lines = [
-        "| upstream | `error.code` | action | fault | retryable | wait |",
-        "|---|---|---|---|---|---|",
+        "| upstream | `error.code` | action | fault | retryable | wait | basis |",
+        "|---|---|---|---|---|---|---|",
     ]
     for code, row in ROWS.items():
         wait = "–"
@@ -39,7 +41,8 @@ def errors_table() -> str:
             if row.wait.default_seconds is not None:
                 wait += f", else {human_wait(row.wait.default_seconds)}"
         lines.append(
-            f"| {row.cause} | `{code}` | `{row.action}` | `{row.fault}` | {'yes' if row.retryable else 'no'} | {wait} |"
+            f"| {row.cause} | `{code}` | `{row.action}` | `{row.fault}` | {'yes' if row.retryable else 'no'} | {wait} "
+            f"| {row.basis} |"
         )
     return "\n".join(lines)
 

@@ -47,7 +47,6 @@ Purpose = Literal[
     "parse",  # an AI parser applied to a URL
 ]
 
-_IDENTIFIER = re.compile(r"^\W*([A-Za-z_][A-Za-z0-9_.\[\]]{0,63})\b")
 _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
 
@@ -134,7 +133,7 @@ def _classify(
         retry_after=retry_after,
         request_id=_header_text(headers, "x-railway-request-id", redactor),
         next_tier=_next_tier(fields_of.get("next_tier")),
-        fields=_fields(message, detail),
+        fields=_fields(detail),
     )
 
 
@@ -150,18 +149,16 @@ def classify_aiparser(
 ) -> ErrorRecord:
     """Classify an AI Parser answer that is not a success. Its status codes are the whole verdict (the
     service documents no envelope; the body is read for its message only); a 500 means a failed
-    extraction only when the request was a `parse`."""
+    extraction only when the request was a `parse`. A 400 is `parser_bad_request` whatever it says: whether
+    the parser was still generating or had failed is read from its status afterwards (`tools.evidence`), not
+    guessed from wording the reference does not give."""
     scrubber = redactor if redactor is not None else redactor_for(secrets)
     document = scrubber.json(_load_json(body))
     top: dict[str, object] = document if isinstance(document, dict) else {}
     message = _first_message(top.get("detail"), top.get("error"), top) or _body_preview(body, document)
     lowered = message.lower()
     code: ErrorCode
-    if http_status == 400 and "generating" in lowered:
-        code = "parser_generating"
-    elif http_status == 400 and "failed to generate" in lowered:
-        code = "parser_failed"
-    elif http_status in (400, 422):
+    if http_status in (400, 422):
         code = "parser_bad_request"
     elif http_status == 404:
         code = "parser_not_found"
@@ -177,7 +174,7 @@ def classify_aiparser(
         http_status=http_status,
         retry_after=parse_retry_after(headers.get("retry-after"), now=now),
         request_id=_header_text(headers, "x-request-id", scrubber),
-        fields=_fields(message, top.get("detail")),
+        fields=_fields(top.get("detail")),
     )
     return scrub(record, scrubber)
 
@@ -387,7 +384,9 @@ def _body_preview(body: bytes, document: object) -> str:
     return ""
 
 
-def _fields(message: str, detail: object) -> tuple[str, ...]:
+def _fields(detail: object) -> tuple[str, ...]:
+    """The field names a validation error's `loc` gives. A word of a message is never one: the guidance
+    names a field the message mentions only when the call has an argument or parameter of that name."""
     names: list[str] = []
     if isinstance(detail, list):
         for item in detail[:10]:
@@ -395,14 +394,7 @@ def _fields(message: str, detail: object) -> tuple[str, ...]:
                 name = _loc_name(item.get("loc"))
                 if name and name not in names:
                     names.append(name)
-    match = _IDENTIFIER.match(message)
-    if match and match.group(1) not in names and match.group(1).lower() not in _NOT_FIELDS:
-        names.append(match.group(1))
     return tuple(names)
-
-
-# Words that open a message without naming a field.
-_NOT_FIELDS = frozenset({"the", "a", "an", "invalid", "missing", "your", "this", "input", "request", "value", "field"})
 
 
 def _retry_after(

@@ -53,9 +53,16 @@ class Evidence:
     endpoint_names: tuple[str, ...] = ()  # the API's endpoints
     task_id: str | None = None  # the task that built the call's scraper: where a revision goes
     scraper_for_task: str | None = None  # the scraper a task built, when a task id was given as a scraper id
+    # The AI parser's `status` read after a 400 (GENERATING, FINISHED, FAILED: a safe token), and the `error` its
+    # status document gives: the service's words, scrubbed and capped, shown only inside the result's `error`.
+    parser_status: str | None = None
+    parser_error: str | None = None
 
 
-EvidenceName = Literal["task_id", "scraper_for_task"]
+EvidenceName = Literal["task_id", "scraper_for_task", "parser_status"]
+# Whether a row rests on what the service's reference documents, or on what this server infers where the
+# reference is silent (the README's error table says which), or on this server's own checks.
+Basis = Literal["documented", "inferred", "this server"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,7 @@ class NextCall(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Guidance:
+    code: ErrorCode  # the row applied: the record's own, or the one the evidence decided (`Row.decided_by_status`)
     action: Action
     fault: Fault
     retryable: bool
@@ -192,6 +200,7 @@ class Wait:
 FieldsRule = Literal[
     "params_named_in_message",  # the endpoint's declared params the record or message names
     "named_in_record",  # the record's own field names (our checks, a validation error's loc)
+    "arguments_named",  # the call's arguments that the record or the service's message names
     "render_unless_set",  # scraper_params.render, unless the call already set it
 ]
 
@@ -218,12 +227,18 @@ class Row:
     next_step: str
     next_call: NextCallSpec | None = None
     instead_when_found: Instead | None = None
+    # The row that applies instead when the enrichment step read the parser's status: the state decides, never
+    # the wording of the service's message.
+    decided_by_status: Mapping[str, ErrorCode] = field(default_factory=dict)
+    basis: Basis = "documented"
 
     def evidence(self) -> frozenset[EvidenceName]:
         """What the enrichment step may look up for this row (nothing, for most)."""
         wanted = self.next_call.evidence() if self.next_call is not None else frozenset()
         if self.instead_when_found is not None:
             wanted |= {self.instead_when_found.evidence}
+        if self.decided_by_status:
+            wanted |= {"parser_status"}
         return wanted
 
 
@@ -531,15 +546,17 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         summary="Task {task_id} has no API to revise yet (HTTP 409): its build has not completed.",
         next_step="Call wait_for_task until it completes, then revise it.",
         next_call=NextCallSpec(tool="wait_for_task", arguments={"task_id": Arg("task_id")}),
+        basis="inferred",
     ),
     "parser_bad_request": Row(
-        cause="AI Parser 400: malformed request or missing field",
+        cause="AI Parser 400, and the parser's status (read after it) is neither GENERATING nor FAILED",
         action="fix_input",
         fault="caller",
         retryable=False,
-        fix_fields="named_in_record",
+        fix_fields="arguments_named",
         summary="{service} refused the request (HTTP 400): {fields_phrase} not valid.",
         next_step="Correct {fields_or_input} (error.message says what is expected), then call again.",
+        decided_by_status={"GENERATING": "parser_generating", "FAILED": "parser_failed"},
     ),
     "parser_not_found": Row(
         cause="AI Parser 404: no such parser or version",
@@ -551,7 +568,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         next_call=NextCallSpec(tool="list_parsers"),
     ),
     "parser_generating": Row(
-        cause="AI Parser 400: the parser version is still generating",
+        cause="AI Parser 400, and the parser's status reads GENERATING",
         action="wait_for_completion",
         fault="caller",
         retryable=True,
@@ -560,15 +577,17 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         next_call=NextCallSpec(
             tool="wait_for_parser", arguments={"parser_id": Arg("parser_id")}, optional={"version": IntArg("version")}
         ),
+        basis="inferred",
     ),
     "parser_failed": Row(
-        cause="AI Parser 400: the parser version failed to generate",
+        cause="AI Parser 400, and the parser's status reads FAILED",
         action="recreate_parser",
         fault="caller",
         retryable=False,
         summary="Parser {parser_id}{version_phrase} failed to generate, so it cannot be used (HTTP 400).",
-        next_step="Read its error with get_parser, then create a new parser with other example URLs or scraper_params "
-        "(it costs 30,000 credits: confirm with the user first).",
+        next_step="Read why in error.message (the service's words), then create a new parser with other example URLs "
+        "or scraper_params (it costs 30,000 credits: confirm with the user first).",
+        basis="inferred",
     ),
     "extraction_failed": Row(
         cause="AI Parser 500 on `parse_url`: extraction failed",
@@ -590,6 +609,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         summary="No {service} API key is configured on this server.",
         next_step="Ask the user to set {key_variable} in this server's environment, or to start it with "
         "`parse-mcp --sandbox` to rehearse without an account.",
+        basis="this server",
     ),
     "invalid_arguments": Row(
         cause="arguments refused by this server's checks",
@@ -600,6 +620,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         summary="The arguments were refused before anything was sent: {local_message}",
         next_step="Correct {fields_or_input} and call again.",
         next_call=NextCallSpec(tool="describe_api", arguments={"scraper_id": Arg("scraper_id")}),
+        basis="this server",
     ),
     "unknown_endpoint": Row(
         cause="endpoint not in the API's schema (this server)",
@@ -610,6 +631,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         summary="API {scraper_id} has no endpoint named {endpoint}; its endpoints are: {endpoint_names}.",
         next_step="Call again with one of those endpoint names (describe_api shows their parameters).",
         next_call=NextCallSpec(tool="describe_api", arguments={"scraper_id": Arg("scraper_id")}),
+        basis="this server",
     ),
     "unknown_session": Row(
         cause="session handle unknown or expired (this server)",
@@ -620,6 +642,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "(a handle works only for the client that logged in).",
         next_step="Call login for this API to get a new session handle, then call again with it.",
         next_call=NextCallSpec(tool="login", arguments={"scraper_id": Arg("scraper_id")}),
+        basis="this server",
     ),
     "internal_error": Row(
         cause="this server failed",
@@ -628,6 +651,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         retryable=False,
         summary="This server failed while handling the call; nothing suggests the call itself was wrong.",
         next_step="Do not retry; report it (the server's log on stderr has the details).",
+        basis="this server",
     ),
 }
 
@@ -636,8 +660,11 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
 
 
 def guide(record: ErrorRecord, context: CallContext) -> Guidance:
-    """The guidance for one failure: pure, total over `ErrorCode`, never raises, the same steps for every row."""
-    row = ROWS[record.code]
+    """The guidance for one failure: pure, total over `ErrorCode`, never raises, the same steps for every row.
+
+    The row is the record's, unless the evidence read a status that the record's row hands to another row."""
+    code = decided_code(record.code, context.evidence)
+    row = ROWS[code]
     wait = _wait(row, record)
     fix_fields = _fix_fields(row, record, context)
     values = _values(record, context, wait, fix_fields)
@@ -647,6 +674,7 @@ def guide(record: ErrorRecord, context: CallContext) -> Guidance:
         summary, next_step, next_call = instead.summary, instead.next_step, instead.next_call
     prepared = next_call.build(record, context) if next_call is not None else None
     return Guidance(
+        code=code,
         action=row.action,
         fault=row.fault,
         retryable=row.retryable,
@@ -658,16 +686,25 @@ def guide(record: ErrorRecord, context: CallContext) -> Guidance:
     )
 
 
-def stop_after_repeats(guidance: Guidance, record: ErrorRecord, count: int) -> Guidance:
+def decided_code(code: ErrorCode, evidence: Evidence) -> ErrorCode:
+    """The row that applies: `code`'s own, or the one its row names for the status the evidence read."""
+    status = evidence.parser_status
+    if status is None:
+        return code
+    return ROWS[code].decided_by_status.get(status, code)
+
+
+def stop_after_repeats(guidance: Guidance, count: int) -> Guidance:
     """The breaker's verdict, a step after `guide()`: the same call has failed the same way `count` times,
     so stop, and ask the user."""
     return Guidance(
+        code=guidance.code,
         action="ask_user",
         fault=guidance.fault,
         retryable=False,
         retry_after_seconds=None,
         fix_fields=guidance.fix_fields,
-        summary=f"This call has now failed {count} times in a row the same way ({record.code}). {guidance.summary}",
+        summary=f"This call has now failed {count} times in a row the same way ({guidance.code}). {guidance.summary}",
         next_step=(
             f"Stop repeating this call and ask the user how to go on; the advice for this failure was: "
             f"{guidance.next_step}"
@@ -708,6 +745,10 @@ def _fix_fields(row: Row, record: ErrorRecord, context: CallContext) -> tuple[st
         return rule
     if rule == "named_in_record":
         return record.fields
+    if rule == "arguments_named":
+        # Only a name the call itself has: a word of the service's message is never taken for a field.
+        known = (*context.arguments, *context.evidence.known_params)
+        return tuple(dict.fromkeys(n for n in known if n in record.fields or _mentions(record.message, n)))
     if rule == "render_unless_set":
         return () if _render_set(context) else ("scraper_params.render",)
     declared = context.evidence.known_params

@@ -8,11 +8,18 @@ DELETE. It is never sent to any other service, and `http.py` never logs a query 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import httpx2
 
 from parse_mcp.errors import ErrorRecord, UpstreamFailure
-from parse_mcp.guidance.classify import Purpose, classify_aiparser, classify_unexpected_success, safe_token
+from parse_mcp.guidance.classify import (
+    MESSAGE_LIMIT,
+    Purpose,
+    classify_aiparser,
+    classify_unexpected_success,
+    safe_token,
+)
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
@@ -20,6 +27,12 @@ from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.services.http import HttpClient, Method, Reply, Request
 from parse_mcp.services.paths import path_segment
 from parse_mcp.settings import Secret, Settings
+
+
+@dataclass(frozen=True, slots=True)
+class ParserState:
+    status: str | None
+    error: str | None
 
 
 class AiParserClient:
@@ -85,6 +98,19 @@ class AiParserClient:
 
     async def get_parser(self, parser_id: str, version: int | None = None) -> tuple[JsonValue, Meta]:
         return await self._json("GET", _versioned("/parsers", parser_id, version))
+
+    async def parser_state(self, parser_id: str, version: int | None) -> ParserState:
+        """The parser's `status` (a safe token, else None) and, when it has one, its `error`: the service's
+        words, scrubbed of every secret this process holds and capped, for the result's `error` only."""
+        reply = await self._send("GET", _versioned("/parsers", parser_id, version))
+        document = self._document(reply)
+        fields = document if isinstance(document, dict) else {}
+        status = fields.get("status")
+        error = fields.get("error")
+        shown_error = None
+        if isinstance(error, str):
+            shown_error = " ".join(reply.redactor.text(error).split())[:MESSAGE_LIMIT] or None
+        return ParserState(status=safe_token(status) if isinstance(status, str) else None, error=shown_error)
 
     async def list_parsers(self) -> tuple[JsonValue, Meta]:
         return await self._json("GET", "/parsers")

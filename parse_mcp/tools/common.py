@@ -18,8 +18,9 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
 from parse_mcp.errors import CallFailed, ErrorRecord
-from parse_mcp.guidance.table import CallContext, Evidence, guide, stop_after_repeats
+from parse_mcp.guidance.table import CallContext, Evidence, Guidance, guide, stop_after_repeats
 from parse_mcp.json_types import JsonValue
+from parse_mcp.meta import Meta
 from parse_mcp.policy.breaker import STOP_AFTER, RepeatedFailures
 from parse_mcp.results import ToolResult, limit_size, render
 from parse_mcp.runtime import Runtime
@@ -27,7 +28,7 @@ from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.sessions import LoginAttempts, SessionStore
 from parse_mcp.settings import Settings
-from parse_mcp.tools.evidence import parsebot_evidence
+from parse_mcp.tools.evidence import aiparser_evidence, parsebot_evidence
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,11 @@ async def run_aiparser(
     state: AppState, call: ToolCall, action: Callable[[AiParserClient], Awaitable[ToolResult]]
 ) -> CallToolResult:
     """Run one AI Parser action and render its outcome; every `CallFailed` becomes guidance."""
-    return await _run(state, call, AIPARSER, state.aiparser, action, None)
+
+    async def evidence(client: AiParserClient, record: ErrorRecord) -> Evidence:
+        return await aiparser_evidence(client, record, call.arguments)
+
+    return await _run(state, call, AIPARSER, state.aiparser, action, evidence)
 
 
 async def _run(
@@ -123,11 +128,11 @@ async def _run(
         # from here on it is only explained.
         evidence = await find_evidence(client, exc.record) if find_evidence is not None else Evidence()
         guidance = guide(exc.record, _context(state.listed_tools, call, service, evidence))
-        count = state.breaker.failed(attempt, exc.record.code, state.runtime.clock())
+        count = state.breaker.failed(attempt, guidance.code, state.runtime.clock())
         if count >= STOP_AFTER:
-            guidance = stop_after_repeats(guidance, exc.record, count)
-        outcome = ToolResult.failure(exc.record, guidance, exc.meta)
-        logger.info("%s failed: %s", call.tool, exc.record.code)
+            guidance = stop_after_repeats(guidance, count)
+        outcome = _decided_failure(exc.record, guidance, evidence, exc.meta)
+        logger.info("%s failed: %s", call.tool, guidance.code)
     else:
         state.breaker.succeeded(attempt)
         outcome = limit_size(outcome, state.settings.max_data_chars)
@@ -139,6 +144,19 @@ def failure(
 ) -> ToolResult:
     """An outcome for a failure found without the service (a missing key, rejected arguments, a crash)."""
     return ToolResult.failure(record, guide(record, _context(listed_tools, call, service, Evidence())))
+
+
+def _decided_failure(record: ErrorRecord, guidance: Guidance, evidence: Evidence, meta: Meta) -> ToolResult:
+    """The failure's result, its `error.code` the row that was applied. When the evidence decided that row (an
+    AI Parser 400 read against the parser's status), the status document's `error`, the service's own words
+    on why generation failed, replaces the 400's message: inside `error`, never in our sentences."""
+    outcome = ToolResult.failure(record, guidance, meta)
+    if guidance.code == record.code or outcome.error is None:
+        return outcome
+    changes: dict[str, str] = {"code": guidance.code}
+    if evidence.parser_error is not None:
+        changes["message"] = evidence.parser_error
+    return outcome.model_copy(update={"error": outcome.error.model_copy(update=changes)})
 
 
 def _context(listed_tools: frozenset[str], call: ToolCall, service: Service, evidence: Evidence) -> CallContext:

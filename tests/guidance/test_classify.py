@@ -136,10 +136,25 @@ def test_retry_after_reads_seconds_and_http_dates(raw: str | None, expected: flo
     assert parse_retry_after(raw, now=NOW) == expected
 
 
-def test_a_422_message_points_at_the_field_it_names() -> None:
-    assert classify_fixture("422_input_format_invalid").fields == ("trip_type",)
-    assert classify_fixture("422_stale_input_no_kind").fields == ("date",)
+def test_only_a_validation_errors_loc_names_a_field_never_a_word_of_the_message() -> None:
     assert classify_fixture("422_fastapi_validation").fields == ("slug",)
+    # "trip_type must be ..." names trip_type, but only the endpoint's spec can say it is a parameter (the table).
+    assert classify_fixture("422_input_format_invalid").fields == ()
+    assert classify_fixture("422_stale_input_no_kind").fields == ()
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        "Parser 'p1' version 0 is still generating and cannot be used to parse yet.",
+        "Parser p1 failed to generate and cannot be used to parse: blocked.",
+        "Parser not ready",
+        "Bad Request",
+    ],
+)
+def test_an_ai_parser_400_is_a_bad_request_whatever_its_wording(detail: str) -> None:
+    record = classify_aiparser("parse", 400, {}, body_bytes({"detail": detail}), now=NOW)
+    assert (record.code, record.fields) == ("parser_bad_request", ())
 
 
 def test_the_snippet_is_capped_and_the_message_too() -> None:

@@ -12,6 +12,7 @@ import pytest
 from parse_mcp.errors import ErrorCode, ErrorRecord
 from parse_mcp.guidance.classify import classify_parsebot
 from parse_mcp.guidance.table import ROWS, CallContext, Evidence, guide, human_wait, stop_after_repeats
+from parse_mcp.json_types import JsonValue
 
 ALL_TOOLS = frozenset({"execute_endpoint", "list_apis", "describe_api", "revise_api", "login", "list_tasks"})
 CALL = CallContext(
@@ -53,9 +54,39 @@ def test_every_upstream_row_is_reached_by_a_reference_fixture() -> None:
     transport = {"network_read", "network_write"}
     # Named by the classifier from the request's purpose (a login's 401, a listing's 404): see test_classify.
     by_purpose = {"login_refused", "listing_not_found", "task_not_found", "task_not_ready"}
+    # Decided by the parser's status, read after a 400 (the enrichment step): see test_aiparser.
+    by_state = {code for row in ROWS.values() for code in row.decided_by_status.values()}
+    assert by_state == {"parser_generating", "parser_failed"}
     fixtures = [*FIXTURES.glob("*.json"), *(FIXTURES.parent / "aiparser").glob("*.json")]
     reached = {json.loads(p.read_text())["expect"] for p in fixtures}
-    assert reached == set(get_args(ErrorCode)) - local - transport - by_purpose
+    assert reached == set(get_args(ErrorCode)) - local - transport - by_purpose - by_state
+    assert local == {code for code, row in ROWS.items() if row.basis == "this server"}
+
+
+def test_the_parsers_status_decides_a_400_and_its_wording_does_not() -> None:
+    arguments: dict[str, JsonValue] = {"parser_id": "p-1", "url": "https://a.test/"}
+    record = ErrorRecord(code="parser_bad_request", http_status=400, message="Parser p-1 is still generating")
+    listed = frozenset({"wait_for_parser"})
+
+    def guided(status: str | None) -> tuple[str, str, tuple[str, ...]]:
+        context = CallContext("parse_url", arguments, listed, evidence=Evidence(parser_status=status))
+        guidance = guide(record, context)
+        return guidance.code, guidance.action, guidance.fix_fields
+
+    assert guided("GENERATING") == ("parser_generating", "wait_for_completion", ())
+    assert guided("FAILED") == ("parser_failed", "recreate_parser", ())
+    assert guided("FINISHED") == ("parser_bad_request", "fix_input", ())
+    assert guided(None) == ("parser_bad_request", "fix_input", ())
+
+
+def test_a_field_is_named_only_when_the_call_has_an_argument_or_parameter_of_that_name() -> None:
+    arguments: dict[str, JsonValue] = {"parser_id": "p-1", "remove_fields": ["x"]}
+    context = CallContext("update_parser", arguments, frozenset(), evidence=Evidence(known_params=("title",)))
+    said = "Parser p-1: remove_fields[0] names no field; title is fine"
+    record = ErrorRecord(code="parser_bad_request", http_status=400, message=said)
+    assert guide(record, context).fix_fields == ("remove_fields", "title")
+    unknown = ErrorRecord(code="parser_bad_request", http_status=400, message="Parser is not ready")
+    assert guide(unknown, context).fix_fields == ()
 
 
 @pytest.mark.parametrize(
@@ -189,6 +220,7 @@ def test_rows_ask_the_enrichment_step_only_for_what_their_next_call_or_wording_u
         "blocked": {"task_id"},
         "scraper_bug": {"task_id"},
         "id_not_found": {"scraper_for_task"},
+        "parser_bad_request": {"parser_status"},
     }
 
 
@@ -224,7 +256,7 @@ def test_an_extraction_failure_prepares_the_same_call_with_rendering_on() -> Non
 
 def test_after_repeats_the_breaker_turns_any_guidance_into_stop_and_ask() -> None:
     record = ErrorRecord(code="blocked_transient", retry_after=60)
-    stopped = stop_after_repeats(guide(record, CALL), record, 3)
+    stopped = stop_after_repeats(guide(record, CALL), 3)
     assert (stopped.action, stopped.retryable, stopped.retry_after_seconds, stopped.next_call) == (
         "ask_user",
         False,

@@ -10,7 +10,6 @@ from mcp import Client
 
 from parse_mcp.sandbox import SandboxConfig
 from parse_mcp.sandbox.aiparser import AiParserConfig
-from parse_mcp.server import build_server
 from tests.conftest import Sandbox, started
 
 pytestmark = pytest.mark.anyio
@@ -139,8 +138,28 @@ async def test_parsing_with_a_failed_parser_says_to_recreate_it(sandbox: Sandbox
     parser_id = await create(client, sandbox, JS_BOOK)
     await wait(client, parser_id)
     result = await call(client, "parse_url", {"parser_id": parser_id, "url": sandbox.url + JS_BOOK})
-    assert result["guidance"]["action"] == "recreate_parser"
+    assert (result["error"]["code"], result["guidance"]["action"]) == ("parser_failed", "recreate_parser")
     assert result["next_call"] is None
+    status = await call(client, "get_parser", {"parser_id": parser_id})
+    reason = status["data"]["error"]
+    assert reason and result["error"]["message"] == reason, "the status document's error, in error"
+    assert reason not in result["summary"] and reason not in result["next_step"]
+
+
+async def test_a_refused_update_of_a_version_still_generating_waits_for_that_version(
+    sandbox: Sandbox, client: Client
+) -> None:
+    parser_id = await create(client, sandbox, BOOK)
+    await wait(client, parser_id)
+    change = {"add_fields": [{"name": "summary", "description": "The book's description"}]}
+    assert (await call(client, "update_parser", {"parser_id": parser_id, **change}))["data"]["version"] == 1
+    again = await call(client, "update_parser", {"parser_id": parser_id, "version": 1, **change})
+    assert again["error"]["http_status"] == 400
+    assert (again["error"]["code"], again["guidance"]["action"]) == ("parser_generating", "wait_for_completion")
+    assert again["guidance"]["fix_fields"] == []
+    assert again["next_call"] == {"tool": "wait_for_parser", "arguments": {"parser_id": parser_id, "version": 1}}
+    finished = await call(client, "update_parser", {"parser_id": parser_id, "version": 0, **change})
+    assert finished["ok"] is True, "version 0 is FINISHED: the same change is accepted there"
 
 
 async def test_an_extraction_failure_suggests_render_when_it_was_not_set(sandbox: Sandbox, client: Client) -> None:
@@ -187,7 +206,7 @@ async def test_a_wrong_key_asks_the_user_about_the_scraperapi_variable(sandbox: 
     from parse_mcp.settings import Secret
 
     settings = replace(sandbox.settings(), scraperapi_key=Secret("not-the-key"))
-    async with Client(build_server(settings, runtime=sandbox.runtime)) as wrong:
+    async with Client(sandbox.server(settings)) as wrong:
         result = await call(wrong, "list_parsers", {})
     assert result["error"]["http_status"] == 401
     assert result["guidance"]["action"] == "ask_user"
@@ -198,7 +217,7 @@ async def test_a_wrong_key_asks_the_user_about_the_scraperapi_variable(sandbox: 
 async def test_exhausted_credits_ask_the_user() -> None:
     async with (
         started(SandboxConfig(aiparser=AiParserConfig(credits=100))) as sandbox,
-        Client(build_server(sandbox.settings(), runtime=sandbox.runtime)) as client,
+        Client(sandbox.server()) as client,
     ):
         result = await call(client, "create_parser", {"name": "x", "urls": [sandbox.url + BOOK]})
     assert result["error"]["http_status"] == 402
@@ -209,7 +228,7 @@ async def test_exhausted_credits_ask_the_user() -> None:
 async def test_a_rate_limit_longer_than_the_call_may_wait_is_retry_later() -> None:
     async with (
         started(SandboxConfig(aiparser=AiParserConfig(requests_per_minute=1))) as sandbox,
-        Client(build_server(sandbox.settings(), runtime=sandbox.runtime)) as client,
+        Client(sandbox.server()) as client,
     ):
         parser_id = await create(client, sandbox, BOOK)
         await wait(client, parser_id)
