@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from parse_mcp.sandbox.parsebot.envelopes import JsonObject
 from parse_mcp.sandbox.parsebot.execution import Handler
+from parse_mcp.sandbox.parsebot.sdk_model import SdkModel, class_name, derived_model
 
 _NO_DEFAULT = object()
 
@@ -75,6 +76,8 @@ class ScraperApi:
     releases: Mapping[int, tuple[ScraperEndpoint, ...]] = field(default_factory=dict)
     # The marketplace listing this API is, or is a personal copy of.
     marketplace_id: str | None = None
+    # The typed model `/sdk/schemas` shows for it; None derives one from the endpoints.
+    sdk: SdkModel | None = None
 
     def endpoint(self, name: str) -> ScraperEndpoint | None:
         return next((endpoint for endpoint in self.endpoints if endpoint.name == name), None)
@@ -86,6 +89,31 @@ class ScraperApi:
     @property
     def is_authenticated(self) -> bool:
         return any(endpoint.initiates_session for endpoint in self.endpoints)
+
+    def model(self) -> SdkModel:
+        """The typed model of this API; resources nobody wrote by hand are one operation per endpoint."""
+        written = self.sdk or SdkModel()
+        if written.resources and written.example_call:
+            return written
+        derived = derived_model(((e.name, e.params) for e in self.endpoints), self._example())
+        return replace(
+            written,
+            resources=written.resources or derived.resources,
+            example_call=written.example_call or derived.example_call,
+        )
+
+    def _example(self) -> tuple[str, str] | None:
+        """An endpoint a usage example can call as it is: public, and its sample covers its required params."""
+        for endpoint in self.endpoints:
+            public = not (endpoint.initiates_session or endpoint.depends_on_session)
+            required = {name for name, spec in endpoint.params.items() if spec.required}
+            if public and required <= endpoint.sample_params.keys():
+                return endpoint.name, _keywords(endpoint.sample_params)
+        return None
+
+    @property
+    def root_name(self) -> str:
+        return (self.sdk.root_name if self.sdk is not None else None) or class_name(self.slug)
 
     def at_version(self, version: int | None) -> ScraperApi:
         """The API as release `version` served it; the latest when `version` is None or unchanged since."""
@@ -102,3 +130,8 @@ class ScraperApi:
             versions=(*self.versions, current + 1),
             releases={**self.releases, current: self.endpoints},
         )
+
+
+def _keywords(params: Mapping[str, object]) -> str:
+    """Keyword arguments as Python source; the sample values are JSON scalars and lists, whose repr is Python."""
+    return ", ".join(f"{name}={value!r}" for name, value in params.items())

@@ -79,7 +79,7 @@ class ParseBotRoutes:
             return error_response(error)
         self._state.settle()
         apis = self._state.registry.account_apis()
-        return JSONResponse({"apis": [rows.schema_row(api, base_url(request)) for api in apis]})
+        return JSONResponse({"schemas": [rows.schema_row(api, base_url(request)) for api in apis]})
 
     async def get_schema(self, request: Request) -> Response:
         scraper_id = request.path_params["scraper_id"]

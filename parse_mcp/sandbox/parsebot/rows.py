@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from parse_mcp.sandbox.parsebot.apis import ScraperApi, ScraperEndpoint
 from parse_mcp.sandbox.parsebot.envelopes import JsonObject
+from parse_mcp.sandbox.parsebot.sdk_model import usage_example
 
 
 def absolute(base_url: str, path: str) -> str:
@@ -12,8 +13,12 @@ def absolute(base_url: str, path: str) -> str:
 
 
 def schema_row(api: ScraperApi, base_url: str, version: int | None = None) -> JsonObject:
-    """The API as one row of `GET /sdk/schemas`; `version` is set when the caller pinned one."""
+    """The API as one row of `GET /sdk/schemas`; `version` is set when the caller pinned one.
+
+    Beside the endpoints it carries the typed model (`resources`, `enums`, `errors`, `root_name`) and a usage
+    example, which Parse.bot's SDK needs to generate a typed client (`parse sync`)."""
     pinned = api.at_version(version)
+    model = pinned.model()
     row: JsonObject = {
         "id": api.id,
         "slug": api.slug,
@@ -23,6 +28,11 @@ def schema_row(api: ScraperApi, base_url: str, version: int | None = None) -> Js
         "pinned_version": None,
         "versions": list(api.versions),
         "endpoints": [_schema_endpoint(endpoint) for endpoint in pinned.endpoints],
+        "resources": model.resources,
+        "enums": model.enums,
+        "errors": model.errors,
+        "root_name": api.root_name,
+        "sdk_usage_example": usage_example(api.slug, api.root_name, model.example_call),
     }
     if version is not None:
         row["version"] = version

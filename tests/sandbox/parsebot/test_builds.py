@@ -64,9 +64,9 @@ async def test_a_built_api_joins_the_schemas_only_when_its_build_completes(
 ) -> None:
     created = await _dispatch(client, "/site/quotes/")
     clock.advance(31)
-    before = [api["id"] for api in (await client.get("/sdk/schemas")).json()["apis"]]
+    before = [api["id"] for api in (await client.get("/sdk/schemas")).json()["schemas"]]
     clock.advance(1)
-    after = [api["id"] for api in (await client.get("/sdk/schemas")).json()["apis"]]
+    after = [api["id"] for api in (await client.get("/sdk/schemas")).json()["schemas"]]
     scraper_id = (await task(client, created["task_id"]))["result_scraper_id"]
     assert scraper_id not in before
     assert after == [*before, scraper_id]
@@ -179,7 +179,7 @@ async def test_a_listed_url_is_matched_as_a_completed_personal_copy(client: http
     assert record["generated_api"]["marketplace_id"] == WEATHER_LISTING_ID
     reply = await client.get(f"/scraper/{scraper_id}/list_cities")
     assert reply.json()["data"]["count"] == 5
-    assert scraper_id in [api["id"] for api in (await client.get("/sdk/schemas")).json()["apis"]]
+    assert scraper_id in [api["id"] for api in (await client.get("/sdk/schemas")).json()["schemas"]]
 
 
 async def test_each_matched_copy_is_a_new_scraper(client: httpx2.AsyncClient) -> None:

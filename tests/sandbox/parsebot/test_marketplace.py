@@ -204,7 +204,7 @@ async def test_the_canonicals_schema_can_be_read_at_each_release(client: httpx2.
 
 
 async def test_the_canonical_is_callable_but_not_one_of_the_accounts_apis(client: httpx2.AsyncClient) -> None:
-    ids = [api["id"] for api in (await client.get("/sdk/schemas")).json()["apis"]]
+    ids = [api["id"] for api in (await client.get("/sdk/schemas")).json()["schemas"]]
     assert WEATHER_CANONICAL_ID not in ids
 
 

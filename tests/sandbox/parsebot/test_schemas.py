@@ -10,7 +10,21 @@ from tests.sandbox.support import base_url
 
 pytestmark = pytest.mark.anyio
 
-ROW_KEYS = {"id", "slug", "name", "description", "source_url", "pinned_version", "versions", "endpoints"}
+ROW_KEYS = {
+    "id",
+    "slug",
+    "name",
+    "description",
+    "source_url",
+    "pinned_version",
+    "versions",
+    "endpoints",
+    "resources",
+    "enums",
+    "errors",
+    "root_name",
+    "sdk_usage_example",
+}
 ENDPOINT_KEYS = {"name", "method", "description", "input_params", "return_schema", "price"}
 PARAM_KEYS = {"type", "description", "required", "default", "choices"}
 TYPE_LABELS = {"string", "integer", "number", "boolean", "array", "object"}
@@ -35,8 +49,8 @@ FAILURE_LAB_ENDPOINTS = {
 async def _rows(client: httpx2.AsyncClient) -> dict[str, Any]:
     reply = await client.get("/sdk/schemas")
     assert reply.status_code == 200
-    assert set(reply.json()) == {"apis"}
-    return {row["id"]: row for row in reply.json()["apis"]}
+    assert set(reply.json()) == {"schemas"}
+    return {row["id"]: row for row in reply.json()["schemas"]}
 
 
 def _endpoints(row: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +151,53 @@ async def test_a_pinned_version_returns_the_row_with_that_version(client: httpx2
     rows = await _rows(client)
     reply = await client.get(f"/sdk/schemas/{FAILURE_LAB_ID}", params={"version": 2})
     assert (reply.status_code, reply.json()) == (200, {**rows[FAILURE_LAB_ID], "version": 2})
+
+
+async def test_the_books_api_is_modelled_as_books_that_page_by_number(client: httpx2.AsyncClient) -> None:
+    books = (await _rows(client))[BOOKS_API_ID]
+    assert books["root_name"] == "Books"
+    book = books["resources"]["Book"]
+    assert book["keyed_by"] == "slug"
+    assert book["fields"]["price"] == "float"
+    assert book["operations"]["list"] == {
+        "endpoint": "list_books",
+        "takes": {"sort": "sort"},
+        "returns": "List[Book]",
+        "pagination": {
+            "scheme": "page",
+            "request_param": "page",
+            "items_path": "books",
+            "page_path": "page",
+            "total_pages_path": "pages",
+        },
+    }
+    assert books["errors"]["BookNotFound"]["code"] == "input_not_found"
+    assert books["errors"]["BookNotFound"]["carries"] == ["slug"]
+
+
+async def test_the_failure_lab_declares_one_error_class_per_documented_kind(client: httpx2.AsyncClient) -> None:
+    lab = (await _rows(client))[FAILURE_LAB_ID]
+    assert sorted(error["code"] for error in lab["errors"].values()) == [
+        "antibot_solvable",
+        "antibot_unsolvable",
+        "input_format_invalid",
+        "input_not_found",
+        "scraper_bug",
+    ]
+
+
+async def test_an_api_without_a_written_model_gets_one_operation_per_endpoint(client: httpx2.AsyncClient) -> None:
+    members = (await _rows(client))[MEMBERS_API_ID]
+    operations = members["resources"]["Endpoint"]["operations"]
+    assert set(operations) == {endpoint["name"] for endpoint in members["endpoints"]}
+    assert operations["login"] == {
+        "endpoint": "login",
+        "takes": {"username": "username", "password": "password"},
+        "returns": "Any",
+    }
+    # The example calls a public endpoint, never the login: no credential is written into an example.
+    assert "client.endpoints.list_plans()" in members["sdk_usage_example"]
+    assert "password" not in members["sdk_usage_example"]
 
 
 @pytest.mark.parametrize(

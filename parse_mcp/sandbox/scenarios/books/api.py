@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from parse_mcp.sandbox.parsebot.apis import ScraperApi, ScraperEndpoint, ScraperParam
 from parse_mcp.sandbox.parsebot.json_schema import INTEGER, NUMBER, STRING, array_of, obj
+from parse_mcp.sandbox.parsebot.sdk_model import SdkModel, error, operation, page_numbers, resource, single_page
 from parse_mcp.sandbox.scenarios.books import scrapers
 
 BOOKS_API_ID = "7f3c2a91-4b8e-4d2a-9c61-b00c5a1e0001"
@@ -12,6 +13,44 @@ WITHDRAWN_BOOK_SLUG = "the-requiem-red_995"
 
 _LISTED_BOOK = obj(title=STRING, slug=STRING, price=NUMBER, rating=INTEGER, availability=STRING)
 _BOOK_LIST = array_of(_LISTED_BOOK)
+
+# A book as the SDK's typed client shows it: the listing fields, and the details only get_book reads.
+_BOOK_FIELDS = {
+    "title": "str",
+    "slug": "str",
+    "price": "float",
+    "rating": "int",
+    "availability": "str",
+    "upc": "Optional[str]",
+    "category": "Optional[str]",
+    "description": "Optional[str]",
+}
+BOOKS_MODEL = SdkModel(
+    resources={
+        "Book": resource(
+            {
+                "list": operation("list_books", ["sort"], "List[Book]", page_numbers("page", "books", "page", "pages")),
+                "get": operation("get_book", ["slug"], "Book"),
+                "search": operation(
+                    "search_books",
+                    ["query", "max_price", "ratings", "in_stock_only"],
+                    "List[Book]",
+                    single_page("books"),
+                ),
+            },
+            _BOOK_FIELDS,
+            keyed_by="slug",
+        )
+    },
+    errors={
+        "BookNotFound": error(
+            "input_not_found", "The book was withdrawn from the shop: asking again will not bring it back.", ["slug"]
+        ),
+        "InvalidBookQuery": error("input_format_invalid", "A parameter is not in the form the shop accepts."),
+    },
+    root_name="Books",
+    example_call="books.get(slug='a-light-in-the-attic_1000').title",
+)
 
 BOOKS_API = ScraperApi(
     id=BOOKS_API_ID,
@@ -25,6 +64,7 @@ BOOKS_API = ScraperApi(
     site_path="/site/",
     task_id=BOOKS_TASK_ID,
     task="get book titles, prices, ratings and details, and search books by title",
+    sdk=BOOKS_MODEL,
     endpoints=(
         ScraperEndpoint(
             name="list_books",

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from parse_mcp.sandbox.parsebot.apis import ScraperApi, ScraperEndpoint, ScraperParam
 from parse_mcp.sandbox.parsebot.json_schema import INTEGER, NUMBER, STRING, never, obj
+from parse_mcp.sandbox.parsebot.sdk_model import SdkModel, error
 from parse_mcp.sandbox.scenarios.lab import scrapers as faults
 from parse_mcp.sandbox.scenarios.members.api import LOGIN
 
@@ -13,6 +14,19 @@ FAILURE_LAB_ID = "7f3c2a91-4b8e-4d2a-9c61-fa11ab000002"
 FAILURE_LAB_TASK_ID = "task-7f3c2a91-faillab"
 
 _FLIGHT = obj(flight_number=STRING, departs=STRING, arrives=STRING, price=NUMBER)
+
+# One declared error per documented kind, so the SDK's typed client raises a class of its own for each; the
+# failures without a kind (402, 403, 429, 401, 400, 502) raise the SDK's status classes.
+FAILURE_LAB_MODEL = SdkModel(
+    errors={
+        "InvalidInput": error("input_format_invalid", "The site refused the input's format; fix the input."),
+        "GoneUpstream": error("input_not_found", "The site removed the resource; retrying never helps.", ["job_id"]),
+        "BlockedForNow": error("antibot_solvable", "Anti-bot protection stopped every proxy; retry after retry_after."),
+        "Blocked": error("antibot_unsolvable", "Anti-bot protection stopped every proxy; retrying soon will not help."),
+        "ScraperBroken": error("scraper_bug", "The scraper crashed on a changed page; the API needs a revision."),
+    },
+    example_call="endpoints.get_job(job_id='job-42')",
+)
 
 FAILURE_LAB = ScraperApi(
     id=FAILURE_LAB_ID,
@@ -33,6 +47,7 @@ FAILURE_LAB = ScraperApi(
     site_path="/site/lab/",
     task_id=FAILURE_LAB_TASK_ID,
     task="an endpoint for every documented failure, to rehearse error handling",
+    sdk=FAILURE_LAB_MODEL,
     endpoints=(
         ScraperEndpoint(
             name="search_flights",
