@@ -15,13 +15,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from parse_mcp.sandbox.aiparser.bodies import CreateBody, PatchBody, json_object, read_body, read_query_scraper_params
+from parse_mcp.sandbox.aiparser.bodies import CreateBody, PatchBody, json_object, read_query_scraper_params
 from parse_mcp.sandbox.aiparser.config import AiParserConfig
 from parse_mcp.sandbox.aiparser.errors import ApiError
 from parse_mcp.sandbox.aiparser.extract import extract
 from parse_mcp.sandbox.aiparser.fetch import DEFAULT_PORTS, FetchFailure, Origin, fetch_page
 from parse_mcp.sandbox.aiparser.keys import check_body_key, check_query_key
 from parse_mcp.sandbox.aiparser.parsers import KIND_LABELS, Parser, Version, details, generate, summary
+from parse_mcp.sandbox.aiparser.refusals import validated
 from parse_mcp.sandbox.aiparser.updates import apply_update
 from parse_mcp.sandbox.clock import Clock
 
@@ -102,7 +103,7 @@ class AiParserService:
     async def create_parser(self, request: Request) -> Response:
         body = json_object(await request.body())
         check_body_key(body, request.query_params)
-        spec = read_body(CreateBody, body)
+        spec = validated(CreateBody, body)
         self._require_credits(self._config.create_cost, "creating a parser")
         self._credits -= self._config.create_cost
         now = self._clock.now()
@@ -139,7 +140,7 @@ class AiParserService:
     async def update_parser(self, request: Request) -> Response:
         body = json_object(await request.body())
         check_body_key(body, request.query_params)
-        patch = read_body(PatchBody, body)
+        patch = validated(PatchBody, body)
         parser, base = self._find(request)
         now = self._clock.now()
         status = base.status(now)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from parse_mcp.sandbox.aiparser.bodies import PatchBody, name_clash, refusal_text
+from parse_mcp.sandbox.aiparser.bodies import PatchBody, name_clash
 from parse_mcp.sandbox.aiparser.errors import bad_request
 from parse_mcp.sandbox.aiparser.extract import Field
+from parse_mcp.sandbox.aiparser.refusals import refusal_text
 
 
 def apply_update(fields: tuple[Field, ...], patch: PatchBody) -> tuple[Field, ...]:
