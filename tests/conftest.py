@@ -1,8 +1,12 @@
-"""Shared fixtures: a real sandbox on 127.0.0.1 with a manual clock, and real MCP clients on top."""
+"""Shared fixtures: a sandbox reached in-process with a manual clock, and real MCP clients on top.
+
+The sandbox app is called through `httpx2.ASGITransport`: no socket, no uvicorn, and every task of a test
+lives in one event loop, so virtual time can tell when all of them wait. The few tests about sockets (the
+CLI, stdio and streamable HTTP) ask for `served_sandbox`, a real server on 127.0.0.1.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import itertools
 from collections.abc import AsyncIterator
@@ -10,15 +14,22 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
-import anyio.lowlevel
+import httpx2
 import pytest
 from mcp import Client
+from starlette.types import ASGIApp
 
 from parse_mcp.runtime import Runtime
 from parse_mcp.sandbox import PARSEBOT_KEY, ManualClock, SandboxConfig, create_app, running_sandbox
 from parse_mcp.sandbox.aiparser import AIPARSER_KEY
-from parse_mcp.server import build_server
+from parse_mcp.server import ParseMCPServer, build_server
 from parse_mcp.settings import Secret, Settings
+
+# The address an in-process sandbox answers to. Nothing listens there: a request that missed the transport
+# and went to the network would be refused at once instead of reaching some other local server.
+IN_PROCESS_URL = "http://127.0.0.1:1"
+# How long one look at the tasks may wait before looking again (see `_every_other_task_waits`).
+_LOOK_SECONDS = 0.03
 
 
 @pytest.fixture
@@ -48,7 +59,7 @@ class VirtualTime:
     async def drive(self) -> None:
         while True:
             await self._someone_sleeps.wait()
-            await _all_other_tasks_waiting()
+            await _every_other_task_waits()
             when, _, wake = heapq.heappop(self._sleepers)
             self.clock.set(max(self.clock.now(), when))
             wake.set()
@@ -56,30 +67,29 @@ class VirtualTime:
                 self._someone_sleeps = anyio.Event()
 
 
-async def _all_other_tasks_waiting() -> None:
-    """Return once every other task waits on something. Unlike `anyio.wait_all_tasks_blocked`, which sleeps
-    0.1 s between looks, this yields one loop turn at a time: a 0.1 s sleep can fall into step with uvicorn's own
-    0.1 s tick and then find its task ready at every look, for ever."""
-    this = asyncio.current_task()
-    for _ in range(100_000):
-        # One turn of the event loop: ready tasks run and I/O that arrived is handled; no time passes.
-        await anyio.lowlevel.checkpoint()
-        waiting = (
-            task is this or (task._fut_waiter is not None and not task._fut_waiter.done())  # type: ignore[attr-defined]
-            for task in asyncio.all_tasks()
-        )
-        if all(waiting):
+async def _every_other_task_waits() -> None:
+    """Return once every other task waits on something, by anyio's public `wait_all_tasks_blocked`.
+
+    That function looks again 0.1 s after a look that found a task ready. A server on a socket (uvicorn,
+    in the streamable HTTP tests) wakes every 0.1 s too, and the two can fall into step so that every look
+    finds it ready; giving up each look after a shorter while moves the next look out of step."""
+    while True:
+        with anyio.move_on_after(_LOOK_SECONDS):
+            await anyio.wait_all_tasks_blocked()
             return
-    raise RuntimeError("some task never waits: virtual time cannot move")
 
 
 @dataclass
 class Sandbox:
-    """A running sandbox, and virtual time shared by the sandbox and the server under test."""
+    """A sandbox, and virtual time shared by the sandbox and the server under test.
+
+    `app` is set when the sandbox is reached in-process: servers built by `server()` then call it through
+    `httpx2.ASGITransport`. It is None for a sandbox served on a socket, which anything can reach at `url`."""
 
     url: str
     clock: ManualClock
     time: VirtualTime
+    app: ASGIApp | None = None
 
     @property
     def slept(self) -> list[float]:
@@ -98,6 +108,25 @@ class Sandbox:
             aiparser_base_url=self.url,
         )
 
+    def transport(self) -> httpx2.AsyncBaseTransport | None:
+        """A transport that calls the sandbox app in-process, or None (the network) for a served sandbox."""
+        return None if self.app is None else httpx2.ASGITransport(app=self.app)
+
+    def server(
+        self,
+        settings: Settings | None = None,
+        *,
+        runtime: Runtime | None = None,
+        parsebot_transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> ParseMCPServer:
+        """The server under test, wired to this sandbox (`settings()` unless told) on virtual time."""
+        return build_server(
+            settings or self.settings(),
+            parsebot_transport=parsebot_transport or self.transport(),
+            aiparser_transport=self.transport(),
+            runtime=runtime or self.runtime,
+        )
+
 
 @pytest.fixture
 def sandbox_config() -> SandboxConfig:
@@ -106,13 +135,19 @@ def sandbox_config() -> SandboxConfig:
 
 
 @asynccontextmanager
-async def started(config: SandboxConfig) -> AsyncIterator[Sandbox]:
+async def started(config: SandboxConfig, *, on_socket: bool = False) -> AsyncIterator[Sandbox]:
+    """A fresh sandbox with its own virtual time: in-process, or served on 127.0.0.1 when `on_socket`."""
     clock = ManualClock()
     time = VirtualTime(clock)
-    async with running_sandbox(create_app(config, clock)) as url, anyio.create_task_group() as group:
+    app = create_app(config, clock)
+    async with anyio.create_task_group() as group:
         group.start_soon(time.drive)
         try:
-            yield Sandbox(url, clock, time)
+            if on_socket:
+                async with running_sandbox(app) as url:
+                    yield Sandbox(url, clock, time)
+            else:
+                yield Sandbox(IN_PROCESS_URL, clock, time, app)
         finally:
             group.cancel_scope.cancel()
 
@@ -124,6 +159,13 @@ async def sandbox(sandbox_config: SandboxConfig) -> AsyncIterator[Sandbox]:
 
 
 @pytest.fixture
+async def served_sandbox(sandbox_config: SandboxConfig) -> AsyncIterator[Sandbox]:
+    """For code that opens its own connections (the CLI): the sandbox on a real loopback socket."""
+    async with started(sandbox_config, on_socket=True) as running:
+        yield running
+
+
+@pytest.fixture
 async def client(sandbox: Sandbox) -> AsyncIterator[Client]:
-    async with Client(build_server(sandbox.settings(), runtime=sandbox.runtime), raise_exceptions=True) as connected:
+    async with Client(sandbox.server(), raise_exceptions=True) as connected:
         yield connected

@@ -52,21 +52,21 @@ def test_the_demo_walks_through_every_failure_action_the_repair_loop_a_build_a_l
 
 @pytest.mark.anyio
 async def test_the_doctor_accepts_a_working_key(
-    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    served_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from parse_mcp.cli import _doctor
 
-    assert await _doctor(sandbox.settings()) == 0
+    assert await _doctor(served_sandbox.settings()) == 0
     assert "PARSE_API_KEY: accepted" in capsys.readouterr().out
 
 
 @pytest.mark.anyio
 async def test_the_doctor_reports_a_refused_key_without_showing_it(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+    served_sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from parse_mcp.cli import _doctor
 
-    assert await _doctor(sandbox.settings(key="pmx_wrong_and_secret")) == 1
+    assert await _doctor(served_sandbox.settings(key="pmx_wrong_and_secret")) == 1
     out = capsys.readouterr().out
     assert "the check failed: unauthorized (HTTP 401)" in out
     assert "pmx_wrong_and_secret" not in out

@@ -5,22 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
 
-from parse_mcp.sandbox import (
-    BOOKS_API_ID,
-    FAILURE_LAB_ID,
-    PARSEBOT_KEY,
-    ManualClock,
-    SandboxConfig,
-    create_app,
-    running_sandbox,
-)
+from parse_mcp.sandbox import BOOKS_API_ID, FAILURE_LAB_ID, PARSEBOT_KEY, ManualClock, SandboxConfig, create_app
 from parse_mcp.sandbox.aiparser import AIPARSER_KEY
 from parse_mcp.server import build_server
 from parse_mcp.settings import Secret, Settings
-from tests.conftest import Sandbox
+from tests.conftest import IN_PROCESS_URL, Sandbox
 
 pytestmark = pytest.mark.anyio
 
@@ -50,7 +43,7 @@ async def run_calls(client: Client) -> list[str]:
 
 async def test_the_key_appears_in_no_result_and_no_log_line(sandbox: Sandbox, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    async with Client(build_server(sandbox.settings(), runtime=sandbox.runtime)) as client:
+    async with Client(sandbox.server()) as client:
         seen = await run_calls(client)
     assert len(seen) == 2 * len(CALLS)
     logged = [record.getMessage() for record in caplog.records] + [caplog.text]
@@ -62,7 +55,7 @@ async def test_the_key_appears_in_no_result_and_no_log_line(sandbox: Sandbox, ca
 async def test_a_refused_key_is_not_echoed_back(sandbox: Sandbox, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     wrong = "pmx_not_the_right_key_123"
-    async with Client(build_server(sandbox.settings(key=wrong))) as client:
+    async with Client(sandbox.server(sandbox.settings(key=wrong))) as client:
         seen = await run_calls(client)
     for text in [*seen, caplog.text]:
         assert wrong not in text
@@ -97,26 +90,27 @@ async def test_neither_key_is_sent_to_the_other_service_nor_shown(caplog: pytest
     caplog.set_level(logging.DEBUG)
     clock = ManualClock()
     recorder = Recorder(create_app(SandboxConfig(), clock))
-    async with running_sandbox(recorder) as url:
-        settings = Settings(
-            parse_api_key=Secret(PARSEBOT_KEY),
-            parse_base_url=url,
-            scraperapi_key=Secret(AIPARSER_KEY),
-            aiparser_base_url=url,
-        )
-        async with Client(build_server(settings)) as client:
-            seen = await run_calls(client)
-            parser_calls: list[tuple[str, dict[str, Any]]] = [
-                ("list_parsers", {}),
-                ("create_parser", {"name": "x", "urls": [url + "/site/catalogue/page-1.html"]}),
-                ("get_parser", {"parser_id": "missing"}),
-                ("parse_url", {"parser_id": "missing", "url": url + "/site/", "scraper_params": {"render": True}}),
-                ("delete_parser", {"parser_id": "missing"}),
-                ("update_parser", {"parser_id": "missing", "remove_fields": ["x"]}),
-            ]
-            for name, arguments in parser_calls:
-                result = await client.call_tool(name, arguments)
-                seen.append(repr(result.structured_content))
+    url = IN_PROCESS_URL
+    settings = Settings(
+        parse_api_key=Secret(PARSEBOT_KEY),
+        parse_base_url=url,
+        scraperapi_key=Secret(AIPARSER_KEY),
+        aiparser_base_url=url,
+    )
+    recording = httpx2.ASGITransport(app=recorder)
+    async with Client(build_server(settings, parsebot_transport=recording, aiparser_transport=recording)) as client:
+        seen = await run_calls(client)
+        parser_calls: list[tuple[str, dict[str, Any]]] = [
+            ("list_parsers", {}),
+            ("create_parser", {"name": "x", "urls": [url + "/site/catalogue/page-1.html"]}),
+            ("get_parser", {"parser_id": "missing"}),
+            ("parse_url", {"parser_id": "missing", "url": url + "/site/", "scraper_params": {"render": True}}),
+            ("delete_parser", {"parser_id": "missing"}),
+            ("update_parser", {"parser_id": "missing", "remove_fields": ["x"]}),
+        ]
+        for name, arguments in parser_calls:
+            result = await client.call_tool(name, arguments)
+            seen.append(repr(result.structured_content))
     parser_paths = ("/parsers", "/parse/")
     assert {path.startswith(parser_paths) for path, *_ in recorder.seen} == {True, False}
     for path, headers, query, body in recorder.seen:

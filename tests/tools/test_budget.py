@@ -9,9 +9,10 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from starlette.responses import HTMLResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parse_mcp.sandbox import BOOKS_API_ID, FAILURE_LAB_ID, SandboxConfig
-from parse_mcp.server import build_server
 from tests.conftest import Sandbox, started
 
 pytestmark = pytest.mark.anyio
@@ -32,7 +33,7 @@ async def structured(client: Client, tool: str, arguments: dict[str, Any]) -> di
 
 async def test_concurrent_calls_share_the_bucket_and_no_429_reaches_the_agent() -> None:
     async with started(SandboxConfig(burst=3, refill_per_minute=60.0)) as sandbox:
-        server = build_server(sandbox.settings(), runtime=sandbox.runtime)
+        server = sandbox.server()
         results: list[dict[str, Any]] = []
         async with Client(server) as client:
             await structured(client, "describe_api", {"scraper_id": BOOKS_API_ID})  # the schema, cached once
@@ -52,7 +53,7 @@ async def test_concurrent_calls_share_the_bucket_and_no_429_reaches_the_agent() 
 async def test_a_wait_longer_than_the_call_may_wait_is_answered_at_once_without_a_request() -> None:
     async with (
         started(SandboxConfig(burst=1, refill_per_minute=1.0)) as sandbox,
-        Client(build_server(sandbox.settings(), runtime=sandbox.runtime)) as client,
+        Client(sandbox.server()) as client,
     ):
         first = await structured(client, "execute_endpoint", LIST_BOOKS)
         second = await structured(client, "execute_endpoint", LIST_BOOKS)
@@ -93,6 +94,36 @@ async def test_a_post_that_may_have_run_is_never_retried(
     assert sandbox.slept == []
 
 
+class GatewayOutage:
+    """The service's edge proxy failing in front of one path: 503 with its own HTML page, no JSON envelope
+    and no account headers, whatever the method. The request may or may not have reached the service."""
+
+    def __init__(self, app: ASGIApp, path: str) -> None:
+        self._app = app
+        self._path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == self._path:
+            page = HTMLResponse("<html><body><h1>503 Service Unavailable</h1></body></html>", status_code=503)
+            await page(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
+
+
+@pytest.mark.parametrize(("endpoint", "attempts", "slept"), [("proxy_error", 3, [0.5, 1.0]), ("scraper_bug", 1, [])])
+async def test_a_gateway_503_is_retried_on_a_get_and_never_on_a_post_that_may_have_run(
+    sandbox: Sandbox, endpoint: str, attempts: int, slept: list[float]
+) -> None:
+    # proxy_error is a GET endpoint of the lab, scraper_bug a POST one: the same answer, two rules.
+    assert sandbox.app is not None
+    behind_outage = replace(sandbox, app=GatewayOutage(sandbox.app, f"/scraper/{FAILURE_LAB_ID}/{endpoint}"))
+    async with Client(behind_outage.server()) as client:
+        result = await structured(client, "execute_endpoint", lab(endpoint))
+    assert result["guidance"]["action"] == "retry_later"
+    assert result["meta"]["attempts"] == attempts
+    assert sandbox.slept == slept
+
+
 async def test_the_third_identical_failure_tells_the_agent_to_stop_and_ask(sandbox: Sandbox, client: Client) -> None:
     results = []
     for _ in range(3):
@@ -117,7 +148,7 @@ async def test_a_quiet_quarter_of_an_hour_starts_the_count_again(sandbox: Sandbo
 
 async def test_a_large_payload_is_cut_to_valid_json_and_says_what_was_left_out(sandbox: Sandbox) -> None:
     settings = replace(sandbox.settings(), max_data_chars=400)
-    async with Client(build_server(settings, runtime=sandbox.runtime)) as client:
+    async with Client(sandbox.server(settings)) as client:
         result = await structured(client, "execute_endpoint", LIST_BOOKS)
     assert result["ok"] is True
     assert result["meta"]["truncated"] is True

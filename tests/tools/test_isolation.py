@@ -13,7 +13,6 @@ from mcp import Client
 
 from parse_mcp.http_security import HttpSecurity, http_security
 from parse_mcp.sandbox import BOOKS_API_ID, DEMO_PASSWORD, DEMO_USERNAME, MEMBERS_API_ID, SandboxConfig
-from parse_mcp.server import build_server
 from parse_mcp.settings import Secret
 from tests.conftest import Sandbox, started
 from tests.test_http_security import bearer, mcp_client, serving
@@ -30,7 +29,7 @@ def security(*tokens: str) -> HttpSecurity:
 
 @asynccontextmanager
 async def served(sandbox: Sandbox, guard: HttpSecurity) -> AsyncIterator[str]:
-    async with serving(guard, build_server(sandbox.settings(), runtime=sandbox.runtime)) as url:
+    async with serving(guard, sandbox.server()) as url:
         yield url
 
 

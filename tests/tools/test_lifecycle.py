@@ -19,7 +19,6 @@ from parse_mcp.sandbox import (
     WEATHER_COPY_TASK_ID,
     WEATHER_LISTING_ID,
 )
-from parse_mcp.server import build_server
 from tests.conftest import Sandbox
 
 pytestmark = pytest.mark.anyio
@@ -117,7 +116,7 @@ async def test_a_build_that_timed_out_is_never_repeated_blindly(sandbox: Sandbox
     def slow(request: httpx2.Request) -> httpx2.Response:
         raise httpx2.ReadTimeout("no answer", request=request)
 
-    server = build_server(sandbox.settings(), parsebot_transport=httpx2.MockTransport(slow), runtime=sandbox.runtime)
+    server = sandbox.server(parsebot_transport=httpx2.MockTransport(slow))
     async with Client(server) as client:
         result = await call(client, "create_api", {"url": sandbox.url + "/site/catalogue/"})
     assert result["guidance"]["action"] == "do_not_retry"

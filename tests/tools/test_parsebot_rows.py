@@ -1,5 +1,5 @@
 """Every row of the contract's Parse.bot failure table, driven through a real MCP client against the
-sandbox on 127.0.0.1, with the exact guidance asserted in both channels."""
+sandbox, with the exact guidance asserted in both channels."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from mcp.types import CallToolResult
 
 from parse_mcp.guidance.classify import seconds_to_utc_midnight
 from parse_mcp.results import ToolResult
+from parse_mcp.runtime import Runtime
 from parse_mcp.sandbox import (
     BOOKS_API_ID,
     BOOKS_TASK_ID,
@@ -24,6 +25,7 @@ from parse_mcp.sandbox import (
 from parse_mcp.server import build_server
 from parse_mcp.settings import Secret, Settings
 from tests.conftest import Sandbox
+from tests.hostile_upstream import SteppingTime
 from tests.text_channel import read, text_of
 
 pytestmark = pytest.mark.anyio
@@ -244,7 +246,7 @@ async def test_each_documented_failure_reaches_the_agent_as_exact_guidance(clien
 
 async def test_a_refused_key_asks_the_user_to_fix_it(sandbox: Sandbox) -> None:
     arguments = books("list_books")
-    async with Client(build_server(sandbox.settings(key="pmx_wrong"))) as wrong:
+    async with Client(sandbox.server(sandbox.settings(key="pmx_wrong"))) as wrong:
         result = await wrong.call_tool("execute_endpoint", arguments)
     assert_guidance(result, arguments, Row(arguments, "ask_user", "account", False, code="unauthorized"))
     assert "PARSE_API_KEY" in str(result.structured_content)
@@ -252,14 +254,14 @@ async def test_a_refused_key_asks_the_user_to_fix_it(sandbox: Sandbox) -> None:
 
 async def test_an_expired_key_asks_the_user_too(sandbox: Sandbox) -> None:
     arguments = books("list_books")
-    async with Client(build_server(sandbox.settings(key=EXPIRED_PARSEBOT_KEY))) as expired:
+    async with Client(sandbox.server(sandbox.settings(key=EXPIRED_PARSEBOT_KEY))) as expired:
         result = await expired.call_tool("execute_endpoint", arguments)
     assert_guidance(result, arguments, Row(arguments, "ask_user", "account", False, code="unauthorized"))
 
 
 async def test_a_wrong_base_path_is_a_bug_report_not_a_retry(sandbox: Sandbox) -> None:
     arguments = books("list_books")
-    async with Client(build_server(sandbox.settings(base_path="/v1"))) as misrouted:
+    async with Client(sandbox.server(sandbox.settings(base_path="/v1"))) as misrouted:
         result = await misrouted.call_tool("execute_endpoint", arguments)
     assert_guidance(result, arguments, Row(arguments, "report_bug", "client", False, code="path_not_found"))
 
@@ -269,7 +271,9 @@ async def test_a_service_that_cannot_be_reached_is_retry_later_on_the_network() 
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     settings = Settings(parse_api_key=Secret("pmx_sandbox"), parse_base_url=f"http://127.0.0.1:{closed_port}")
-    async with Client(build_server(settings)) as unreachable:
+    time = SteppingTime()
+    runtime = Runtime(clock=time.clock, sleep=time.sleep, random=lambda: 0.0)
+    async with Client(build_server(settings, runtime=runtime)) as unreachable:
         result = await unreachable.call_tool("list_apis", {})
     assert result.structured_content is not None
     assert result.structured_content["guidance"] == {
@@ -300,7 +304,7 @@ async def test_an_unknown_tool_gets_the_one_result_shape(client: Client) -> None
 
 
 async def test_a_crash_inside_a_tool_is_reported_as_a_bug_without_its_details(sandbox: Sandbox) -> None:
-    server = build_server(sandbox.settings())
+    server = sandbox.server()
 
     def explode() -> str:
         raise RuntimeError("internal detail pmx_sandbox")
