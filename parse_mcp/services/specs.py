@@ -108,11 +108,14 @@ class Problem:
 
 
 def parse_api_list(document: object) -> list[ApiSpec] | None:
-    """The rows of `GET /sdk/schemas`; None when the document has no list of rows at all."""
+    """The rows of `GET /sdk/schemas`; None when the document has no list of rows at all.
+
+    Parse.bot answers `{"schemas": [...]}` (its SDK requires that member); the other members are read too, so a
+    proxy or an older emulator that renames it still works."""
     rows: object = document
     if isinstance(document, dict):
         rows = next(
-            (document[k] for k in ("apis", "schemas", "items", "data") if isinstance(document.get(k), list)), None
+            (document[k] for k in ("schemas", "apis", "items", "data") if isinstance(document.get(k), list)), None
         )
     if not isinstance(rows, list):
         return None
@@ -126,8 +129,9 @@ def parse_api(row: object) -> ApiSpec | None:
     if not isinstance(scraper_id, str) or not scraper_id:
         return None
     endpoints_raw = row.get("endpoints")
+    enums = _enum_codes(row.get("enums"))
     endpoints = (
-        [e for e in (parse_endpoint(x) for x in endpoints_raw or []) if e is not None]
+        [e for e in (parse_endpoint(x, enums) for x in endpoints_raw or []) if e is not None]
         if isinstance(endpoints_raw, list)
         else []
     )
@@ -141,7 +145,8 @@ def parse_api(row: object) -> ApiSpec | None:
     )
 
 
-def parse_endpoint(raw: object) -> EndpointSpec | None:
+def parse_endpoint(raw: object, enums: Mapping[str, tuple[str, ...]] | None = None) -> EndpointSpec | None:
+    """One endpoint of a row; `enums` are the row's closed value sets by name, which a param may bind."""
     if not isinstance(raw, dict):
         return None
     name = raw.get("name") or raw.get("endpoint_name")
@@ -150,7 +155,7 @@ def parse_endpoint(raw: object) -> EndpointSpec | None:
     method = _str(raw.get("method")).upper()
     params_raw = raw.get("input_params")
     params = (
-        tuple(parse_param(key, value) for key, value in params_raw.items() if isinstance(key, str))
+        tuple(parse_param(key, value, enums) for key, value in params_raw.items() if isinstance(key, str))
         if isinstance(params_raw, dict)
         else ()
     )
@@ -166,7 +171,7 @@ def parse_endpoint(raw: object) -> EndpointSpec | None:
     )
 
 
-def parse_param(name: str, raw: object) -> ParamSpec:
+def parse_param(name: str, raw: object, enums: Mapping[str, tuple[str, ...]] | None = None) -> ParamSpec:
     if isinstance(raw, str):
         return ParamSpec(name=name, type="string", description=raw)
     if not isinstance(raw, dict):
@@ -179,8 +184,34 @@ def parse_param(name: str, raw: object) -> ParamSpec:
         description=_str(raw.get("description")),
         required=raw.get("required") is True and not label.lower().startswith("optional["),
         default=raw.get("default"),
-        choices=tuple(choices) if isinstance(choices, list) and choices else None,
+        choices=tuple(choices) if isinstance(choices, list) and choices else _closed_enum(raw, enums or {}),
     )
+
+
+def _closed_enum(raw: Mapping[str, object], enums: Mapping[str, tuple[str, ...]]) -> tuple[object, ...] | None:
+    """The values of the schema-level enum a param binds, when the row marks the binding `closed` (the value
+    set is then a contract, so a value outside it is refused before a credit is spent); None otherwise."""
+    name = raw.get("enum")
+    if raw.get("closed") is not True or not isinstance(name, str):
+        return None
+    return enums.get(name) or None
+
+
+def _enum_codes(raw: object) -> dict[str, tuple[str, ...]]:
+    """A row's `enums` as name -> wire values: each variant's `code`, else its name in lower case (the SDK's rule)."""
+    if not isinstance(raw, dict):
+        return {}
+    codes: dict[str, tuple[str, ...]] = {}
+    for name, spec in raw.items():
+        values = spec.get("values") if isinstance(spec, dict) else None
+        if isinstance(name, str) and isinstance(values, dict):
+            codes[name] = tuple(_variant_code(variant, body) for variant, body in values.items())
+    return codes
+
+
+def _variant_code(variant: object, body: object) -> str:
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else str(variant).lower()
 
 
 def check_params(endpoint: EndpointSpec, params: Mapping[str, object]) -> list[Problem]:

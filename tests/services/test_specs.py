@@ -60,6 +60,39 @@ def test_a_missing_method_means_post_and_an_odd_row_is_skipped() -> None:
     assert parse_api("not a row") is None
 
 
+def test_the_rows_are_read_from_parse_bots_schemas_member_and_from_the_older_apis_member() -> None:
+    row = {"id": "a", "slug": "a-api", "endpoints": [{"name": "x"}]}
+    for member in ("schemas", "apis"):
+        apis = parse_api_list({member: [row]})
+        assert apis is not None
+        assert [(a.scraper_id, a.slug) for a in apis] == [("a", "a-api")]
+
+
+def test_a_param_bound_to_a_closed_enum_takes_only_its_codes() -> None:
+    row = {
+        "id": "a",
+        "enums": {"Sort": {"values": {"newest": {"code": "new"}, "Oldest": {}}}},
+        "endpoints": [
+            {
+                "name": "list",
+                "method": "GET",
+                "input_params": {
+                    "sort": {"type": "string", "enum": "Sort", "closed": True},
+                    "order": {"type": "string", "enum": "Sort"},
+                },
+            }
+        ],
+    }
+    api = parse_api(row)
+    assert api is not None
+    endpoint = api.endpoint("list")
+    assert endpoint is not None
+    assert check_params(endpoint, {"sort": "new"}) == check_params(endpoint, {"sort": "oldest"}) == []
+    assert [p.field for p in check_params(endpoint, {"sort": "newest"})] == ["sort"]
+    # Without `closed` the enum names values seen, not a contract: anything is sent as it is.
+    assert check_params(endpoint, {"order": "anything"}) == []
+
+
 def test_valid_params_pass() -> None:
     assert ENDPOINT is not None
     assert (
