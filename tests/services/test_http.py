@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import anyio
+import anyio.lowlevel
 import httpx2
 import pytest
 
@@ -21,7 +22,27 @@ def classify(purpose: Purpose, status: int, headers: Mapping[str, str], body: by
 pytestmark = pytest.mark.anyio
 
 
-def client_raising(exc: Exception) -> HttpClient:
+class Backoff:
+    """Waits recorded and not slept, so a retried call costs no real time, on a clock that stands still.
+
+    While `held`, a wait lasts until it is cancelled: calls queued for their turn stay queued."""
+
+    def __init__(self, *, held: bool = False) -> None:
+        self.slept: list[float] = []
+        self.held = held
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        if self.held:
+            await anyio.sleep_forever()
+        await anyio.lowlevel.checkpoint()
+
+    @property
+    def runtime(self) -> Runtime:
+        return Runtime(clock=lambda: 1_800_000_000.0, sleep=self.sleep, random=lambda: 0.0)
+
+
+def client_raising(exc: Exception, backoff: Backoff | None = None) -> HttpClient:
     def handler(request: httpx2.Request) -> httpx2.Response:
         raise exc
 
@@ -32,15 +53,18 @@ def client_raising(exc: Exception) -> HttpClient:
         connect_timeout=1.0,
         classify=classify,
         transport=httpx2.MockTransport(handler),
+        runtime=(backoff or Backoff()).runtime,
     )
 
 
 async def test_a_refused_connection_never_reached_the_service_and_is_safe_to_repeat() -> None:
-    client = client_raising(httpx2.ConnectError("refused"))
+    backoff = Backoff()
+    client = client_raising(httpx2.ConnectError("refused"), backoff)
     with pytest.raises(TransportFailure) as caught:
         await client.send(Request("build", "POST", "/dispatch", creates_work=True))
     assert caught.value.reached is False
     assert caught.value.record.code == "network_read"
+    assert backoff.slept == [0.5, 1.0], "a build that never reached the service was sent again, after backoff"
     await client.aclose()
 
 
@@ -132,6 +156,7 @@ async def test_headers_become_meta_and_the_rate_picture() -> None:
 async def test_calls_cancelled_while_they_wait_their_turn_give_their_tokens_back() -> None:
     # One token a second, none left: each queued call waits a second longer than the one before it.
     headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Burst": "1", "X-RateLimit-Refill-Per-Min": "60"}
+    backoff = Backoff(held=True)
     client = HttpClient(
         "https://api.example.test",
         headers={},
@@ -139,6 +164,7 @@ async def test_calls_cancelled_while_they_wait_their_turn_give_their_tokens_back
         connect_timeout=1.0,
         classify=classify,
         transport=httpx2.MockTransport(lambda request: httpx2.Response(200, json={}, headers=headers)),
+        runtime=backoff.runtime,
     )
     paced = Request("execute", "GET", "/x", paced=True)
     await client.send(paced)
@@ -148,6 +174,9 @@ async def test_calls_cancelled_while_they_wait_their_turn_give_their_tokens_back
                 group.start_soon(client.send, paced)
             await anyio.wait_all_tasks_blocked()
             scope.cancel()
+    assert len(backoff.slept) == 10
+    assert max(backoff.slept) > 10, "the ten calls were queued a second apart"
+    backoff.held = False
     with anyio.fail_after(5):
         fresh = await client.send(paced)
     assert fresh.meta.waited_seconds is not None
