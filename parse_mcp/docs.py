@@ -7,22 +7,31 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mcp.types import Tool
 
 from parse_mcp.guidance.table import ROWS, human_wait
 
+if TYPE_CHECKING:
+    from parse_mcp.settings import Settings
 
-def tools_table(tools: list[Tool]) -> str:
-    lines = ["| tool | what it does | read-only | idempotent | destructive |", "|---|---|---|---|---|"]
-    for tool in tools:
+
+def tools_table(catalogue: Catalogue) -> str:
+    lines = [
+        "| tool | what it does | read-only | idempotent | destructive | listed when |",
+        "|---|---|---|---|---|---|",
+    ]
+    for tool in catalogue.tools:
         hints = tool.annotations
         assert hints is not None, f"{tool.name} has no annotations"
         first = (tool.description or "").strip().splitlines()[0]
+        listed = "`SCRAPERAPI_API_KEY` is set" if tool.name in catalogue.need_scraperapi_key else "always"
         lines.append(
             f"| `{tool.name}` | {first} | {_yes(hints.read_only_hint)} | {_yes(hints.idempotent_hint)} "
-            f"| {_yes(hints.destructive_hint)} |"
+            f"| {_yes(hints.destructive_hint)} | {listed} |"
         )
     return "\n".join(lines)
 
@@ -58,17 +67,36 @@ def _yes(flag: bool | None) -> str:
     return "yes" if flag else "no"
 
 
-async def _tools() -> list[Tool]:
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """Every tool the server can list (as a server with both keys lists them), and which of them it lists
+    only when a ScraperAPI key is configured."""
+
+    tools: list[Tool]
+    need_scraperapi_key: frozenset[str]
+
+
+async def catalogue() -> Catalogue:
+    """Both listings, read through a real MCP client: what a server without keys lists, and one with both."""
+    from parse_mcp.settings import Secret, Settings
+
+    # The keys are never used: listing tools sends nothing upstream.
+    without_keys = await _listed(Settings())
+    every_tool = await _listed(Settings(parse_api_key=Secret("pmx_docs"), scraperapi_key=Secret("docs")))
+    keyless = {tool.name for tool in without_keys}
+    return Catalogue(every_tool, frozenset(tool.name for tool in every_tool if tool.name not in keyless))
+
+
+async def _listed(settings: Settings) -> list[Tool]:
     from mcp import Client
 
     from parse_mcp.server import build_server
-    from parse_mcp.settings import Settings
 
-    async with Client(build_server(Settings())) as client:
+    async with Client(build_server(settings)) as client:
         return list((await client.list_tools()).tools)
 
 
-def render_readme(text: str, tools: list[Tool]) -> str:
+def render_readme(text: str, tools: Catalogue) -> str:
     text = replace_section(text, "tools", tools_table(tools))
     return replace_section(text, "errors", errors_table())
 
@@ -77,7 +105,7 @@ def main() -> int:  # pragma: no cover - a developer's command, checked by the R
     import anyio
 
     path = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
-    path.write_text(render_readme(path.read_text(), anyio.run(_tools)))
+    path.write_text(render_readme(path.read_text(), anyio.run(catalogue)))
     return 0
 
 

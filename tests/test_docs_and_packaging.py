@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 
 from parse_mcp import __version__
-from parse_mcp.docs import render_readme
+from parse_mcp.docs import catalogue, render_readme
 from parse_mcp.prompts import load_templates
 from parse_mcp.server import build_server
 from parse_mcp.settings import Settings
@@ -22,10 +22,28 @@ ROOT = Path(__file__).parent.parent
 
 @pytest.mark.anyio
 async def test_the_readme_tables_match_the_code() -> None:
-    async with Client(build_server(Settings())) as client:
-        tools = list((await client.list_tools()).tools)
     readme = (ROOT / "README.md").read_text()
-    assert render_readme(readme, tools) == readme, "run `python -m parse_mcp.docs` to re-render the README"
+    assert render_readme(readme, await catalogue()) == readme, "run `python -m parse_mcp.docs` to re-render the README"
+
+
+@pytest.mark.anyio
+async def test_the_readme_tool_table_lists_every_tool_and_says_which_need_a_scraperapi_key() -> None:
+    listed = await catalogue()
+    table = (ROOT / "README.md").read_text().split("<!-- tools:start -->")[1].split("<!-- tools:end -->")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(listed.tools) == 21
+    assert listed.need_scraperapi_key == {
+        "create_parser",
+        "get_parser",
+        "list_parsers",
+        "update_parser",
+        "delete_parser",
+        "parse_url",
+        "wait_for_parser",
+    }
+    for row in rows:
+        name = row.split("`")[1]
+        assert row.endswith("| `SCRAPERAPI_API_KEY` is set |") == (name in listed.need_scraperapi_key), row
 
 
 def test_server_json_carries_the_package_version() -> None:
