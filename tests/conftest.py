@@ -27,7 +27,7 @@ from parse_mcp.settings import Secret, Settings
 
 # The address an in-process sandbox answers to. Nothing listens there: a request that missed the transport
 # and went to the network would be refused at once instead of reaching some other local server.
-IN_PROCESS_URL = "http://127.0.0.1:1"
+IN_PROCESS_URL = "http://127.0.0.1:9"
 # How long one look at the tasks may wait before looking again (see `_every_other_task_waits`).
 _LOOK_SECONDS = 0.03
 

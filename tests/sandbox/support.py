@@ -1,4 +1,4 @@
-"""Helpers for talking to a real sandbox over loopback HTTP."""
+"""Helpers for talking to a sandbox app, called in-process through `httpx2.ASGITransport`."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from parse_mcp.sandbox import (
     ManualClock,
     SandboxConfig,
     create_app,
-    running_sandbox,
 )
+from tests.conftest import IN_PROCESS_URL
 
 KEY = {"X-API-Key": PARSEBOT_KEY}
 START_SECONDS_TO_MIDNIGHT = 57_600  # ManualClock() starts at 1_800_000_000, 08:00:00 UTC
@@ -45,11 +45,10 @@ async def sandbox_client(
     clock: ManualClock | None = None,
     headers: Mapping[str, str] = KEY,
 ) -> AsyncIterator[httpx2.AsyncClient]:
-    """A client bound to a fresh sandbox; its requests time out rather than hang."""
-    async with (
-        running_sandbox(create_app(config, clock or ManualClock())) as base_url,
-        httpx2.AsyncClient(base_url=base_url, headers=dict(headers), timeout=10.0) as client,
-    ):
+    """A client of a fresh sandbox, which it calls in-process (no socket: nothing to time out on)."""
+    app = create_app(config, clock or ManualClock())
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url=IN_PROCESS_URL, headers=dict(headers)) as client:
         yield client
 
 

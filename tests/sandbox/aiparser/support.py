@@ -1,4 +1,4 @@
-"""A running AI Parser emulator with the book site beside it, and a client that always sends the key."""
+"""An AI Parser emulator with the book site beside it, called in-process, and a client that always sends the key."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from parse_mcp.sandbox import ManualClock, running_sandbox
+from parse_mcp.sandbox import ManualClock
 from parse_mcp.sandbox.aiparser import AIPARSER_KEY, AiParserConfig, aiparser_routes, render_page
 from parse_mcp.sandbox.site.router import render as render_site
+from tests.conftest import IN_PROCESS_URL
 
 REPLY_SECONDS = 10.0
 GENERATION_SECONDS = 60.0
@@ -110,12 +111,11 @@ class AiParser:
 async def aiparser_sandbox(
     config: AiParserConfig | None = None, clock: ManualClock | None = None
 ) -> AsyncIterator[AiParser]:
+    """An emulator called in-process: it reads pages of the site at the address it is called on."""
     clock = clock or ManualClock()
-    async with (
-        running_sandbox(build_app(config or AiParserConfig(), clock)) as base_url,
-        httpx2.AsyncClient(base_url=base_url, timeout=REPLY_SECONDS) as http,
-    ):
-        yield AiParser(http, clock, base_url)
+    transport = httpx2.ASGITransport(app=build_app(config or AiParserConfig(), clock))
+    async with httpx2.AsyncClient(transport=transport, base_url=IN_PROCESS_URL) as http:
+        yield AiParser(http, clock, IN_PROCESS_URL)
 
 
 def detail(reply: httpx2.Response) -> str:
