@@ -520,6 +520,16 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         summary="The site refused these credentials (HTTP {upstream} on login).",
         next_step="Ask the user for the right credentials; each attempt counts against 3 logins an hour.",
     ),
+    "login_declined": Row(
+        cause="the user declined or cancelled the login form (this server)",
+        action="ask_user",
+        fault="caller",
+        retryable=False,
+        summary="The user closed the login form for API {scraper_id} without logging in{kind_phrase}: nothing was "
+        "sent, and none of the 3 logins an hour was spent.",
+        next_step="Ask the user whether they want to log in; call login again only if they say so.",
+        basis="this server",
+    ),
     "listing_not_found": Row(
         cause="404 on a marketplace listing id or slug",
         action="check_id",

@@ -8,9 +8,10 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult
-from pydantic import AfterValidator, Field
+from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
+from mcp.server.mcpserver import Context, Elicit, Resolve
+from mcp.types import CallToolResult, ClientCapabilities
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from parse_mcp.errors import CallFailed, ErrorRecord, RejectedLocally
 from parse_mcp.guidance.classify import safe_token
@@ -20,7 +21,15 @@ from parse_mcp.meta import Meta
 from parse_mcp.results import ToolResult
 from parse_mcp.services.parsebot import ParseBotClient, SessionCredentials, session_of
 from parse_mcp.services.paths import path_segment
-from parse_mcp.services.specs import MAX_OBJECT_KEYS, EndpointSpec, bounded_object, check_params, condensed, names
+from parse_mcp.services.specs import (
+    MAX_OBJECT_KEYS,
+    EndpointSpec,
+    ParamSpec,
+    bounded_object,
+    check_params,
+    condensed,
+    names,
+)
 from parse_mcp.tools.common import AppState, ToolCall, current_client, run_parsebot, state_of
 
 ScraperId = Annotated[
@@ -200,20 +209,49 @@ def _shape(data: JsonValue) -> str:
     return f"a {type(data).__name__} value"
 
 
+Credentials = Annotated[dict[str, Any], Field(max_length=MAX_OBJECT_KEYS), AfterValidator(bounded_object)]
+
+
+async def ask_for_credentials(
+    scraper_id: str, endpoint: str, credentials: dict[str, Any] | None, ctx: Context[AppState, Any]
+) -> Elicit[BaseModel] | None:
+    """The form that asks the user for the login endpoint's declared fields, so the password goes from the user
+    to this server and never through the model; None when the call gives credentials, or no form can be shown
+    (the client cannot elicit, the key, id or spec is unusable, the hourly logins are spent): `login` then
+    works, or fails, without one."""
+    state = state_of(ctx)
+    if credentials is not None or state.parsebot is None or not supports_form(ctx.client_capabilities):
+        return None
+    if state.logins.wait_before_next(scraper_id, state.runtime.clock()) is not None:
+        return None
+    try:
+        path_segment(scraper_id, "scraper_id")
+        path_segment(endpoint, "endpoint")
+        api = await state.parsebot.api_spec(scraper_id)
+    except CallFailed:
+        return None
+    return credentials_form(scraper_id, api.endpoint(endpoint))
+
+
 async def login(
     scraper_id: ScraperId,
-    credentials: Annotated[
-        dict[str, Any],
-        Field(max_length=MAX_OBJECT_KEYS, description="What the login endpoint takes, e.g. username and password."),
-        AfterValidator(bounded_object),
-    ],
     ctx: Context[AppState, Any],
+    asked: Annotated[ElicitationResult[Any], Resolve(ask_for_credentials)],
+    credentials: Annotated[
+        Credentials | None,
+        Field(
+            description="What the login endpoint takes, e.g. username and password. Leave it out when this client "
+            "can show the user a form (elicitation): the server then asks the user itself, so the password never "
+            "passes through the conversation."
+        ),
+    ] = None,
     endpoint: Annotated[str, Field(min_length=1, max_length=200)] = "login",
 ) -> Annotated[CallToolResult, ToolResult]:
     """Log in to an authenticated Parse.bot API; returns a session handle for execute_endpoint.
 
-    Use it when guidance says login. The session and its key stay in this server. At most 3 attempts
-    an hour per API: ask the user for the credentials rather than guessing.
+    Use it when guidance says login. The session and its key stay in this server; the user types the
+    credentials into a form when the client supports it. At most 3 attempts an hour per API: never
+    guess credentials.
     """
     # The credentials are never part of what is echoed back (next_call, error, breaker key).
     arguments: dict[str, JsonValue] = {"scraper_id": scraper_id, "endpoint": endpoint}
@@ -227,12 +265,87 @@ async def login(
         wait = state.logins.wait_before_next(scraper_id, now)
         if wait is not None:
             raise RejectedLocally(ErrorRecord(code="login_limited", retry_after=float(math.ceil(wait))))
+        given = _credentials_given(asked, credentials)
+        if given is None:
+            # A failure to read the API (a wrong key or id) says more than a missing argument: it goes first.
+            api = await client.api_spec(scraper_id)
+            raise RejectedLocally(_credentials_needed(api.endpoint(endpoint)))
         state.logins.attempted(scraper_id, now)
-        answer, session_made, meta = await client.login(scraper_id, endpoint, credentials)
+        answer, session_made, meta = await client.login(scraper_id, endpoint, given)
         protected = await _protected_endpoint(client, scraper_id)
         return _logged_in(state, scraper_id, answer, session_made, meta, protected=protected)
 
     return await run_parsebot(state, ToolCall("login", arguments), run)
+
+
+def _credentials_given(
+    asked: ElicitationResult[Any], credentials: dict[str, Any] | None
+) -> dict[str, JsonValue] | None:
+    """What the user typed into the form, else the `credentials` argument; a form closed without an answer is
+    the user's choice, refused here before anything is sent or any login attempt is spent."""
+    if not isinstance(asked, AcceptedElicitation):
+        kind = "declined" if asked.action == "decline" else "cancelled"
+        raise RejectedLocally(ErrorRecord(code="login_declined", kind=kind))
+    if isinstance(asked.data, BaseModel):
+        typed: dict[str, JsonValue] = asked.data.model_dump(mode="json", exclude_none=True)
+        return typed
+    return credentials
+
+
+def _credentials_needed(spec: EndpointSpec | None) -> ErrorRecord:
+    declared = [p.name for p in spec.params if safe_token(p.name) == p.name] if spec is not None else []
+    named = f" ({', '.join(declared)})" if declared else ""
+    message = (
+        f"credentials is required: no login form could be shown to the user, so ask the user for the login "
+        f"endpoint's fields{named} and pass them."
+    )
+    return ErrorRecord(code="invalid_arguments", message=message, fields=("credentials",))
+
+
+# -- the login form (elicitation) ----------------------------------------------------------------------
+
+# Fields whose value is a secret: the form marks them `writeOnly` (JSON Schema's mark for a value never shown
+# back), since the elicitation schema has no password format; a client may mask them.
+_SECRET_WORDS = ("password", "passwd", "secret", "token", "pin", "otp", "passcode", "key")
+# What a form can ask: the spec's primitive types (an array or object parameter cannot be typed into a form).
+_FORM_TYPES: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool, "any": str}
+_FORM_DESCRIPTION_LIMIT = 200
+
+
+def supports_form(capabilities: ClientCapabilities | None) -> bool:
+    """Whether the client declared form elicitation (a bare `elicitation: {}`, from before modes, counts)."""
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+def credentials_form(scraper_id: str, spec: EndpointSpec | None) -> Elicit[BaseModel] | None:
+    """A form with the fields the login endpoint declares (its input_params), built from its spec at run time;
+    None when it declares none, or one a form cannot ask."""
+    if spec is None or not spec.params or len(spec.params) > MAX_OBJECT_KEYS:
+        return None
+    fields: dict[str, Any] = {}
+    for param in spec.params:
+        if safe_token(param.name) != param.name or not param.name.isidentifier() or param.name.startswith("_"):
+            return None
+        python_type = _FORM_TYPES.get(param.type)
+        if python_type is None:
+            return None
+        fields[param.name] = _form_field(param, python_type)
+    model = create_model("LoginCredentials", __config__=ConfigDict(extra="forbid", str_max_length=2000), **fields)
+    message = (
+        f"Log in to the Parse.bot API {scraper_id} ({spec.name}). What you type goes to this server and on to "
+        "the API's login only; the assistant never sees it."
+    )
+    return Elicit(message, model)
+
+
+def _form_field(param: ParamSpec, python_type: type) -> tuple[Any, Any]:
+    secret = any(word in param.name.lower() for word in _SECRET_WORDS)
+    extra: dict[str, Any] = {"writeOnly": True} if secret else {}
+    description = " ".join(param.description.split())[:_FORM_DESCRIPTION_LIMIT] or None
+    if param.required:
+        return (python_type, Field(description=description, json_schema_extra=extra or None))
+    return (python_type | None, Field(default=None, description=description, json_schema_extra=extra or None))
 
 
 def _logged_in(

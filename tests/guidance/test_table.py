@@ -50,7 +50,14 @@ def test_no_two_rows_say_the_same_thing() -> None:
 
 
 def test_every_upstream_row_is_reached_by_a_reference_fixture() -> None:
-    local = {"missing_key", "invalid_arguments", "unknown_endpoint", "unknown_session", "internal_error"}
+    local = {
+        "missing_key",
+        "invalid_arguments",
+        "unknown_endpoint",
+        "unknown_session",
+        "login_declined",
+        "internal_error",
+    }
     transport = {"network_read", "network_write"}
     # Named by the classifier from the request's purpose (a login's 401, a listing's 404): see test_classify.
     by_purpose = {"login_refused", "listing_not_found", "task_not_found", "task_not_ready"}
