@@ -6,12 +6,14 @@ On stdio, stdout belongs to the protocol: everything this module logs goes to st
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
@@ -19,7 +21,9 @@ import anyio
 from parse_mcp import __version__
 from parse_mcp.errors import CallFailed, ConfigError
 from parse_mcp.guidance.redact import RedactingFilter
-from parse_mcp.settings import Settings, http_tokens_from_env
+from parse_mcp.guidance.table import CallContext, guide
+from parse_mcp.policy.retry import RetryPolicy
+from parse_mcp.settings import DEFAULT_AIPARSER_BASE_URL, DEFAULT_PARSE_BASE_URL, Settings, http_tokens_from_env
 
 if TYPE_CHECKING:
     from parse_mcp.http_security import HttpSecurity
@@ -28,6 +32,17 @@ logger = logging.getLogger("parse_mcp")
 
 DEFAULT_HTTP_PORT = 8765
 DEFAULT_SANDBOX_PORT = 8787
+# The doctor sends each check once: a person is waiting, and a failure is worth seeing at once.
+ONE_ATTEMPT = RetryPolicy(max_attempts=1)
+# The guidance context of each check: the tool an agent would have called, and the service's own names.
+PARSEBOT_CHECK = CallContext(tool="list_tasks", arguments={}, listed_tools=frozenset())
+AIPARSER_CHECK = CallContext(
+    tool="list_parsers",
+    arguments={},
+    listed_tools=frozenset(),
+    service="ScraperAPI AI Parser",
+    key_variable="SCRAPERAPI_API_KEY",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return anyio.run(run_demo)
         if args.command == "doctor":
-            return anyio.run(_doctor, Settings.from_env(os.environ))
+            return anyio.run(_doctor_for, args.sandbox)
         anyio.run(_serve, args)
         return 0
     except ConfigError as exc:
@@ -56,7 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="parse-mcp", description="MCP server for Parse.bot APIs and ScraperAPI AI parsers."
+        prog="parse-mcp",
+        description="MCP server for Parse.bot APIs and ScraperAPI AI parsers.",
+        epilog=_environment_epilog(),
+        # The epilog is a table: keep its lines as written.
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "command",
@@ -85,23 +104,58 @@ def _parser() -> argparse.ArgumentParser:
         help="http: also accept requests from this browser Origin (scheme://host[:port]; repeatable)",
     )
     parser.add_argument("--sandbox", action="store_true", help="wire the server to the embedded sandbox (no key)")
+    parser.add_argument(
+        "--read-only", action="store_true", help="list only the tools that change nothing and spend no credits"
+    )
+    parser.add_argument(
+        "--toolsets",
+        default=None,
+        metavar="NAMES",
+        help="list only these toolsets, comma-separated: apis, tasks, marketplace, parsers (default: all)",
+    )
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--version", action="version", version=f"parse-mcp {__version__}")
     return parser
 
 
+# Every variable `parse_mcp.settings` reads, as `--help` lists them (a test keeps the two in step).
+ENVIRONMENT = {
+    "PARSE_API_KEY": "Parse.bot key (pmx_...), sent only as the X-API-Key header",
+    "PARSE_API_BASE_URL": f"Parse.bot base URL (default {DEFAULT_PARSE_BASE_URL})",
+    "SCRAPERAPI_API_KEY": "ScraperAPI key; the AI Parser tools are listed only when it is set",
+    "SCRAPERAPI_AIPARSER_URL": f"AI Parser base URL (default {DEFAULT_AIPARSER_BASE_URL})",
+    "PARSE_MCP_HTTP_TOKEN": "bearer token(s) for --transport http, comma-separated; required on a non-loopback --host",
+}
+
+
+def _environment_epilog() -> str:
+    width = max(map(len, ENVIRONMENT))
+    lines = [f"  {name.ljust(width)}  {meaning}" for name, meaning in ENVIRONMENT.items()]
+    return "\n".join(
+        [
+            "environment variables:",
+            *lines,
+            "",
+            "A base URL must be https://, or http:// on a loopback address. Without --sandbox and a key, the",
+            "server still starts and its tools answer ask_user naming the variable to set.",
+        ]
+    )
+
+
 async def _serve(args: argparse.Namespace) -> None:
     # Imported here, not above: `--version`, `sandbox`, `demo` and `doctor` start without the server's modules.
     from parse_mcp.http_security import endpoint_url, serve_http
-    from parse_mcp.server import build_server
+    from parse_mcp.server import build_server, parse_toolsets
 
-    # Judged before anything starts (the sandbox included): an open bind must not serve even briefly.
+    # Judged before anything starts (the sandbox included): an open bind must not serve even briefly, and a
+    # mistyped toolset must not serve fewer tools than meant.
     security = _http_security(args) if args.transport == "http" else None
+    toolsets = parse_toolsets(args.toolsets)
     async with _settings_for(args.sandbox) as settings:
         _scrub_logs(settings)
         for problem in settings.problems() if not settings.sandbox else []:
             logger.warning("%s", problem)
-        server = build_server(settings)
+        server = build_server(settings, read_only=args.read_only, toolsets=toolsets)
         if security is not None:
             port = args.port or DEFAULT_HTTP_PORT
             access = "bearer token required" if security.requires_token else "no token: this machine only"
@@ -157,40 +211,87 @@ async def _run_sandbox_alone(host: str, port: int) -> None:
         await anyio.sleep_forever()
 
 
+async def _doctor_for(sandbox: bool) -> int:
+    async with _settings_for(sandbox) as settings:
+        return await _doctor(settings)
+
+
 async def _doctor(settings: Settings) -> int:
-    """Check each configured key with the cheapest call the service documents."""
+    """Check each configured key with the cheapest call the service documents: one request per key, never
+    repeated (a person waits for the answer), and a failure told as the guidance an agent would get. Then
+    the version, and a client configuration that starts this server as it was checked."""
     from parse_mcp.services.aiparser import AiParserClient
     from parse_mcp.services.parsebot import ParseBotClient
 
+    print(f"parse-mcp {__version__}{' (embedded sandbox)' if settings.sandbox else ''}")
     healthy = True
     print(f"Parse.bot base URL: {settings.parse_base_url}")
     if settings.parse_api_key is None:
         print("  PARSE_API_KEY: not set (the Parse.bot tools will answer ask_user)")
         healthy = False
     else:
-        client = ParseBotClient.from_settings(settings, settings.parse_api_key)
-        try:
-            await client.list_tasks(limit=1)
-            print("  PARSE_API_KEY: accepted (GET /dispatch/tasks answered)")
-        except CallFailed as exc:
-            print(f"  PARSE_API_KEY: the check failed: {exc}")
-            healthy = False
-        finally:
-            await client.aclose()
+        client = ParseBotClient.from_settings(settings, settings.parse_api_key, retry=ONE_ATTEMPT)
+        healthy &= await _check(
+            "PARSE_API_KEY", "GET /dispatch/tasks", client.list_tasks(limit=1), client.aclose, PARSEBOT_CHECK
+        )
     print(f"AI Parser base URL: {settings.aiparser_base_url}")
     if settings.scraperapi_key is None:
         print("  SCRAPERAPI_API_KEY: not set (the AI Parser tools are not listed)")
     else:
-        parsers = AiParserClient.from_settings(settings, settings.scraperapi_key)
-        try:
-            await parsers.list_parsers()
-            print("  SCRAPERAPI_API_KEY: accepted (GET /parsers answered)")
-        except CallFailed as exc:
-            print(f"  SCRAPERAPI_API_KEY: the check failed: {exc}")
-            healthy = False
-        finally:
-            await parsers.aclose()
+        parsers = AiParserClient.from_settings(settings, settings.scraperapi_key, retry=ONE_ATTEMPT)
+        healthy &= await _check(
+            "SCRAPERAPI_API_KEY", "GET /parsers", parsers.list_parsers(), parsers.aclose, AIPARSER_CHECK
+        )
+    print()
+    print('A client configuration (Claude Desktop, Cursor, Claude Code\'s .mcp.json; VS Code calls the key "servers"):')
+    print(json.dumps(client_configuration(settings), indent=2))
     return 0 if healthy else 1
+
+
+async def _check(
+    variable: str, call: str, request: Awaitable[object], close: Callable[[], Awaitable[None]], context: CallContext
+) -> bool:
+    """Await one check; say whether it passed, and on failure what an agent would be told, in words."""
+    try:
+        await request
+    except CallFailed as exc:
+        guidance = guide(exc.record, context)
+        # The sentences an agent would get, then the code (with the HTTP status) for a search or a bug report.
+        print(f"  {variable}: the check failed: {guidance.summary} [{exc}]")
+        print(f"    next step: {guidance.next_step}")
+        return False
+    finally:
+        await close()
+    print(f"  {variable}: accepted ({call} answered)")
+    return True
+
+
+def client_configuration(settings: Settings) -> dict[str, object]:
+    """The `mcpServers` entry that starts this server as configured: keys as placeholders (a key is never
+    printed), base URLs only where they differ from the services' own."""
+    command, args = _launcher()
+    args = [*args, "--sandbox"] if settings.sandbox else args
+    entry: dict[str, object] = {"command": command, "args": args} if args else {"command": command}
+    if not settings.sandbox:
+        env = {"PARSE_API_KEY": "pmx_... (your Parse.bot key)"}
+        if settings.parse_base_url != DEFAULT_PARSE_BASE_URL:
+            env["PARSE_API_BASE_URL"] = settings.parse_base_url
+        if settings.scraperapi_key is not None:
+            env["SCRAPERAPI_API_KEY"] = "... (your ScraperAPI key)"
+        if settings.aiparser_base_url != DEFAULT_AIPARSER_BASE_URL:
+            env["SCRAPERAPI_AIPARSER_URL"] = settings.aiparser_base_url
+        entry["env"] = env
+    return {"mcpServers": {"parse": entry}}
+
+
+def _launcher() -> tuple[str, list[str]]:
+    """How a client should start this server: the installed script by its absolute path (a desktop client
+    does not see a virtual environment's PATH), or `uvx parse-mcp` when this copy is uvx's temporary one."""
+    script = Path(sys.executable).parent / ("parse-mcp.exe" if os.name == "nt" else "parse-mcp")
+    uvx_cache = any(part.startswith("archive-v") for part in script.parts)
+    if script.is_file() and not uvx_cache:
+        return str(script), []
+    return "uvx", ["parse-mcp"]
 
 
 if __name__ == "__main__":  # pragma: no cover

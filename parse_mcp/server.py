@@ -6,7 +6,7 @@ import functools
 import hashlib
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -19,12 +19,13 @@ from mcp.types import CallToolResult, InputRequiredResult, Tool, ToolAnnotations
 from pydantic import ValidationError
 
 from parse_mcp import __version__
-from parse_mcp.errors import ErrorRecord
+from parse_mcp.errors import ConfigError, ErrorRecord
 from parse_mcp.guidance.classify import classify_transport
 from parse_mcp.http_security import principal_of
 from parse_mcp.json_types import JsonValue
 from parse_mcp.policy.breaker import RepeatedFailures
 from parse_mcp.policy.deadline import DEFAULT_CALL_BUDGET_SECONDS, call_budget
+from parse_mcp.policy.progress import CallProgress, reporting_progress
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.prompts import load_templates
 from parse_mcp.results import ToolResult, render
@@ -67,7 +68,8 @@ AIPARSER_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(aiparser.update_parser, "Change an AI parser's fields", _hints(read_only=False, idempotent=False)),
     # The one destructive tool: it is never offered in a next_call.
     ToolSpec(aiparser.delete_parser, "Delete an AI parser", _hints(read_only=False, idempotent=True, destructive=True)),
-    ToolSpec(aiparser.parse_url, "Parse a URL with an AI parser", _hints(read_only=True, idempotent=False)),
+    # Each parse spends credits: not read-only, whatever it leaves unchanged upstream.
+    ToolSpec(aiparser.parse_url, "Parse a URL with an AI parser", _hints(read_only=False, idempotent=False)),
     ToolSpec(aiparser.wait_for_parser, "Wait for an AI parser", _hints(read_only=True, idempotent=True)),
 )
 
@@ -93,6 +95,43 @@ PARSEBOT_TOOLS: tuple[ToolSpec, ...] = (
 )
 
 
+# `--toolsets` (contract section 1): named groups of tools, so a deployment can hand out a subset.
+TOOLSETS: Mapping[str, frozenset[str]] = {
+    "apis": frozenset({"execute_endpoint", "list_apis", "describe_api", "login"}),
+    "tasks": frozenset({"create_api", "list_tasks", "get_task", "wait_for_task", "revise_api"}),
+    "marketplace": frozenset(
+        {"search_marketplace", "get_marketplace_api", "check_updates", "preview_update", "merge_updates"}
+    ),
+    "parsers": frozenset(spec.fn.__name__ for spec in AIPARSER_TOOLS),
+}
+
+
+def parse_toolsets(text: str | None) -> frozenset[str] | None:
+    """`--toolsets apis,marketplace` as toolset names (None: every toolset); an unknown name is a
+    `ConfigError` naming the ones that exist, so a typo never starts a server with fewer tools than meant."""
+    if text is None:
+        return None
+    names = frozenset(name.strip() for name in text.split(",") if name.strip())
+    choices = f"choose from {', '.join(TOOLSETS)}, separated by commas"
+    if not names:
+        raise ConfigError(f"--toolsets names no toolset: {choices}")
+    unknown = sorted(names - TOOLSETS.keys())
+    if unknown:
+        raise ConfigError(f"unknown toolset {', '.join(unknown)}: {choices}")
+    return names
+
+
+def selected(specs: Sequence[ToolSpec], *, read_only: bool, toolsets: Collection[str] | None) -> tuple[ToolSpec, ...]:
+    """The tools a server lists: in the chosen toolsets (all when None) and, under read-only, only the ones
+    whose `readOnlyHint` is true. Both filters combine."""
+    chosen = None if toolsets is None else frozenset().union(*(TOOLSETS[name] for name in toolsets))
+    return tuple(
+        spec
+        for spec in specs
+        if (chosen is None or spec.fn.__name__ in chosen) and (not read_only or spec.annotations.read_only_hint)
+    )
+
+
 class ParseMCPServer(MCPServer[AppState]):
     """`MCPServer` whose every tool result has the contract's shape, even a rejected or crashed call.
 
@@ -114,7 +153,8 @@ class ParseMCPServer(MCPServer[AppState]):
         """One tool call, for one client, under one time budget (contract section 5)."""
         client = client_of(context) if context is not None else LOCAL_CLIENT
         budget = self.call_budget_seconds
-        with acting_for(client), call_budget(self.runtime.clock(), budget):
+        progress = CallProgress(context.report_progress if context is not None else _unreported, self.runtime.clock)
+        with acting_for(client), call_budget(self.runtime.clock(), budget), reporting_progress(progress):
             # The budget is enforced where the call waits or sends; this backstop answers even if something
             # else should ever hang, with the same guidance as a request that ran out of time.
             with anyio.move_on_after(budget + BACKSTOP_GRACE_SECONDS):
@@ -153,6 +193,10 @@ class ParseMCPServer(MCPServer[AppState]):
         # Credentials are never echoed back (a next_call repeating the call would carry the password).
         safe: dict[str, JsonValue] = {k: v for k, v in arguments.items() if isinstance(k, str) and k not in PRIVATE}
         return render(failure(record, self.listed_tools, ToolCall(name, safe)))
+
+
+async def _unreported(_progress: float, _total: float | None, _message: str) -> None:
+    """Outside a client's request (a call made in-process with no context) there is nobody to tell."""
 
 
 # Tools whose request starts paid work: a call cut short may still have started it.
@@ -228,11 +272,21 @@ def build_server(
     runtime: Runtime = REAL_TIME,
     retry: RetryPolicy = DEFAULT_RETRY,
     call_budget_seconds: float = DEFAULT_CALL_BUDGET_SECONDS,
+    read_only: bool = False,
+    toolsets: Collection[str] | None = None,
 ) -> ParseMCPServer:
+    """The server for `settings`. `read_only` and `toolsets` (names from `TOOLSETS`) narrow the tools listed;
+    a tool not listed is not registered at all, so calling it is refused like any unknown tool."""
+    unknown = sorted(set(toolsets or ()) - TOOLSETS.keys())
+    if unknown:
+        raise ConfigError(f"unknown toolset {', '.join(unknown)}: choose from {', '.join(TOOLSETS)}")
     # Parse.bot tools are always listed (without a key they answer ask_user, naming the variable to set);
     # AI Parser tools only with their key, so a Parse.bot-only setup does not pay for them in context.
-    specs = PARSEBOT_TOOLS + (AIPARSER_TOOLS if settings.scraperapi_key is not None else ())
+    available = PARSEBOT_TOOLS + (AIPARSER_TOOLS if settings.scraperapi_key is not None else ())
+    specs = selected(available, read_only=read_only, toolsets=toolsets)
     listed = frozenset(spec.fn.__name__ for spec in specs)
+    if not specs:
+        logger.warning("no tool is listed: the toolsets chosen have no tool this configuration offers")
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:

@@ -136,7 +136,17 @@ async def _run(
     else:
         state.breaker.succeeded(attempt)
         outcome = limit_size(outcome, state.settings.max_data_chars)
-    return render(outcome)
+    return render(offered_only_if_listed(outcome, state.listed_tools))
+
+
+def offered_only_if_listed(outcome: ToolResult, listed_tools: frozenset[str]) -> ToolResult:
+    """The result without its next call, and the sentence asking for it, when this server does not list that
+    tool: under `--read-only` or `--toolsets`, describe_api's ready execute_endpoint or a build's first call
+    may name a tool this client cannot call. The guidance table checks its own calls; this covers the ones
+    the tools build, in one place."""
+    if outcome.next_call is None or outcome.next_call.tool in listed_tools:
+        return outcome
+    return outcome.model_copy(update={"next_call": None, "next_step": None})
 
 
 def failure(
