@@ -6,6 +6,7 @@ import json
 from typing import cast
 
 import anyio
+import httpx2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -28,9 +29,9 @@ from parse_mcp.policy.size import (
     size_of,
 )
 from parse_mcp.results import ToolResult, limit_size, render
-from parse_mcp.sandbox.serve import running_sandbox
 from parse_mcp.server import build_server
 from parse_mcp.settings import Secret, Settings
+from tests.conftest import IN_PROCESS_URL
 from tests.text_channel import read
 
 
@@ -174,20 +175,20 @@ def deep_upstream() -> Starlette:
 
 @pytest.mark.anyio
 async def test_a_deep_answer_reaches_a_real_client_as_the_standard_result() -> None:
-    async with running_sandbox(deep_upstream()) as url:
-        settings = Settings(parse_api_key=Secret("pmx_deep_test_key"), parse_base_url=url)
-        async with Client(build_server(settings)) as client:
-            for depth in DEPTHS:
-                with anyio.fail_after(30):
-                    result = await client.call_tool(
-                        "execute_endpoint", {"scraper_id": "deep", "endpoint": "nest", "params": {"depth": depth}}
-                    )
-                structured = result.structured_content
-                assert structured is not None
-                ToolResult.model_validate(structured)
-                assert (depth, structured["ok"]) == (depth, True)
-                assert depth_of(structured["data"]) == min(depth, MAX_DEPTH)
-                assert read(result).merged() == structured
+    settings = Settings(parse_api_key=Secret("pmx_deep_test_key"), parse_base_url=IN_PROCESS_URL)
+    server = build_server(settings, parsebot_transport=httpx2.ASGITransport(app=deep_upstream()))
+    async with Client(server) as client:
+        for depth in DEPTHS:
+            with anyio.fail_after(30):
+                result = await client.call_tool(
+                    "execute_endpoint", {"scraper_id": "deep", "endpoint": "nest", "params": {"depth": depth}}
+                )
+            structured = result.structured_content
+            assert structured is not None
+            ToolResult.model_validate(structured)
+            assert (depth, structured["ok"]) == (depth, True)
+            assert depth_of(structured["data"]) == min(depth, MAX_DEPTH)
+            assert read(result).merged() == structured
 
 
 def test_a_number_too_long_for_its_share_is_cut_and_the_cut_is_said() -> None:

@@ -1,6 +1,6 @@
 """Upstream text never reaches summary, next_step or next_call, and every free-form argument has a bound.
 
-A stand-in for both services on 127.0.0.1 answers with hostile text wherever the tools read a field
+A stand-in for both services, called in-process, answers with hostile text wherever the tools read a field
 (ids, statuses, errors, names, URLs); the tools must keep it in `data`, fenced in the text channel.
 """
 
@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
 from starlette.applications import Starlette
@@ -18,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from parse_mcp.sandbox.serve import running_sandbox
 from parse_mcp.server import build_server
 from parse_mcp.settings import Secret, Settings
+from tests.conftest import IN_PROCESS_URL
 from tests.text_channel import read
 
 pytestmark = pytest.mark.anyio
@@ -109,15 +110,15 @@ def hostile_app() -> Starlette:
 
 @pytest.fixture
 async def hostile() -> AsyncIterator[Client]:
-    async with running_sandbox(hostile_app()) as url:
-        settings = Settings(
-            parse_api_key=Secret("pmx_hostile_test"),
-            parse_base_url=url,
-            scraperapi_key=Secret("hostile-test-key"),
-            aiparser_base_url=url,
-        )
-        async with Client(build_server(settings)) as client:
-            yield client
+    settings = Settings(
+        parse_api_key=Secret("pmx_hostile_test"),
+        parse_base_url=IN_PROCESS_URL,
+        scraperapi_key=Secret("hostile-test-key"),
+        aiparser_base_url=IN_PROCESS_URL,
+    )
+    upstream = httpx2.ASGITransport(app=hostile_app())
+    async with Client(build_server(settings, parsebot_transport=upstream, aiparser_transport=upstream)) as client:
+        yield client
 
 
 CALLS: list[tuple[str, dict[str, Any]]] = [
