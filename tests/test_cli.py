@@ -1,16 +1,26 @@
-"""The command line: the demo a person reads, the doctor, configuration errors, and a light `--version`."""
+"""The command line: the demo a person reads, the doctor, `--help`, configuration errors, and a light `--version`."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 
 from parse_mcp import __version__
 from parse_mcp.cli import main
+from parse_mcp.sandbox import running_sandbox
+from parse_mcp.settings import Secret, Settings
 from tests.conftest import Sandbox
+
+ROOT = Path(__file__).parent.parent
 
 ACTIONS = [
     "fix_input",
@@ -68,8 +78,75 @@ async def test_the_doctor_reports_a_refused_key_without_showing_it(
 
     assert await _doctor(served_sandbox.settings(key="pmx_wrong_and_secret")) == 1
     out = capsys.readouterr().out
-    assert "the check failed: unauthorized (HTTP 401)" in out
+    assert (
+        "PARSE_API_KEY: the check failed: Parse.bot refused the API key (HTTP 401): it is missing, invalid or "
+        "expired. [unauthorized (HTTP 401)]"
+    ) in out
+    assert "next step: Ask the user to check PARSE_API_KEY" in out
     assert "pmx_wrong_and_secret" not in out
+    entry = _printed_configuration(out)["mcpServers"]["parse"]
+    assert entry["env"]["PARSE_API_KEY"] == "pmx_... (your Parse.bot key)"
+    assert entry["env"]["PARSE_API_BASE_URL"] == served_sandbox.url
+
+
+@pytest.mark.anyio
+async def test_the_doctor_sends_each_check_once_and_tells_a_failure_in_the_guidance_sentences(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from parse_mcp.cli import _doctor
+
+    # A gateway failing without the service's envelope: a call would retry it, the doctor must not.
+    seen: list[str] = []
+
+    async def gateway_down(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["path"])
+        await PlainTextResponse("502 Bad Gateway", status_code=503)(scope, receive, send)
+
+    async with running_sandbox(gateway_down) as url:
+        with anyio.fail_after(10):
+            assert await _doctor(Settings(parse_api_key=Secret("pmx_key"), parse_base_url=url)) == 1
+    assert seen == ["/dispatch/tasks"]
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"parse-mcp {__version__}"
+    assert (
+        "PARSE_API_KEY: the check failed: Parse.bot itself failed (HTTP 503 without its error envelope, such as a "
+        "gateway error). [service_unavailable (HTTP 503)]"
+    ) in out
+    assert "next step: Wait 15 s, then make the same call again unchanged." in out
+
+
+def test_the_doctor_checks_the_embedded_sandbox_and_prints_a_configuration_that_starts_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("PARSE_API_KEY", "SCRAPERAPI_API_KEY", "PARSE_API_BASE_URL", "SCRAPERAPI_AIPARSER_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["doctor", "--sandbox"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"parse-mcp {__version__} (embedded sandbox)"
+    assert "PARSE_API_KEY: accepted (GET /dispatch/tasks answered)" in out
+    assert "SCRAPERAPI_API_KEY: accepted (GET /parsers answered)" in out
+    entry = _printed_configuration(out)["mcpServers"]["parse"]
+    assert entry == {"command": entry["command"], "args": ["--sandbox"]}
+    # This test runs from the project's virtual environment, where the script is installed.
+    assert Path(entry["command"]).is_file()
+    assert Path(entry["command"]).name == "parse-mcp"
+
+
+def _printed_configuration(out: str) -> dict[str, Any]:
+    """The JSON the doctor prints last."""
+    configuration: dict[str, Any] = json.loads(out[out.index("\n{\n") :])
+    return configuration
+
+
+def test_help_lists_every_environment_variable_the_settings_read(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    epilog = capsys.readouterr().out.split("environment variables:")[1]
+    read = set(re.findall(r'"((?:PARSE|SCRAPERAPI)_[A-Z_]+)"', (ROOT / "parse_mcp" / "settings.py").read_text()))
+    listed = set(re.findall(r"^  ((?:PARSE|SCRAPERAPI)_[A-Z_]+) ", epilog, re.MULTILINE))
+    assert read == listed
+    assert len(read) >= 5
 
 
 def test_the_doctor_says_what_is_missing(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
