@@ -27,6 +27,7 @@ from parse_mcp.guidance.redact import Redactor
 from parse_mcp.meta import Meta, RateSnapshot, read_meta, read_rate
 from parse_mcp.policy.deadline import time_left
 from parse_mcp.policy.pacing import Go, Pacer, Refuse
+from parse_mcp.policy.progress import announce, retrying_in, waiting_for_rate_limit
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy, retry_delay
 from parse_mcp.policy.size import loads_bounded
 from parse_mcp.runtime import REAL_TIME, Runtime
@@ -159,6 +160,7 @@ class HttpClient:
                 failure.meta = failure.meta.with_attempts(attempts, waited)
                 raise failure
             logger.info("%s %s: %s, retrying in %.2f s", request.method, request.path, failure.record.code, delay)
+            await announce(retrying_in(delay))
             await self._sleep(delay)
             waited += delay
 
@@ -178,8 +180,10 @@ class HttpClient:
                 await self._answered.wait()
 
     async def _wait_holding(self, go: Go, seconds: float) -> None:
-        """Sleep before sending; a call cancelled meanwhile gives its reservation back."""
+        """Sleep before sending, telling a client that asked for progress; a call cancelled meanwhile gives its
+        reservation back."""
         try:
+            await announce(waiting_for_rate_limit(seconds))
             await self._sleep(seconds)
         except anyio.get_cancelled_exc_class():
             self._pacer.release(self._clock(), go)

@@ -17,6 +17,7 @@ from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
+from parse_mcp.policy import progress
 from parse_mcp.policy.deadline import time_left
 from parse_mcp.results import ToolResult
 from parse_mcp.runtime import Runtime
@@ -71,8 +72,18 @@ async def wait_until_settled(
         elapsed = runtime.clock() - started
         if status != reported:
             reported = status
-            await ctx.report_progress(min(elapsed, budget_seconds), budget_seconds, f"{label}: {status}")
+            await _report(ctx, min(elapsed, budget_seconds), budget_seconds, f"{label}: {status}")
         left = budget_seconds - elapsed
         if settled(status) or left <= 0:
             return Waited(document, meta, status, settled(status), elapsed)
         await runtime.sleep(min(poll_seconds, left))
+
+
+async def _report(ctx: Context[Any, Any], done: float, total: float, message: str) -> None:
+    # Through the call's progress when there is one: the transport reports its waits there too, and the
+    # values a client receives must keep increasing.
+    call = progress.current()
+    if call is not None:
+        await call.report(done, total, message)
+    else:
+        await ctx.report_progress(done, total, message)
