@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo serve test lint bench clean
+.PHONY: setup clients demo serve test lint bench clean
 
 # The package holds its version (pyproject reads it there): a new version reinstalls, so the metadata follows.
 $(BIN)/parse-mcp: pyproject.toml parse_mcp/__init__.py
@@ -13,6 +13,17 @@ $(BIN)/parse-mcp: pyproject.toml parse_mcp/__init__.py
 	@touch $@
 
 setup: $(BIN)/parse-mcp
+
+# MCP clients written by others (the MCP Inspector CLI, the conformance suite) at the versions the lock file
+# pins; tests/test_real_clients.py runs them. npm writes node_modules/.package-lock.json on every install, so a
+# lock file newer than it means the installed clients are stale. Their install scripts are not needed (the
+# Inspector's only one installs its own sources' sub-packages) and are not run.
+CLIENTS := clients/node_modules/.package-lock.json
+$(CLIENTS): clients/package.json clients/package-lock.json
+	npm ci --prefix clients --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+clients: $(CLIENTS)
 
 demo: setup                 ## the guided tour on the embedded sandbox
 	$(BIN)/parse-mcp demo
@@ -26,11 +37,11 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo --no-cache   # the import contracts in pyproject.toml
 
-test: lint                  ## lint, types, then the whole test suite with coverage
+test: lint clients          ## lint, types, then the whole test suite with coverage (real clients included)
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report
 
 clean:
-	rm -rf $(VENV) .coverage build dist
+	rm -rf $(VENV) .coverage build dist clients/node_modules
