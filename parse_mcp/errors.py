@@ -66,6 +66,7 @@ ErrorCode = Literal[
     "invalid_arguments",
     "unknown_endpoint",
     "unknown_session",
+    "login_declined",
     "internal_error",
 ]
 
