@@ -34,7 +34,7 @@ from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.sessions import LoginAttempts, SessionStore
 from parse_mcp.settings import Settings
-from parse_mcp.tools import aiparser, marketplace, parsebot, tasks
+from parse_mcp.tools import aiparser, marketplace, parsebot, resources, tasks
 from parse_mcp.tools.common import LOCAL_CLIENT, AppState, ToolCall, acting_for, failure
 
 logger = logging.getLogger(__name__)
@@ -337,4 +337,12 @@ def build_server(
         )
     for template in load_templates():
         server.add_prompt(template.as_prompt())
+    # The schemas are Parse.bot's: with the Parse.bot tools left out, so is the resource that mirrors them.
+    if listed & TOOLSETS["apis"]:
+        server.resource(
+            resources.API_SCHEMA_URI,
+            title=resources.API_SCHEMA_TITLE,
+            description=resources.API_SCHEMA_DESCRIPTION,
+            mime_type="application/json",
+        )(resources.api_schema)
     return server
