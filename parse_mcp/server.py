@@ -13,9 +13,18 @@ from typing import Any
 
 import anyio
 import httpx2
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.types import CallToolResult, InputRequiredResult, Tool, ToolAnnotations
+from mcp.types import (
+    CallToolResult,
+    CompleteRequestParams,
+    CompleteResult,
+    Completion,
+    InputRequiredResult,
+    Tool,
+    ToolAnnotations,
+)
 from pydantic import ValidationError
 
 from parse_mcp import __version__
@@ -36,6 +45,7 @@ from parse_mcp.sessions import LoginAttempts, SessionStore
 from parse_mcp.settings import Settings
 from parse_mcp.tools import aiparser, marketplace, parsebot, resources, tasks
 from parse_mcp.tools.common import LOCAL_CLIENT, AppState, ToolCall, acting_for, failure
+from parse_mcp.tools.completions import MAX_VALUES, complete
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +156,15 @@ class ParseMCPServer(MCPServer[AppState]):
         self.listed_tools = listed_tools
         self.runtime = runtime
         self.call_budget_seconds = call_budget_seconds
+        # Registered on the low-level server, as the SDK's own `completion()` decorator does, but with the request
+        # context: completions read what this connection's clients have already cached.
+        self._lowlevel_server.add_request_handler("completion/complete", CompleteRequestParams, self._complete)
+
+    async def _complete(self, ctx: ServerRequestContext[AppState], params: CompleteRequestParams) -> CompleteResult:
+        known = (params.context.arguments if params.context is not None else None) or {}
+        values = complete(ctx.lifespan_context.parsebot, params.argument.name, params.argument.value, known)
+        shown = values[:MAX_VALUES]
+        return CompleteResult(completion=Completion(values=shown, total=len(values), has_more=len(values) > len(shown)))
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None

@@ -91,6 +91,10 @@ class ParseBotClient:
         self._apis[(scraper_id, version)] = api
         return api, reply.meta
 
+    def known_apis(self) -> list[ApiSpec]:
+        """The APIs this client has already read (list_apis, describe_api), without asking the service."""
+        return [spec for (_, version), spec in self._apis.items() if version is None]
+
     def cached_spec(self, scraper_id: str, version: int | None = None) -> ApiSpec | None:
         """The spec this client already holds, without asking the service (for guidance after a failure)."""
         return self._apis.get((scraper_id, version))
