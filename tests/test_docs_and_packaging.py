@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import tomllib
 from importlib.metadata import version
 from pathlib import Path
@@ -108,3 +109,81 @@ async def test_prompts_are_served_and_render_with_their_arguments() -> None:
     text = rendered.messages[0].content.text  # type: ignore[union-attr]
     assert "The endpoint `get_book` of the API `api-1` fails." in text
     assert '{"slug": "x"}' in text
+
+
+def test_server_json_names_the_repository_the_package_points_to() -> None:
+    server = json.loads((ROOT / "server.json").read_text())
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    assert server["repository"] == {"url": urls["Repository"], "source": "github"}
+    # The registry's name for a GitHub-verified server is io.github.<owner>/<repository>.
+    owner, repository = urls["Repository"].removeprefix("https://github.com/").split("/")
+    assert server["name"] == f"io.github.{owner}/{repository}"
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(f"\n{heading}\n")
+    level = heading.split(" ")[0]
+    ends = [text.find(f"\n{marker} ", start + 1) for marker in ("#" * n for n in range(1, len(level) + 1))]
+    return text[start : min((end for end in ends if end != -1), default=len(text))]
+
+
+def _fenced(text: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", text, re.DOTALL)
+
+
+def test_every_client_setup_in_the_readme_has_a_sandbox_variant_and_its_json_pastes() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for client in ("Claude Code", "Claude Desktop", "Cursor", "VS Code"):
+        section = _section(readme, f"### {client}")
+        assert "--sandbox" in section, client
+        for block in _fenced(section, "json"):
+            json.loads(block)
+    vscode = json.loads(_fenced(_section(readme, "### VS Code"), "json")[0])
+    prompts = {entry["id"]: entry for entry in vscode["inputs"]}
+    assert all(entry["type"] == "promptString" and entry["password"] is True for entry in prompts.values())
+    used = set(re.findall(r"\$\{input:([^}]+)\}", json.dumps(vscode["servers"])))
+    assert used
+    assert used <= set(prompts)
+    assert {server["type"] for server in vscode["servers"].values()} == {"stdio"}
+    desktop = _section(readme, "### Claude Desktop")
+    for path in ("~/Library/Application Support/Claude/", "%APPDATA%\\Claude\\", "~/.config/Claude/"):
+        assert path in desktop
+    assert "claude mcp add --transport stdio" in _section(readme, "### Claude Code")
+    troubleshooting = _section(readme, "## Troubleshooting")
+    for symptom in ("No tools are listed", "ask_user", "401 or 421", "stdout", "Timeouts"):
+        assert symptom in troubleshooting
+
+
+def test_the_pypi_description_shows_the_readme_client_setups_word_for_word() -> None:
+    readme = (ROOT / "README.md").read_text()
+    pypi = (ROOT / "docs" / "pypi.md").read_text()
+    setups = [block for block in _fenced(pypi, "(?:sh|json)") if "mcpServers" in block or "claude mcp" in block]
+    setups += [block for block in _fenced(pypi, "json") if '"servers"' in block]
+    assert len(setups) == 3
+    for block in setups:
+        assert block in readme
+    assert f"mcp-name: {json.loads((ROOT / 'server.json').read_text())['name']}" in pypi
+
+
+def test_every_parse_mcp_command_the_docs_show_is_one_the_cli_accepts() -> None:
+    from parse_mcp.cli import _parser
+
+    shown = 0
+    for doc in (ROOT / "README.md", ROOT / "docs" / "pypi.md"):
+        for block in _fenced(doc.read_text(), "sh"):
+            for line in block.splitlines():
+                words = shlex.split(line.split("  #")[0])
+                while words and "=" in words[0]:
+                    words.pop(0)  # VARIABLE=value before the command
+                if words[:1] == ["uvx"]:
+                    words.pop(0)
+                if words[:1] != ["parse-mcp"]:
+                    continue
+                shown += 1
+                if {"--version", "--help"} & set(words):  # these answer and exit
+                    with pytest.raises(SystemExit) as exited:
+                        _parser().parse_args(words[1:])
+                    assert exited.value.code == 0, line
+                else:
+                    _parser().parse_args(words[1:])
+    assert shown >= 15
