@@ -142,8 +142,10 @@ async def test_parsing_with_a_failed_parser_says_to_recreate_it(sandbox: Sandbox
     assert result["next_call"] is None
     status = await call(client, "get_parser", {"parser_id": parser_id})
     reason = status["data"]["error"]
-    assert reason and result["error"]["message"] == reason, "the status document's error, in error"
-    assert reason not in result["summary"] and reason not in result["next_step"]
+    assert reason
+    assert result["error"]["message"] == reason, "the status document's error, in error"
+    assert reason not in result["summary"]
+    assert reason not in result["next_step"]
 
 
 async def test_a_refused_update_of_a_version_still_generating_waits_for_that_version(
