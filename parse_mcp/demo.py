@@ -18,6 +18,7 @@ from mcp import Client
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.types import CallToolResult, TextContent
 
+from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.sandbox import (
     BOOKS_API_ID,
     BOOKS_TASK_ID,
@@ -27,6 +28,7 @@ from parse_mcp.sandbox import (
     MEMBERS_API_ID,
     PARSEBOT_KEY,
     QUOTES_API_ID,
+    Clock,
     SandboxConfig,
     create_app,
     running_sandbox,
@@ -91,7 +93,7 @@ DAILY_CAP = (
 
 # Short build, revision and generation times, so that a person watches the whole tour in well under a minute.
 DEMO_CONFIG = SandboxConfig(
-    queue_seconds=1.0, build_seconds=3.0, revision_seconds=3.0, aiparser=AiParserConfig(generation_seconds=3.0)
+    queue_seconds=0.5, build_seconds=2.0, revision_seconds=2.0, aiparser=AiParserConfig(generation_seconds=1.5)
 )
 
 
@@ -130,11 +132,13 @@ def _style() -> Style:
     return Style(sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb")
 
 
-async def run_demo() -> int:
+async def run_demo(*, clock: Clock | None = None, runtime: Runtime = REAL_TIME) -> int:
+    """The tour, on real time by default; tests pass one clock for the sandbox and the server and run it on
+    virtual time, so its builds and waits cost no real seconds."""
     style = _style()
-    async with running_sandbox(create_app(DEMO_CONFIG)) as base_url:
+    async with running_sandbox(create_app(DEMO_CONFIG, clock)) as base_url:
         settings = sandbox_settings(base_url)
-        async with Client(build_server(settings)) as client:
+        async with Client(build_server(settings, runtime=runtime)) as client:
             print(style.title("parse-mcp demo") + style.dim(f"  (sandbox at {base_url}, a real MCP client)"))
             await _discovery(client, style)
             await _failures(client, style)

@@ -22,6 +22,9 @@ from parse_mcp.policy.deadline import time_left
 from parse_mcp.results import ToolResult
 from parse_mcp.runtime import Runtime
 
+# Polls start a second apart and space out with the time already waited, up to every 5 s: short work is
+# noticed within a second, long work costs a read every 5 s (each read spends a request of the budget).
+FIRST_POLL_SECONDS = 1.0
 POLL_SECONDS = 5.0
 # Time kept back from the call's budget for the last read and the answer, so a long wait ends in a
 # keep-waiting answer rather than in a read cut short by the budget.
@@ -76,7 +79,8 @@ async def wait_until_settled(
         left = budget_seconds - elapsed
         if settled(status) or left <= 0:
             return Waited(document, meta, status, settled(status), elapsed)
-        await runtime.sleep(min(poll_seconds, left))
+        interval = min(poll_seconds, max(FIRST_POLL_SECONDS, elapsed / 2))
+        await runtime.sleep(min(interval, left))
 
 
 async def _report(ctx: Context[Any, Any], done: float, total: float, message: str) -> None:
