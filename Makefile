@@ -39,7 +39,7 @@ lint: setup
 
 test: lint clients          ## lint, types, then the whole test suite with coverage (real clients included)
 	$(BIN)/coverage erase
-	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage run -m pytest -n auto   # one worker a core; coverage measures the workers too
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report
 

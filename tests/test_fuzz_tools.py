@@ -60,8 +60,8 @@ SHAPE = frozenset({"ok", "summary", "next_step", "next_call", "meta"})
 
 
 def intended_paths(tool: str, arguments: Mapping[str, Any]) -> set[str]:
-    """Every path `tool` may send with these arguments: its own, each id as one encoded segment, plus the
-    fixed lookups a Parse.bot tool may make to sharpen its guidance."""
+    """Every path `tool` may send with these arguments: its own and those of the look-ups that sharpen its
+    guidance (a parser's status; the fixed ones of a Parse.bot tool), each id as one encoded segment."""
 
     def seg(name: str, default: str | None = None) -> str | None:
         value = arguments.get(name, default)
@@ -97,7 +97,8 @@ def intended_paths(tool: str, arguments: Mapping[str, Any]) -> set[str]:
         "update_parser": [("/parsers", parser, *version)],
         "delete_parser": [("/parsers", parser)],
         "wait_for_parser": [("/parsers", parser, *version)],
-        "parse_url": [("/parse", parser, *version)],
+        # The parser's status, read after a 400 to tell "still generating" from "failed" (the evidence step).
+        "parse_url": [("/parse", parser, *version), ("/parsers", parser, *version)],
     }
     # A path whose id is missing or not a string is not a path this tool can send.
     own = {"/".join(parts) for parts in paths[tool] if all(part is not None for part in parts)}  # type: ignore[arg-type]
