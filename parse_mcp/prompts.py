@@ -6,7 +6,8 @@ then `---`, then the text, with `$name` placeholders (`string.Template`, so JSON
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -14,6 +15,8 @@ from pathlib import Path
 from string import Template
 
 from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
+
+_CODE = re.compile(r"`([a-z_]+)`")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,11 @@ class PromptTemplate:
     def render(self, values: dict[str, str]) -> str:
         filled = {arg.name: values.get(arg.name) or "(not given)" for arg in self.arguments}
         return Template(self.body).safe_substitute(filled)
+
+    def tools_named(self, tools: Iterable[str]) -> frozenset[str]:
+        """Which of `tools` the text names (as `name` in backticks): a prompt is offered only with all of them."""
+        named = set(_CODE.findall(self.body))
+        return frozenset(tool for tool in tools if tool in named)
 
     def as_prompt(self) -> Prompt:
         def render(**values: str) -> str:

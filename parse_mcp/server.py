@@ -354,8 +354,11 @@ def build_server(
             # derived once (`output_schema`), instead of the SDK deriving the same one again for each tool.
             structured_output=False,
         )
+    every_tool = [spec.fn.__name__ for spec in PARSEBOT_TOOLS + AIPARSER_TOOLS]
     for template in load_templates():
-        server.add_prompt(template.as_prompt())
+        # A prompt that walks an agent through a tool this server does not list would send it astray.
+        if template.tools_named(every_tool) <= listed:
+            server.add_prompt(template.as_prompt())
     # The schemas are Parse.bot's: with the Parse.bot tools left out, so is the resource that mirrors them.
     if listed & TOOLSETS["apis"]:
         server.resource(

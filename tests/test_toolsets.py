@@ -154,3 +154,16 @@ def test_the_cli_stops_at_an_unknown_toolset_with_exit_code_2(capsys: pytest.Cap
     err = capsys.readouterr().err
     assert "unknown toolset shopping" in err
     assert "apis, tasks, marketplace, parsers" in err
+
+
+async def test_a_prompt_is_offered_only_when_every_tool_it_walks_through_is_listed(sandbox: Sandbox) -> None:
+    async with Client(server_for(sandbox)) as client:
+        everything = {prompt.name for prompt in (await client.list_prompts()).prompts}
+    async with Client(server_for(sandbox, toolsets={"parsers"})) as client:
+        parsers_only = {prompt.name for prompt in (await client.list_prompts()).prompts}
+    async with Client(server_for(sandbox, toolsets={"apis", "tasks"})) as client:
+        repair = {prompt.name for prompt in (await client.list_prompts()).prompts}
+    assert everything == {"recover_from_failed_call", "build_api_for_site", "repair_broken_endpoint"}
+    assert parsers_only == set(), "every prompt walks through Parse.bot tools"
+    assert "repair_broken_endpoint" in repair
+    assert "build_api_for_site" not in repair, "it searches the marketplace, which is not listed"
