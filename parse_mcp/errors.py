@@ -67,6 +67,7 @@ ErrorCode = Literal[
     "unknown_endpoint",
     "unknown_session",
     "login_declined",
+    "state_unavailable",
     "internal_error",
 ]
 

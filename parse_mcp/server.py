@@ -32,7 +32,6 @@ from parse_mcp.errors import ConfigError, ErrorRecord
 from parse_mcp.guidance.classify import classify_transport
 from parse_mcp.http_security import principal_of
 from parse_mcp.json_types import JsonValue
-from parse_mcp.policy.breaker import RepeatedFailures
 from parse_mcp.policy.deadline import DEFAULT_CALL_BUDGET_SECONDS, call_budget
 from parse_mcp.policy.progress import CallProgress, reporting_progress
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
@@ -41,8 +40,8 @@ from parse_mcp.results import ToolResult, render
 from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.services.parsebot import ParseBotClient
-from parse_mcp.sessions import LoginAttempts, SessionStore
 from parse_mcp.settings import Settings
+from parse_mcp.state import opened_stores
 from parse_mcp.tools import aiparser, marketplace, parsebot, resources, tasks
 from parse_mcp.tools.common import LOCAL_CLIENT, AppState, ToolCall, acting_for, failure
 from parse_mcp.tools.completions import MAX_VALUES, complete
@@ -320,16 +319,18 @@ def build_server(
                 settings, settings.scraperapi_key, transport=aiparser_transport, runtime=runtime, retry=retry
             )
         try:
-            yield AppState(
-                settings,
-                parsebot_client,
-                aiparser_client,
-                SessionStore(runtime.clock),
-                LoginAttempts(),
-                listed,
-                RepeatedFailures(),
-                runtime,
-            )
+            # Memory, or Redis when the settings name it: chosen once, here, for the server's lifetime.
+            async with opened_stores(settings, runtime.clock) as stores:
+                yield AppState(
+                    settings,
+                    parsebot_client,
+                    aiparser_client,
+                    stores.sessions,
+                    stores.logins,
+                    listed,
+                    stores.streaks,
+                    runtime,
+                )
         finally:
             for client in (parsebot_client, aiparser_client):
                 if client is not None:

@@ -10,7 +10,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from parse_mcp.errors import ConfigError
 from parse_mcp.guidance.redact import Redactor, redactor_for
@@ -28,6 +28,13 @@ DEFAULT_CONNECT_TIMEOUT_SECONDS = 10.0
 # characters RFC 6750 allows in a bearer token, so it travels in a header unchanged.
 MIN_HTTP_TOKEN_CHARS = 16
 _BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+DEFAULT_REDIS_PREFIX = "parse-mcp"
+_REDIS_PREFIX = re.compile(r"[A-Za-z0-9\-_.]{1,64}")
+# The session secret is a key, not a password: random, and long enough that deriving from it adds nothing
+# an attacker could guess.
+MIN_SESSION_SECRET_CHARS = 32
 
 
 class Secret:
@@ -64,10 +71,25 @@ class Settings:
     max_data_chars: int = DEFAULT_MAX_DATA_CHARS
     sandbox: bool = False
     http_tokens: tuple[Secret, ...] = ()
+    # Shared state (contract section 1): with a Redis URL, the account's state lives there, and the login
+    # sessions with it, sealed under the session secrets (`parse_mcp.state.sealing`).
+    redis_url: Secret | None = None
+    redis_prefix: str = DEFAULT_REDIS_PREFIX
+    session_secrets: tuple[Secret, ...] = ()
 
     def __post_init__(self) -> None:
         check_base_url("PARSE_API_BASE_URL", self.parse_base_url)
         check_base_url("SCRAPERAPI_AIPARSER_URL", self.aiparser_base_url)
+        if self.redis_url is not None:
+            check_redis_url(self.redis_url)
+            check_redis_prefix(self.redis_prefix)
+            if not self.session_secrets:
+                raise ConfigError(
+                    "PARSE_MCP_SESSION_SECRET is required with PARSE_MCP_REDIS_URL: Redis then holds the login "
+                    "sessions, sealed with it. Use at least "
+                    f"{MIN_SESSION_SECRET_CHARS} random characters, e.g. from "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+                )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -78,12 +100,20 @@ class Settings:
             scraperapi_key=_secret(env.get("SCRAPERAPI_API_KEY")),
             aiparser_base_url=_url(env.get("SCRAPERAPI_AIPARSER_URL"), DEFAULT_AIPARSER_BASE_URL),
             http_tokens=http_tokens_from_env(env),
+            redis_url=_secret(env.get("PARSE_MCP_REDIS_URL")),
+            redis_prefix=(env.get("PARSE_MCP_REDIS_PREFIX") or "").strip() or DEFAULT_REDIS_PREFIX,
+            session_secrets=session_secrets_from_env(env),
         )
 
     def redactor(self) -> Redactor:
-        """What scrubs every secret this process holds (both keys, the HTTP tokens) out of copied text."""
-        held = (self.parse_api_key, self.scraperapi_key, *self.http_tokens)
-        return redactor_for(secret.reveal() for secret in held if secret is not None)
+        """What scrubs every secret this process holds (both keys, the HTTP tokens, the Redis URL and its
+        password, the session secrets) out of copied text."""
+        held = (self.parse_api_key, self.scraperapi_key, *self.http_tokens, self.redis_url, *self.session_secrets)
+        revealed = [secret.reveal() for secret in held if secret is not None]
+        password = urlsplit(self.redis_url.reveal()).password if self.redis_url is not None else None
+        # Both spellings of the password: as written in the URL (percent-encoded) and as sent to Redis.
+        passwords = [password, unquote(password)] if password else []
+        return redactor_for([*revealed, *passwords])
 
     def problems(self) -> list[str]:
         """What is missing, in sentences for stderr at start-up (empty when everything is configured)."""
@@ -118,6 +148,45 @@ def http_tokens_from_env(env: Mapping[str, str]) -> tuple[Secret, ...]:
             )
         found.append(Secret(token))
     return tuple(dict.fromkeys(found))
+
+
+def session_secrets_from_env(env: Mapping[str, str]) -> tuple[Secret, ...]:
+    """`PARSE_MCP_SESSION_SECRET`: one secret, or several separated by commas (the first seals new sessions,
+    every one opens old ones: how a secret is rotated without logging everyone out)."""
+    found: list[Secret] = []
+    for position, raw in enumerate((env.get("PARSE_MCP_SESSION_SECRET") or "").split(","), start=1):
+        secret = raw.strip()
+        if not secret:
+            continue
+        if len(secret) < MIN_SESSION_SECRET_CHARS:
+            raise ConfigError(
+                f"PARSE_MCP_SESSION_SECRET: secret {position} has {len(secret)} characters; use at least "
+                f"{MIN_SESSION_SECRET_CHARS}, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+            )
+        found.append(Secret(secret))
+    return tuple(dict.fromkeys(found))
+
+
+def check_redis_url(url: Secret) -> None:
+    """Refuse a Redis URL redis-py would not read as Redis; the message never repeats the URL (it may hold a
+    password)."""
+    parts = urlsplit(url.reveal())
+    if parts.scheme not in REDIS_SCHEMES:
+        shown = f"{parts.scheme}://" if parts.scheme else "no scheme"
+        raise ConfigError(f"PARSE_MCP_REDIS_URL must start with redis://, rediss:// or unix://, got {shown}.")
+    if parts.scheme == "unix" and not parts.path:
+        raise ConfigError("PARSE_MCP_REDIS_URL: a unix:// URL needs the socket's path, e.g. unix:///run/redis.sock.")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ConfigError(
+            f"PARSE_MCP_REDIS_URL: a {parts.scheme}:// URL needs a host, e.g. {parts.scheme}://127.0.0.1:6379/0."
+        )
+
+
+def check_redis_prefix(prefix: str) -> None:
+    if not _REDIS_PREFIX.fullmatch(prefix):
+        raise ConfigError(
+            f"PARSE_MCP_REDIS_PREFIX may hold only letters, digits and - _ . (at most 64), got {prefix[:80]!r}."
+        )
 
 
 def check_base_url(variable: str, url: str) -> None:

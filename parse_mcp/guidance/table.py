@@ -246,6 +246,8 @@ class Row:
 UPSTREAM_BACKOFF_SECONDS: Final = 30.0
 SERVICE_BACKOFF_SECONDS: Final = 15.0
 NETWORK_BACKOFF_SECONDS: Final = 5.0
+# A Redis that went away is usually back within seconds (a restart, a failover); the client reconnects by itself.
+STATE_BACKOFF_SECONDS: Final = 5.0
 BURST_FALLBACK_SECONDS: Final = 5.0
 
 _WAIT_NOW = "Wait {wait}, then make the same call again unchanged."
@@ -652,6 +654,18 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "(a handle works only for the client that logged in).",
         next_step="Call login for this API to get a new session handle, then call again with it.",
         next_call=NextCallSpec(tool="login", arguments={"scraper_id": Arg("scraper_id")}),
+        basis="this server",
+    ),
+    "state_unavailable": Row(
+        cause="the shared state (Redis) did not answer (this server)",
+        action="retry_later",
+        fault="service",
+        retryable=True,
+        wait=Wait(default_seconds=STATE_BACKOFF_SECONDS),
+        summary="This server's shared state (Redis) did not answer, so it cannot tell what it holds for this call "
+        "(such as a session); nothing was sent to {service} and nothing was spent.",
+        next_step=_WAIT_NOW,
+        next_call=SAME_CALL,
         basis="this server",
     ),
     "internal_error": Row(

@@ -21,13 +21,13 @@ from parse_mcp.errors import CallFailed, ErrorRecord
 from parse_mcp.guidance.table import CallContext, Evidence, Guidance, guide, stop_after_repeats
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
-from parse_mcp.policy.breaker import STOP_AFTER, RepeatedFailures
+from parse_mcp.policy.breaker import STOP_AFTER
 from parse_mcp.results import ToolResult, limit_size, render
 from parse_mcp.runtime import Runtime
 from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.services.parsebot import ParseBotClient
-from parse_mcp.sessions import LoginAttempts, SessionStore
 from parse_mcp.settings import Settings
+from parse_mcp.state import FailureStreaks, LoginAttempts, SessionStore
 from parse_mcp.tools.evidence import aiparser_evidence, parsebot_evidence
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class AppState:
     sessions: SessionStore
     logins: LoginAttempts
     listed_tools: frozenset[str]
-    breaker: RepeatedFailures
+    breaker: FailureStreaks
     runtime: Runtime
 
 
@@ -120,7 +120,7 @@ async def _run(
 ) -> CallToolResult:
     if client is None:
         return render(failure(ErrorRecord(code="missing_key"), state.listed_tools, call, service=service))
-    attempt = state.breaker.begin(current_client(), call.tool, call.arguments, state.runtime.clock())
+    attempt = await state.breaker.begin(current_client(), call.tool, call.arguments, state.runtime.clock())
     try:
         outcome = await action(client)
     except CallFailed as exc:
@@ -128,13 +128,13 @@ async def _run(
         # from here on it is only explained.
         evidence = await find_evidence(client, exc.record) if find_evidence is not None else Evidence()
         guidance = guide(exc.record, _context(state.listed_tools, call, service, evidence))
-        count = state.breaker.failed(attempt, guidance.code, state.runtime.clock())
+        count = await state.breaker.failed(attempt, guidance.code, state.runtime.clock())
         if count >= STOP_AFTER:
             guidance = stop_after_repeats(guidance, count)
         outcome = _decided_failure(exc.record, guidance, evidence, exc.meta)
         logger.info("%s failed: %s", call.tool, guidance.code)
     else:
-        state.breaker.succeeded(attempt)
+        await state.breaker.succeeded(attempt)
         outcome = limit_size(outcome, state.settings.max_data_chars)
     return render(offered_only_if_listed(outcome, state.listed_tools))
 

@@ -75,7 +75,7 @@ async def execute_endpoint(
     async def run(client: ParseBotClient) -> ToolResult:
         credentials = None
         if session is not None:
-            credentials = state.sessions.get(current_client(), session, scraper_id)
+            credentials = await state.sessions.get(current_client(), session, scraper_id)
             if credentials is None:
                 raise RejectedLocally(ErrorRecord(code="unknown_session", fields=("session",)))
         spec = await _endpoint_spec(client, scraper_id, endpoint, snapshot_version)
@@ -93,7 +93,7 @@ async def execute_endpoint(
         session_made = session_of(data)
         if session_made is not None and isinstance(data, dict):
             # A login endpoint called directly: its session stays here, as with the login tool.
-            return _logged_in(state, scraper_id, data, session_made, meta, protected=None)
+            return await _logged_in(state, scraper_id, data, session_made, meta, protected=None)
         return ToolResult.success(f"{endpoint} returned {_shape(data)}.", data, meta)
 
     return await run_parsebot(state, ToolCall("execute_endpoint", arguments), run)
@@ -222,7 +222,7 @@ async def ask_for_credentials(
     state = state_of(ctx)
     if credentials is not None or state.parsebot is None or not supports_form(ctx.client_capabilities):
         return None
-    if state.logins.wait_before_next(scraper_id, state.runtime.clock()) is not None:
+    if await state.logins.wait_before_next(scraper_id, state.runtime.clock()) is not None:
         return None
     try:
         path_segment(scraper_id, "scraper_id")
@@ -262,20 +262,24 @@ async def login(
         path_segment(scraper_id, "scraper_id")
         path_segment(endpoint, "endpoint")
         now = state.runtime.clock()
-        wait = state.logins.wait_before_next(scraper_id, now)
-        if wait is not None:
-            raise RejectedLocally(ErrorRecord(code="login_limited", retry_after=float(math.ceil(wait))))
+        _refuse_when_capped(await state.logins.wait_before_next(scraper_id, now))
         given = _credentials_given(asked, credentials)
         if given is None:
             # A failure to read the API (a wrong key or id) says more than a missing argument: it goes first.
             api = await client.api_spec(scraper_id)
             raise RejectedLocally(_credentials_needed(api.endpoint(endpoint)))
-        state.logins.attempted(scraper_id, now)
+        # Checked again as it is counted: another process may have taken the last attempt while the form was open.
+        _refuse_when_capped(await state.logins.claim(scraper_id, now))
         answer, session_made, meta = await client.login(scraper_id, endpoint, given)
         protected = await _protected_endpoint(client, scraper_id)
-        return _logged_in(state, scraper_id, answer, session_made, meta, protected=protected)
+        return await _logged_in(state, scraper_id, answer, session_made, meta, protected=protected)
 
     return await run_parsebot(state, ToolCall("login", arguments), run)
+
+
+def _refuse_when_capped(wait: float | None) -> None:
+    if wait is not None:
+        raise RejectedLocally(ErrorRecord(code="login_limited", retry_after=float(math.ceil(wait))))
 
 
 def _credentials_given(
@@ -348,7 +352,7 @@ def _form_field(param: ParamSpec, python_type: type) -> tuple[Any, Any]:
     return (python_type | None, Field(default=None, description=description, json_schema_extra=extra or None))
 
 
-def _logged_in(
+async def _logged_in(
     state: AppState,
     scraper_id: str,
     answer: dict[str, JsonValue],
@@ -359,7 +363,7 @@ def _logged_in(
 ) -> ToolResult:
     """Keep a login answer's session here, under a handle only this client can use; answer with the handle."""
     expires_at = _expiry(answer, state.runtime.clock())
-    handle = state.sessions.add(current_client(), scraper_id, session, expires_at)
+    handle = await state.sessions.add(current_client(), scraper_id, session, expires_at)
     data: JsonValue = {"session": handle, "expires_at": _iso(expires_at), "data": answer.get("data")}
     next_call = None
     if protected is not None:

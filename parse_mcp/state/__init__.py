@@ -1,0 +1,70 @@
+"""State that outlives one tool call: one interface per kind, two stores each, chosen once at start-up.
+
+    kind                    interface         in memory (default)      in Redis (PARSE_MCP_REDIS_URL)
+    login sessions          SessionStore      MemorySessionStore       RedisSessionStore (sealed, with TTL)
+    login cap per API       LoginAttempts     MemoryLoginAttempts      RedisLoginAttempts (one Lua script)
+    breaker streaks         FailureStreaks    MemoryFailureStreaks     RedisFailureStreaks
+
+What belongs to the account (the login cap) is shared by every process on one key when Redis is set; what
+belongs to a client (sessions, streaks) stays that client's, in whichever process it calls. The Redis module,
+and `redis` and `cryptography` with it, are imported only when Redis is configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from parse_mcp.settings import Settings
+from parse_mcp.state.faults import StateUnavailable
+from parse_mcp.state.logins import LoginAttempts, MemoryLoginAttempts
+from parse_mcp.state.sessions import MemorySessionStore, SessionStore
+from parse_mcp.state.streaks import FailureStreaks, MemoryFailureStreaks
+
+if TYPE_CHECKING:
+    from parse_mcp.state.redis_stores import SharedRedis
+
+__all__ = [
+    "FailureStreaks",
+    "LoginAttempts",
+    "SessionStore",
+    "StateUnavailable",
+    "Stores",
+    "memory_stores",
+    "opened_stores",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    sessions: SessionStore
+    logins: LoginAttempts
+    streaks: FailureStreaks
+    # The Redis connection and key names, for the stores built on top (pacing, the HTTP event store); None in memory.
+    shared: SharedRedis | None = None
+
+
+def memory_stores(clock: Callable[[], float]) -> Stores:
+    return Stores(MemorySessionStore(clock), MemoryLoginAttempts(), MemoryFailureStreaks())
+
+
+@asynccontextmanager
+async def opened_stores(settings: Settings, clock: Callable[[], float]) -> AsyncIterator[Stores]:
+    """The stores these settings choose, open for the server's lifetime (the Redis connection closed after)."""
+    if settings.redis_url is None:
+        yield memory_stores(clock)
+        return
+    # Here, not at the top: only a Redis deployment loads redis and cryptography.
+    from parse_mcp.state.redis_stores import (
+        RedisFailureStreaks,
+        RedisLoginAttempts,
+        RedisSessionStore,
+        redis_stores,
+    )
+
+    async with redis_stores(settings) as (shared, sealer):
+        yield Stores(
+            RedisSessionStore(shared, sealer, clock), RedisLoginAttempts(shared), RedisFailureStreaks(shared), shared
+        )

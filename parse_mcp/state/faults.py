@@ -1,0 +1,13 @@
+"""The one failure a shared store adds: it could not be reached."""
+
+from __future__ import annotations
+
+from parse_mcp.errors import ErrorRecord, RejectedLocally
+
+
+class StateUnavailable(RejectedLocally):
+    """The shared state (Redis) did not answer in time: nothing was sent upstream, nothing was spent, and no
+    answer about the state (such as "this session does not exist") can be given honestly."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorRecord(code="state_unavailable"))

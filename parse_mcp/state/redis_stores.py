@@ -1,0 +1,263 @@
+"""The stores in Redis: one picture of the account's state for every process and replica on one key.
+
+Imported only when `PARSE_MCP_REDIS_URL` is set (it brings `redis` and `cryptography`). Every command has a
+short socket timeout and at most one quick reconnection, so a Redis that went away costs a call about a
+second, never a hang; redis-py opens a new connection by itself on the next command once Redis is back.
+A failure to reach Redis is `StateUnavailable` (`retry_later`, fault `service`), except in the breaker,
+which fails open: a count it cannot read is no reason to refuse a call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from parse_mcp.json_types import JsonValue
+from parse_mcp.policy.breaker import MIN_GAP_SECONDS, WINDOW_SECONDS, Attempt
+from parse_mcp.services.parsebot import SessionCredentials
+from parse_mcp.settings import Secret, Settings
+from parse_mcp.state.faults import StateUnavailable
+from parse_mcp.state.keys import Keyspace, digest
+from parse_mcp.state.logins import LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS
+from parse_mcp.state.sealing import Sealer
+from parse_mcp.state.sessions import StoredSession, new_handle
+
+logger = logging.getLogger(__name__)
+
+# Redis on the same network answers in about a millisecond: a second without an answer means it is gone.
+SOCKET_TIMEOUT_SECONDS = 1.0
+# A session with no expiry from the service still leaves Redis eventually, as it would leave a restarted process.
+SESSION_TTL_SECONDS = 7 * 24 * 3600
+
+
+def connect(url: str) -> Redis:
+    """A client for `url` that never makes a call wait long: one retry at once (a connection dropped by a
+    Redis restart is replaced), then the error."""
+    return Redis.from_url(
+        url,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 1),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SharedRedis:
+    """The connection and the account's key names, for every store kept in Redis (the next ones too)."""
+
+    client: Redis
+    keys: Keyspace
+
+
+@contextmanager
+def reaching_redis(what: str) -> Iterator[None]:
+    """Turn any failure to talk to Redis into `StateUnavailable`; the log says what, never the URL."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        logger.warning("Redis unavailable while %s: %s", what, type(exc).__name__)
+        raise StateUnavailable() from exc
+
+
+@asynccontextmanager
+async def redis_stores(settings: Settings) -> AsyncIterator[tuple[SharedRedis, Sealer]]:
+    """The connection for these settings (which must name Redis and a session secret), closed at the end."""
+    if settings.redis_url is None or not settings.session_secrets:
+        raise ValueError("Redis stores need PARSE_MCP_REDIS_URL and PARSE_MCP_SESSION_SECRET")
+    upstream_key = settings.parse_api_key or settings.scraperapi_key or Secret("")
+    client = connect(settings.redis_url.reveal())
+    try:
+        yield (
+            SharedRedis(client, Keyspace.for_key(settings.redis_prefix, upstream_key.reveal())),
+            Sealer([secret.reveal() for secret in settings.session_secrets]),
+        )
+    finally:
+        await client.aclose()
+
+
+# -- login sessions --------------------------------------------------------------------------------------
+
+
+class RedisSessionStore:
+    """Each session under a hash of its handle, sealed whole (client, API, session id and key, expiry), with a
+    TTL: Redis holds nothing readable without the session secret, not even which client logged in."""
+
+    def __init__(self, shared: SharedRedis, sealer: Sealer, clock: Callable[[], float]) -> None:
+        self._redis = shared.client
+        self._keys = shared.keys
+        self._sealer = sealer
+        self._clock = clock
+
+    async def add(self, client: str, scraper_id: str, credentials: SessionCredentials, expires_at: float | None) -> str:
+        handle = new_handle()
+        record = {
+            "client": client,
+            "scraper_id": scraper_id,
+            "session_id": credentials.session_id,
+            "encryption_key": credentials.encryption_key.reveal(),
+            "expires_at": expires_at,
+        }
+        ttl = SESSION_TTL_SECONDS if expires_at is None else max(1, math.ceil(expires_at - self._clock()))
+        with reaching_redis("keeping a session"):
+            await self._redis.set(self._key(handle), self._sealer.seal(json.dumps(record).encode()), ex=ttl)
+        return handle
+
+    async def get(self, client: str, handle: str, scraper_id: str) -> SessionCredentials | None:
+        with reaching_redis("looking a session up"):
+            sealed = await self._redis.get(self._key(handle))
+        stored = _unsealed(self._sealer, sealed) if isinstance(sealed, bytes) else None
+        if stored is None or not stored.usable_by(client, scraper_id, self._clock()):
+            return None
+        return stored.credentials
+
+    def _key(self, handle: str) -> str:
+        return self._keys.key("session", digest(handle))
+
+
+def _unsealed(sealer: Sealer, sealed: bytes) -> StoredSession | None:
+    plain = sealer.open(sealed)
+    if plain is None:
+        return None
+    record = json.loads(plain)
+    expires_at = record.get("expires_at")
+    return StoredSession(
+        client=str(record["client"]),
+        scraper_id=str(record["scraper_id"]),
+        credentials=SessionCredentials(str(record["session_id"]), Secret(str(record["encryption_key"]))),
+        expires_at=float(expires_at) if isinstance(expires_at, int | float) else None,
+    )
+
+
+# -- the login cap ---------------------------------------------------------------------------------------
+
+# The attempts of one API inside the window, as a sorted set scored by time. Trim, count, and (when asked and
+# allowed) add, in one script: Redis runs it alone, so two processes never both take the last attempt.
+# Returns nil when an attempt is allowed, else the seconds to wait (as text: Lua would cut a number to an int).
+_LOGIN_SCRIPT = """
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count >= limit then
+  local freeing = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
+  return tostring(tonumber(freeing[2]) + window - now)
+end
+if ARGV[4] == '1' then
+  redis.call('ZADD', KEYS[1], now, ARGV[5])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+end
+return false
+"""
+
+
+class RedisLoginAttempts:
+    def __init__(self, shared: SharedRedis, limit: int = LOGIN_ATTEMPTS, window: float = LOGIN_WINDOW_SECONDS) -> None:
+        self._keys = shared.keys
+        self._script = shared.client.register_script(_LOGIN_SCRIPT)
+        self._limit = limit
+        self._window = window
+
+    async def wait_before_next(self, scraper_id: str, now: float) -> float | None:
+        return await self._run(scraper_id, now, claim=False)
+
+    async def claim(self, scraper_id: str, now: float) -> float | None:
+        return await self._run(scraper_id, now, claim=True)
+
+    async def _run(self, scraper_id: str, now: float, *, claim: bool) -> float | None:
+        member = f"{now!r}:{secrets.token_hex(4)}"  # two attempts at the same instant are two attempts
+        arguments = (repr(now), repr(self._window), self._limit, "1" if claim else "0", member)
+        with reaching_redis("counting logins"):
+            wait = await self._script(keys=[self._keys.key("logins", scraper_id)], args=arguments)
+        return None if wait is None else max(0.0, float(wait))
+
+
+# -- the repeated-failure breaker ------------------------------------------------------------------------
+
+
+class RedisFailureStreaks:
+    """Each client's streaks under a hash of (client, tool, arguments), with the breaker's window as TTL; the
+    order marks come from one counter, so starts and ends are ordered across processes as within one.
+
+    Reading and writing a streak are two steps: two failures of one call ending at the same moment in two
+    processes may count once, which is the breaker's rule for concurrent duplicates anyway."""
+
+    def __init__(self, shared: SharedRedis, window_seconds: float = WINDOW_SECONDS) -> None:
+        self._redis = shared.client
+        self._keys = shared.keys
+        self._window = window_seconds
+
+    async def begin(self, client: str, tool: str, arguments: Mapping[str, object], now: float) -> Attempt:
+        try:
+            with reaching_redis("marking a call's start"):
+                mark = await self._redis.incr(self._keys.key("breaker", "marks"))
+        except StateUnavailable:
+            mark = -1  # fails open: this call will not be counted as a repeat
+        return Attempt(client, tool, arguments, int(mark), now)
+
+    async def failed(self, attempt: Attempt, code: str, now: float) -> int:
+        key = self._keys.key("breaker", digest(streak_name(attempt)))
+        try:
+            with reaching_redis("counting a failure"):
+                ended = await self._redis.incr(self._keys.key("breaker", "marks"))
+                raw = await self._redis.get(key)
+                previous = Streak.from_json(raw) if isinstance(raw, bytes) else None
+                streak = next_streak(previous, attempt, code, now, int(ended), self._window)
+                await self._redis.set(key, streak.to_json(), ex=max(1, math.ceil(self._window)))
+        except StateUnavailable:
+            return 1
+        return streak.count
+
+    async def succeeded(self, attempt: Attempt) -> None:
+        try:
+            with reaching_redis("ending a streak"):
+                await self._redis.delete(self._keys.key("breaker", digest(streak_name(attempt))))
+        except StateUnavailable:
+            return
+
+
+@dataclass(frozen=True, slots=True)
+class Streak:
+    code: str
+    count: int
+    last: float
+    ended: int
+
+    def to_json(self) -> str:
+        return json.dumps({"code": self.code, "count": self.count, "last": self.last, "ended": self.ended})
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Streak | None:
+        data: JsonValue = json.loads(raw)
+        if not isinstance(data, dict):
+            return None
+        code, count, last, ended = data.get("code"), data.get("count"), data.get("last"), data.get("ended")
+        if not (isinstance(code, str) and isinstance(count, int) and isinstance(last, int | float)):
+            return None
+        return cls(code, count, float(last), ended if isinstance(ended, int) else -1)
+
+
+def next_streak(previous: Streak | None, attempt: Attempt, code: str, now: float, ended: int, window: float) -> Streak:
+    """`RepeatedFailures.failed`'s rule on a stored streak: the same code inside the window continues it, and
+    only a call made after the last counted failure was read adds to it."""
+    if previous is None or previous.code != code or now - previous.last > window:
+        previous = Streak(code, 0, now, ended)
+    follows = attempt.started > previous.ended and attempt.started_at - previous.last >= MIN_GAP_SECONDS
+    if previous.count == 0 or follows:
+        return Streak(code, previous.count + 1, now, ended)
+    return Streak(code, previous.count, now, previous.ended)
+
+
+def streak_name(attempt: Attempt) -> str:
+    arguments = json.dumps(attempt.arguments, sort_keys=True, default=str)
+    return "\x00".join((attempt.client, attempt.tool, arguments))
