@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup clients demo serve test lint bench clean
+.PHONY: setup clients redis-server demo serve test lint bench clean
 
 # The package holds its version (pyproject reads it there): a new version reinstalls, so the metadata follows.
 $(BIN)/parse-mcp: pyproject.toml parse_mcp/__init__.py
@@ -25,6 +25,21 @@ $(CLIENTS): clients/package.json clients/package-lock.json
 
 clients: $(CLIENTS)
 
+# The tests of shared state run a real Redis (tests/redis_server.py starts its own instance on a free port).
+# Installed with apt-get when it is missing and this machine allows it; otherwise one line says what to install.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -qq redis-server >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null && apt-get install -y -qq redis-server >/dev/null)) && \
+	    echo "installed redis-server with apt-get" || \
+	    { echo "apt-get could not install redis-server: install it (Debian/Ubuntu: apt-get install redis-server)" >&2; exit 1; }; \
+	  else \
+	    echo "make test needs redis-server: install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)" >&2; \
+	    exit 1; \
+	  fi; \
+	}
+
 demo: setup                 ## the guided tour on the embedded sandbox
 	$(BIN)/parse-mcp demo
 
@@ -37,7 +52,7 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo --no-cache   # the import contracts in pyproject.toml
 
-test: lint clients          ## lint, types, then the whole test suite with coverage (real clients included)
+test: lint clients redis-server   ## lint, types, then the whole test suite with coverage (real clients included)
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest -n auto   # one worker a core; coverage measures the workers too
 	$(BIN)/coverage combine --quiet
