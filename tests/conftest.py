@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -24,6 +24,7 @@ from parse_mcp.sandbox import PARSEBOT_KEY, ManualClock, SandboxConfig, create_a
 from parse_mcp.sandbox.aiparser import AIPARSER_KEY
 from parse_mcp.server import ParseMCPServer, build_server
 from parse_mcp.settings import Secret, Settings
+from tests.redis_server import RedisServer
 
 # The address an in-process sandbox answers to. Nothing listens there: a request that missed the transport
 # and went to the network would be refused at once instead of reaching some other local server.
@@ -169,3 +170,11 @@ async def served_sandbox(sandbox_config: SandboxConfig) -> AsyncIterator[Sandbox
 async def client(sandbox: Sandbox) -> AsyncIterator[Client]:
     async with Client(sandbox.server(), raise_exceptions=True) as connected:
         yield connected
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server for this test worker, on a free port with its own directory; tests keep apart by
+    key prefix. A test that stops Redis starts its own `RedisServer` instead."""
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server

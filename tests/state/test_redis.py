@@ -1,0 +1,172 @@
+"""What only the Redis store promises: one state for several processes and replicas, nothing readable at
+rest, accounts kept apart, and a Redis that goes away and comes back costs calls a clear retry, not a hang."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+import redis
+from mcp import Client
+
+from parse_mcp.sandbox import DEMO_PASSWORD, DEMO_USERNAME, MEMBERS_API_ID
+from parse_mcp.services.parsebot import SessionCredentials
+from parse_mcp.settings import Secret, Settings
+from parse_mcp.state import opened_stores
+from parse_mcp.state.logins import LOGIN_ATTEMPTS
+from tests.conftest import Sandbox
+from tests.redis_server import RedisServer
+from tests.state.conftest import SESSION_SECRET, Clock, fresh_prefix, redis_settings
+from tests.test_http_security import bearer, mcp_client, serving
+from tests.tools.test_isolation import TOKENS, security
+
+pytestmark = pytest.mark.anyio
+
+CREDENTIALS = {"username": DEMO_USERNAME, "password": DEMO_PASSWORD}
+PROFILE = {"scraper_id": MEMBERS_API_ID, "endpoint": "get_profile", "params": {}}
+
+
+def raw_contents(server: RedisServer, prefix: str) -> list[bytes]:
+    """Every key under the prefix, and every value it holds, exactly as Redis stores them."""
+    found: list[bytes] = []
+    with redis.Redis(host="127.0.0.1", port=server.port) as client:
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            found.append(key)
+            kind = client.type(key)
+            if kind == b"string":
+                found.append(client.get(key) or b"")
+            elif kind == b"zset":
+                found.extend(member for member, _ in client.zrange(key, 0, -1, withscores=True))
+    return found
+
+
+async def test_redis_holds_no_session_id_encryption_key_handle_or_upstream_key_in_clear(
+    redis_server: RedisServer, clock: Clock
+) -> None:
+    prefix = fresh_prefix()
+    settings = redis_settings(redis_server.url, prefix, key="pmx_secret_account_key")
+    credentials = SessionCredentials("sid-plain-4Rt7", Secret("enc-plain-8Yu2"))
+    async with opened_stores(settings, clock) as stores:
+        handle = await stores.sessions.add("client-a", MEMBERS_API_ID, credentials, None)
+        assert await stores.logins.claim(MEMBERS_API_ID, clock.now) is None
+
+    stored = b"\n".join(raw_contents(redis_server, prefix))
+
+    assert stored.count(b"\n") >= 2  # a session, and the login count (its key and its member)
+    for secret in ("sid-plain-4Rt7", "enc-plain-8Yu2", handle, "pmx_secret_account_key", "client-a", SESSION_SECRET):
+        assert secret.encode() not in stored
+
+
+async def test_two_processes_on_one_redis_share_sessions_and_the_login_cap(
+    redis_server: RedisServer, clock: Clock
+) -> None:
+    settings = redis_settings(redis_server.url, fresh_prefix())
+    credentials = SessionCredentials("sid-1", Secret("enc-1"))
+    async with opened_stores(settings, clock) as first, opened_stores(settings, clock) as second:
+        handle = await first.sessions.add("client-a", "api-1", credentials, None)
+        for stores in (first, second, first):
+            assert await stores.logins.claim("api-1", clock.now) is None
+
+        assert await second.sessions.get("client-a", handle, "api-1") == credentials
+        assert await second.sessions.get("client-b", handle, "api-1") is None
+        assert await second.logins.claim("api-1", clock.now) is not None
+        assert await first.logins.claim("api-1", clock.now) is not None
+
+
+async def test_accounts_sharing_one_redis_never_see_each_others_state(redis_server: RedisServer, clock: Clock) -> None:
+    prefix = fresh_prefix()
+    one = redis_settings(redis_server.url, prefix, key="pmx_account_one")
+    two = redis_settings(redis_server.url, prefix, key="pmx_account_two")
+    async with opened_stores(one, clock) as first, opened_stores(two, clock) as second:
+        handle = await first.sessions.add("client-a", "api-1", SessionCredentials("sid", Secret("enc")), None)
+        for _ in range(LOGIN_ATTEMPTS):
+            assert await first.logins.claim("api-1", clock.now) is None
+
+        assert await second.sessions.get("client-a", handle, "api-1") is None
+        assert await second.logins.claim("api-1", clock.now) is None
+
+
+async def test_sessions_sealed_under_another_secret_are_not_found(redis_server: RedisServer, clock: Clock) -> None:
+    settings = redis_settings(redis_server.url, fresh_prefix())
+    rotated = dataclasses.replace(settings, session_secrets=(Secret("another-secret-" + "x" * 32),))
+    async with opened_stores(settings, clock) as first, opened_stores(rotated, clock) as second:
+        handle = await first.sessions.add("client-a", "api-1", SessionCredentials("sid", Secret("enc")), None)
+
+        assert await second.sessions.get("client-a", handle, "api-1") is None
+
+
+def shared(sandbox: Sandbox, url: str, prefix: str) -> Settings:
+    base = sandbox.settings()
+    return dataclasses.replace(
+        base, redis_url=Secret(url), redis_prefix=prefix, session_secrets=(Secret(SESSION_SECRET),)
+    )
+
+
+async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    with anyio.fail_after(15):
+        result = await client.call_tool(tool, arguments)
+    assert result.structured_content is not None
+    content: dict[str, Any] = result.structured_content
+    return content
+
+
+async def test_a_login_through_one_replica_works_through_another_for_the_same_client_and_for_no_other(
+    sandbox: Sandbox, redis_server: RedisServer
+) -> None:
+    settings = shared(sandbox, redis_server.url, fresh_prefix())
+    guard = security(TOKENS[0], TOKENS[1])
+    async with (
+        serving(guard, sandbox.server(settings)) as replica_a,
+        serving(guard, sandbox.server(settings)) as replica_b,
+        mcp_client(replica_a, "auto", bearer(TOKENS[0])) as owner_on_a,
+        mcp_client(replica_b, "auto", bearer(TOKENS[0])) as owner_on_b,
+        mcp_client(replica_b, "auto", bearer(TOKENS[1])) as other_on_b,
+    ):
+        logged_in = await call(owner_on_a, "login", {"scraper_id": MEMBERS_API_ID, "credentials": CREDENTIALS})
+        assert logged_in["ok"] is True, logged_in
+        handle = logged_in["data"]["session"]
+
+        used = await call(owner_on_b, "execute_endpoint", {**PROFILE, "session": handle})
+        stolen = await call(other_on_b, "execute_endpoint", {**PROFILE, "session": handle})
+
+    assert used["ok"] is True, used
+    assert stolen["error"]["code"] == "unknown_session"
+
+
+async def test_the_login_cap_is_one_for_two_server_instances(sandbox: Sandbox, redis_server: RedisServer) -> None:
+    settings = shared(sandbox, redis_server.url, fresh_prefix())
+    wrong = {"username": DEMO_USERNAME, "password": "not-the-password"}
+    async with Client(sandbox.server(settings)) as first, Client(sandbox.server(settings)) as second:
+        for client in (first, second, first):
+            refused = await call(client, "login", {"scraper_id": MEMBERS_API_ID, "credentials": wrong})
+            assert refused["error"]["code"] != "login_limited", refused
+
+        limited = await call(second, "login", {"scraper_id": MEMBERS_API_ID, "credentials": CREDENTIALS})
+
+    assert limited["error"]["code"] == "login_limited"
+    assert limited["guidance"]["action"] == "retry_later"
+
+
+async def test_redis_stopped_mid_run_answers_retry_later_and_restarted_serves_again_without_a_new_server(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    with RedisServer(tmp_path) as own_redis:
+        settings = shared(sandbox, own_redis.url, fresh_prefix())
+        async with Client(sandbox.server(settings)) as client:
+            logged_in = await call(client, "login", {"scraper_id": MEMBERS_API_ID, "credentials": CREDENTIALS})
+            handle = logged_in["data"]["session"]
+
+            own_redis.stop()
+            during = await call(client, "execute_endpoint", {**PROFILE, "session": handle})
+            own_redis.start()
+            relogged = await call(client, "login", {"scraper_id": MEMBERS_API_ID, "credentials": CREDENTIALS})
+            after = await call(client, "execute_endpoint", {**PROFILE, "session": relogged["data"]["session"]})
+
+    assert during["error"]["code"] == "state_unavailable"
+    assert during["guidance"]["action"] == "retry_later"
+    assert during["guidance"]["fault"] == "service"
+    assert during["guidance"]["retryable"] is True
+    assert after["ok"] is True, after

@@ -1,0 +1,89 @@
+"""The same behaviour from both stores: in memory (one process) and in a real Redis (any number)."""
+
+from __future__ import annotations
+
+import pytest
+
+from parse_mcp.services.parsebot import SessionCredentials
+from parse_mcp.settings import Secret
+from parse_mcp.state import Stores
+from parse_mcp.state.logins import LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS
+from tests.state.conftest import Clock
+
+pytestmark = pytest.mark.anyio
+
+SESSION = SessionCredentials("sid-7Hq2", Secret("enc-key-9Lm4"))
+
+
+async def test_a_session_is_found_by_its_client_for_its_api_and_by_nobody_else(stores: Stores) -> None:
+    handle = await stores.sessions.add("client-a", "api-1", SESSION, None)
+
+    assert await stores.sessions.get("client-a", handle, "api-1") == SESSION
+    assert await stores.sessions.get("client-b", handle, "api-1") is None
+    assert await stores.sessions.get("client-a", handle, "api-2") is None
+    assert await stores.sessions.get("client-a", "sess_never_issued", "api-1") is None
+
+
+async def test_a_session_is_not_found_once_it_has_expired(stores: Stores, clock: Clock) -> None:
+    handle = await stores.sessions.add("client-a", "api-1", SESSION, clock.now + 60)
+    assert await stores.sessions.get("client-a", handle, "api-1") == SESSION
+
+    clock.now += 60
+
+    assert await stores.sessions.get("client-a", handle, "api-1") is None
+
+
+async def test_the_login_cap_allows_three_attempts_an_hour_per_api_and_says_when_the_next_is_allowed(
+    stores: Stores, clock: Clock
+) -> None:
+    first = clock.now
+    for _ in range(LOGIN_ATTEMPTS):
+        assert await stores.logins.wait_before_next("api-1", clock.now) is None
+        assert await stores.logins.claim("api-1", clock.now) is None
+        clock.now += 10
+
+    assert await stores.logins.claim("api-1", clock.now) == pytest.approx(first + LOGIN_WINDOW_SECONDS - clock.now)
+    assert await stores.logins.wait_before_next("api-1", clock.now) == pytest.approx(
+        first + LOGIN_WINDOW_SECONDS - clock.now
+    )
+    assert await stores.logins.claim("api-2", clock.now) is None
+
+    clock.now = first + LOGIN_WINDOW_SECONDS
+    assert await stores.logins.claim("api-1", clock.now) is None
+
+
+async def test_looking_at_the_login_cap_spends_no_attempt(stores: Stores, clock: Clock) -> None:
+    for _ in range(LOGIN_ATTEMPTS + 2):
+        assert await stores.logins.wait_before_next("api-1", clock.now) is None
+
+    assert await stores.logins.claim("api-1", clock.now) is None
+
+
+async def test_the_same_call_failing_one_time_after_another_is_counted_and_a_success_starts_again(
+    stores: Stores, clock: Clock
+) -> None:
+    counts = []
+    for _ in range(3):
+        attempt = await stores.streaks.begin("client-a", "get_task", {"task_id": "t-1"}, clock.now)
+        clock.now += 1
+        counts.append(await stores.streaks.failed(attempt, "task_not_found", clock.now))
+        clock.now += 1
+    assert counts == [1, 2, 3]
+
+    other_client = await stores.streaks.begin("client-b", "get_task", {"task_id": "t-1"}, clock.now)
+    assert await stores.streaks.failed(other_client, "task_not_found", clock.now) == 1
+
+    attempt = await stores.streaks.begin("client-a", "get_task", {"task_id": "t-1"}, clock.now)
+    await stores.streaks.succeeded(attempt)
+    clock.now += 1
+    again = await stores.streaks.begin("client-a", "get_task", {"task_id": "t-1"}, clock.now)
+    assert await stores.streaks.failed(again, "task_not_found", clock.now) == 1
+
+
+async def test_calls_started_together_count_as_one_failure_not_as_repeats(stores: Stores, clock: Clock) -> None:
+    together = [await stores.streaks.begin("client-a", "get_task", {"task_id": "t-1"}, clock.now) for _ in range(3)]
+    clock.now += 1
+
+    counts = [await stores.streaks.failed(attempt, "task_not_found", clock.now) for attempt in together]
+
+    assert counts == [1, 1, 1]
