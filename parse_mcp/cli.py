@@ -125,6 +125,11 @@ ENVIRONMENT = {
     "SCRAPERAPI_API_KEY": "ScraperAPI key; the AI Parser tools are listed only when it is set",
     "SCRAPERAPI_AIPARSER_URL": f"AI Parser base URL (default {DEFAULT_AIPARSER_BASE_URL})",
     "PARSE_MCP_HTTP_TOKEN": "bearer token(s) for --transport http, comma-separated; required on a non-loopback --host",
+    "PARSE_MCP_REDIS_URL": "redis://, rediss:// or unix:// URL: account state shared by every process and replica "
+    "(in memory when unset)",
+    "PARSE_MCP_REDIS_PREFIX": "key prefix in Redis (default parse-mcp)",
+    "PARSE_MCP_SESSION_SECRET": "at least 32 random characters sealing login sessions in Redis; required with "
+    "PARSE_MCP_REDIS_URL (comma-separated to rotate)",
 }
 
 

@@ -77,7 +77,15 @@ def test_server_json_declares_every_variable_the_settings_read() -> None:
     http_only = {"PARSE_MCP_HTTP_TOKEN"}
     assert http_only <= read
     assert declared == read - http_only
-    assert declared == {"PARSE_API_KEY", "PARSE_API_BASE_URL", "SCRAPERAPI_API_KEY", "SCRAPERAPI_AIPARSER_URL"}
+    assert declared == {
+        "PARSE_API_KEY",
+        "PARSE_API_BASE_URL",
+        "SCRAPERAPI_API_KEY",
+        "SCRAPERAPI_AIPARSER_URL",
+        "PARSE_MCP_REDIS_URL",
+        "PARSE_MCP_REDIS_PREFIX",
+        "PARSE_MCP_SESSION_SECRET",
+    }
 
 
 def test_the_readme_opens_with_the_two_commands_ci_and_people_use() -> None:

@@ -56,6 +56,7 @@ def test_every_upstream_row_is_reached_by_a_reference_fixture() -> None:
         "unknown_endpoint",
         "unknown_session",
         "login_declined",
+        "state_unavailable",
         "internal_error",
     }
     transport = {"network_read", "network_write"}
