@@ -39,18 +39,38 @@ class Attempt:
     started_at: float
 
 
-@dataclass
-class _Streak:
+@dataclass(frozen=True, slots=True)
+class Streak:
+    """The failures in a row of one client's call: their code, how many, when the last one was counted, and
+    its order mark (`ended`)."""
+
     code: str
     count: int
     last: float
-    ended: int  # the order mark of the failure counted last
+    ended: int
+
+
+def next_streak(previous: Streak | None, attempt: Attempt, code: str, now: float, ended: int, window: float) -> Streak:
+    """The breaker's rule: the same code inside the window continues a streak, and only a call made after the
+    last counted failure had ended and could have been read adds to it. `ended` is this failure's order mark."""
+    if previous is None or previous.code != code or now - previous.last > window:
+        previous = Streak(code, 0, now, ended)
+    follows = attempt.started > previous.ended and attempt.started_at - previous.last >= MIN_GAP_SECONDS
+    if previous.count == 0 or follows:
+        return Streak(code, previous.count + 1, now, ended)
+    return Streak(code, previous.count, now, previous.ended)
+
+
+def streak_name(attempt: Attempt) -> str:
+    """What makes two calls the same call: the client, the tool, and the arguments in a stable order."""
+    arguments = json.dumps(attempt.arguments, sort_keys=True, default=str)
+    return "\x00".join((attempt.client, attempt.tool, arguments))
 
 
 @dataclass
 class RepeatedFailures:
     window_seconds: float = WINDOW_SECONDS
-    _streaks: dict[str, _Streak] = field(default_factory=dict)
+    _streaks: dict[str, Streak] = field(default_factory=dict)
     _marks: itertools.count[int] = field(default_factory=itertools.count)
 
     def begin(self, client: str, tool: str, arguments: Mapping[str, object], now: float) -> Attempt:
@@ -59,29 +79,12 @@ class RepeatedFailures:
 
     def failed(self, attempt: Attempt, code: str, now: float) -> int:
         """Count one failure; the number of times in a row this client's call has now failed this way."""
-        key = _key(attempt)
-        ended = next(self._marks)
-        streak = self._streaks.pop(key, None)
-        if streak is None or streak.code != code or now - streak.last > self.window_seconds:
-            streak = _Streak(code, 0, now, ended)
-        if streak.count == 0 or _follows(attempt, streak):
-            streak.count += 1
-            streak.ended = ended
-        streak.last = now
+        key = streak_name(attempt)
+        streak = next_streak(self._streaks.pop(key, None), attempt, code, now, next(self._marks), self.window_seconds)
         self._streaks[key] = streak  # re-inserted last: the dict's order is least recent first
         while len(self._streaks) > MAX_TRACKED:
             del self._streaks[next(iter(self._streaks))]
         return streak.count
 
     def succeeded(self, attempt: Attempt) -> None:
-        self._streaks.pop(_key(attempt), None)
-
-
-def _follows(attempt: Attempt, streak: _Streak) -> bool:
-    """Whether the call was made after the last counted failure had ended and could have been read."""
-    return attempt.started > streak.ended and attempt.started_at - streak.last >= MIN_GAP_SECONDS
-
-
-def _key(attempt: Attempt) -> str:
-    arguments = json.dumps(attempt.arguments, sort_keys=True, default=str)
-    return "\x00".join((attempt.client, attempt.tool, arguments))
+        self._streaks.pop(streak_name(attempt), None)

@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from parse_mcp.json_types import JsonValue
-from parse_mcp.policy.breaker import MIN_GAP_SECONDS, WINDOW_SECONDS, Attempt
+from parse_mcp.policy.breaker import WINDOW_SECONDS, Attempt, Streak, next_streak, streak_name
 from parse_mcp.services.parsebot import SessionCredentials
 from parse_mcp.settings import Secret, Settings
 from parse_mcp.state.faults import StateUnavailable
@@ -211,9 +211,9 @@ class RedisFailureStreaks:
             with reaching_redis("counting a failure"):
                 ended = await self._redis.incr(self._keys.key("breaker", "marks"))
                 raw = await self._redis.get(key)
-                previous = Streak.from_json(raw) if isinstance(raw, bytes) else None
+                previous = _streak_from_json(raw) if isinstance(raw, bytes) else None
                 streak = next_streak(previous, attempt, code, now, int(ended), self._window)
-                await self._redis.set(key, streak.to_json(), ex=max(1, math.ceil(self._window)))
+                await self._redis.set(key, _streak_to_json(streak), ex=max(1, math.ceil(self._window)))
         except StateUnavailable:
             return 1
         return streak.count
@@ -226,38 +226,15 @@ class RedisFailureStreaks:
             return
 
 
-@dataclass(frozen=True, slots=True)
-class Streak:
-    code: str
-    count: int
-    last: float
-    ended: int
-
-    def to_json(self) -> str:
-        return json.dumps({"code": self.code, "count": self.count, "last": self.last, "ended": self.ended})
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> Streak | None:
-        data: JsonValue = json.loads(raw)
-        if not isinstance(data, dict):
-            return None
-        code, count, last, ended = data.get("code"), data.get("count"), data.get("last"), data.get("ended")
-        if not (isinstance(code, str) and isinstance(count, int) and isinstance(last, int | float)):
-            return None
-        return cls(code, count, float(last), ended if isinstance(ended, int) else -1)
+def _streak_to_json(streak: Streak) -> str:
+    return json.dumps({"code": streak.code, "count": streak.count, "last": streak.last, "ended": streak.ended})
 
 
-def next_streak(previous: Streak | None, attempt: Attempt, code: str, now: float, ended: int, window: float) -> Streak:
-    """`RepeatedFailures.failed`'s rule on a stored streak: the same code inside the window continues it, and
-    only a call made after the last counted failure was read adds to it."""
-    if previous is None or previous.code != code or now - previous.last > window:
-        previous = Streak(code, 0, now, ended)
-    follows = attempt.started > previous.ended and attempt.started_at - previous.last >= MIN_GAP_SECONDS
-    if previous.count == 0 or follows:
-        return Streak(code, previous.count + 1, now, ended)
-    return Streak(code, previous.count, now, previous.ended)
-
-
-def streak_name(attempt: Attempt) -> str:
-    arguments = json.dumps(attempt.arguments, sort_keys=True, default=str)
-    return "\x00".join((attempt.client, attempt.tool, arguments))
+def _streak_from_json(raw: bytes) -> Streak | None:
+    data: JsonValue = json.loads(raw)
+    if not isinstance(data, dict):
+        return None
+    code, count, last, ended = data.get("code"), data.get("count"), data.get("last"), data.get("ended")
+    if not (isinstance(code, str) and isinstance(count, int) and isinstance(last, int | float)):
+        return None
+    return Streak(code, count, float(last), ended if isinstance(ended, int) else -1)
