@@ -13,7 +13,9 @@ says the day is spent refuses calls for the day, never later than the next UTC m
 with one probe every 15 minutes to notice a plan upgrade. A call that gives up before it is sent gives
 back exactly what it took, so cancelled calls never push later ones back.
 
-Pure apart from the state it keeps: time is passed in, nothing here sleeps.
+Pure apart from the state it keeps: time is passed in, nothing here sleeps. The state saves to a plain,
+versioned, JSON-able snapshot (`Pacer.snapshot`, `Pacer.restored`), so that a shared store can run each
+decision on the picture every process sees: load, decide here, save.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from parse_mcp.guidance.classify import seconds_to_utc_midnight
+from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import RateSnapshot
 
 # The service counts tokens continuously; arriving a hair early would be a 429, so aim a little late.
@@ -40,6 +43,12 @@ PROBE_TIMEOUT_SECONDS = 5.0
 DAILY_PROBE_INTERVAL_SECONDS = 900.0
 # The service's day may roll over a little after ours.
 DAILY_RESET_GRACE_SECONDS = 60.0
+
+# The snapshot's layout: a store that meets another version starts a fresh picture rather than misread it.
+SNAPSHOT_VERSION = 1
+# The fields a snapshot holds, in the order `Pacer.__init__` sets them (attribute names without the underscore).
+_FLOAT_FIELDS = ("probe_sent_at", "level", "capacity", "per_second", "updated", "blocked_until")
+_DAILY_FIELDS = ("daily_reset_at", "locked_until", "next_daily_probe_at")
 
 # "learn": the one call in flight while the budget is unknown (no picture yet, or the day's count spent
 # by the headers); the others wait for its answer. "daily_lock": the one call let through a daily lock.
@@ -92,6 +101,39 @@ class Pacer:
         self._daily_reset_at: float | None = None
         self._locked_until: float | None = None  # the day is spent, a daily 429 said so
         self._next_daily_probe_at = 0.0
+
+    def snapshot(self) -> dict[str, JsonValue]:
+        """Everything this pacer knows, as plain JSON values, tagged with `SNAPSHOT_VERSION`."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "unpaced": self._unpaced,
+            "taken": self._taken,
+            "daily_remaining": self._daily_remaining,
+            **{name: getattr(self, "_" + name) for name in _FLOAT_FIELDS + _DAILY_FIELDS},
+        }
+
+    @classmethod
+    def restored(cls, snapshot: object) -> Pacer:
+        """A pacer with the state `snapshot` describes; a fresh one (no picture yet) for anything that is not a
+        snapshot of this version: an unknown picture only means one probe, a misread one could block calls."""
+        pacer = cls()
+        if not isinstance(snapshot, dict) or snapshot.get("version") != SNAPSHOT_VERSION:
+            return pacer
+        try:
+            unpaced, taken = snapshot["unpaced"], snapshot["taken"]
+            daily_remaining = _optional_int(snapshot["daily_remaining"])
+            floats = {name: _optional_float(snapshot[name]) for name in _FLOAT_FIELDS + _DAILY_FIELDS}
+        except (KeyError, TypeError):
+            return pacer
+        if not isinstance(unpaced, bool) or not isinstance(taken, int) or isinstance(taken, bool):
+            return pacer
+        for name in ("updated", "blocked_until", "next_daily_probe_at"):
+            if floats[name] is None:
+                return pacer
+        pacer._unpaced, pacer._taken, pacer._daily_remaining = unpaced, taken, daily_remaining
+        for name, value in floats.items():
+            setattr(pacer, "_" + name, value)
+        return pacer
 
     def reserve(self, now: float, max_wait: float) -> Go | Learn | Refuse:
         """Take what a call needs, if it may wait at most `max_wait` seconds before it is sent."""
@@ -234,6 +276,22 @@ class Pacer:
             # A new UTC day: the cap is whole again, and the next answer will say by how much.
             self._daily_remaining = None
             self._daily_reset_at = None
+
+
+def _optional_float(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise TypeError("not a number")
+    return float(value)
+
+
+def _optional_int(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("not an integer")
+    return value
 
 
 def _until_day_ends(now: float) -> float:

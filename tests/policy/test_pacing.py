@@ -3,6 +3,7 @@ and stays sane when calls are cancelled, probes stall and the headers are hostil
 
 from __future__ import annotations
 
+import json
 import math
 import random
 
@@ -366,3 +367,55 @@ def test_a_daily_probe_that_was_never_sent_lets_the_next_call_probe_in_its_place
     assert isinstance(probe, Go)
     pacer.release(probe_time + 1, probe)
     assert pacer.reserve(probe_time + 1, max_wait=10) == probe
+
+
+def _through_json(pacer: Pacer) -> Pacer:
+    return Pacer.restored(json.loads(json.dumps(pacer.snapshot())))
+
+
+def _decisions(pacer: Pacer, start: float) -> list[Go | Learn | Refuse]:
+    return [pacer.reserve(start + step, max_wait=120.0) for step in (0.0, 0.0, 0.5, 3.0, 1000.0, 2000.0)]
+
+
+def _pacers_in_every_state() -> list[Pacer]:
+    unknown, probing, bucket_known, unpaced, day_spent, day_locked = (Pacer() for _ in range(6))
+    probing.reserve(T0, max_wait=10.0)
+    bucket_known.observe(daily(remaining=1, daily_remaining=40))
+    bucket_known.reserve(T0, max_wait=10.0)
+    bucket_known.rejected(T0, "burst", 2.0)
+    unpaced.no_picture(answered=True)
+    day_spent.observe(daily(remaining=5, daily_remaining=0))
+    day_locked.observe(bucket(5))
+    day_locked.rejected(T0, "daily", None)
+    return [unknown, probing, bucket_known, unpaced, day_spent, day_locked]
+
+
+def daily(*, remaining: int, daily_remaining: int) -> RateSnapshot:
+    return RateSnapshot(
+        observed_at=T0, remaining=remaining, burst=30, refill_per_minute=60.0, daily_remaining=daily_remaining
+    )
+
+
+@pytest.mark.parametrize("state", range(6))
+def test_a_pacer_restored_from_its_json_snapshot_decides_exactly_as_the_original(state: int) -> None:
+    original = _pacers_in_every_state()[state]
+    restored = _through_json(original)
+    assert restored.snapshot() == original.snapshot()
+    assert _decisions(restored, T0 + 0.1) == _decisions(original, T0 + 0.1)
+
+
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        None,
+        "text",
+        [],
+        {},
+        {"version": 999},
+        {**Pacer().snapshot(), "taken": "1"},
+        {**Pacer().snapshot(), "level": "x"},
+    ],
+)
+def test_a_snapshot_of_another_version_or_shape_restores_a_fresh_pacer_that_probes(snapshot: object) -> None:
+    assert Pacer.restored(snapshot).snapshot() == Pacer().snapshot()
+    assert Pacer.restored(snapshot).reserve(T0, max_wait=10.0) == Go(0.0, probe="learn")
