@@ -6,6 +6,9 @@ the failure raised with `meta.attempts` and `meta.waited_seconds`. It reads at m
 of an answer and turns every transport fault into a `TransportFailure` that says whether the request
 may have reached the service. Nothing it logs contains a query string, a header value or a body, so
 no key can leak through it.
+
+The pacer is reached through a `PacingStore`: `MemoryPacing` keeps the picture in this process, and
+`parse_mcp.state.pacing_redis.RedisPacing` keeps one picture for every process on the account.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, Protocol
 
 import anyio
 import httpx2
@@ -26,7 +29,7 @@ from parse_mcp.guidance.classify import Purpose, TransportFault, classify_transp
 from parse_mcp.guidance.redact import Redactor
 from parse_mcp.meta import Meta, RateSnapshot, read_meta, read_rate
 from parse_mcp.policy.deadline import time_left
-from parse_mcp.policy.pacing import Go, Pacer, Refuse
+from parse_mcp.policy.pacing import Go, Learn, Pacer, Refuse
 from parse_mcp.policy.progress import announce, retrying_in, waiting_for_rate_limit
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy, retry_delay
 from parse_mcp.policy.size import loads_bounded
@@ -85,6 +88,62 @@ class Reply:
         return self.redactor.json(loads_bounded(self.body))
 
 
+class PacingStore(Protocol):
+    """The pacer's five decisions (`parse_mcp.policy.pacing.Pacer`), on a picture kept in this process or
+    shared, plus the wait a call told `Learn` takes before asking again."""
+
+    async def reserve(self, now: float, max_wait: float) -> Go | Learn | Refuse: ...
+
+    async def release(self, now: float, go: Go) -> None: ...
+
+    async def observe(self, snapshot: RateSnapshot) -> None: ...
+
+    async def rejected(self, now: float, limit_type: str | None, retry_after: float | None) -> None: ...
+
+    async def no_picture(self, *, answered: bool) -> None: ...
+
+    async def await_answer(self, now: float, learn: Learn) -> None:
+        """Return when the first answer may have come (`observe` or `no_picture` in this process, or the
+        shared picture may have changed), and at the latest at `learn.retry_at`."""
+        ...
+
+
+class MemoryPacing:
+    """One process's picture: the pacer itself. Nothing here awaits, so no decision lets another task in
+    between reading the picture and changing it."""
+
+    def __init__(self, pacer: Pacer | None = None) -> None:
+        self._pacer = pacer if pacer is not None else Pacer()
+        self._answered = anyio.Event()
+
+    async def reserve(self, now: float, max_wait: float) -> Go | Learn | Refuse:
+        return self._pacer.reserve(now, max_wait)
+
+    async def release(self, now: float, go: Go) -> None:
+        self._pacer.release(now, go)
+
+    async def observe(self, snapshot: RateSnapshot) -> None:
+        self._pacer.observe(snapshot)
+        self.wake()
+
+    async def rejected(self, now: float, limit_type: str | None, retry_after: float | None) -> None:
+        self._pacer.rejected(now, limit_type, retry_after)
+
+    async def no_picture(self, *, answered: bool) -> None:
+        self._pacer.no_picture(answered=answered)
+        self.wake()
+
+    async def await_answer(self, now: float, learn: Learn) -> None:
+        # The answer wakes us; a stalled probe stops holding us at `retry_at`.
+        with anyio.move_on_after(max(0.0, learn.retry_at - now)):
+            await self._answered.wait()
+
+    def wake(self) -> None:
+        """Wake every call waiting for a first answer, and start a fresh event for the next ones."""
+        self._answered.set()
+        self._answered = anyio.Event()
+
+
 # (purpose, status, lower-case headers, body, now) -> the record of a failure: the final verdict, never revised.
 Classifier = Callable[[Purpose, int, Mapping[str, str], bytes, float], ErrorRecord]
 
@@ -105,6 +164,7 @@ class HttpClient:
         retry: RetryPolicy = DEFAULT_RETRY,
         max_body_bytes: int = MAX_BODY_BYTES,
         redactor: Redactor = NO_SECRETS,
+        pacing: PacingStore | None = None,
     ) -> None:
         self._classify = classify
         self._redactor = redactor
@@ -112,8 +172,7 @@ class HttpClient:
         self._sleep = runtime.sleep
         self._random = runtime.random
         self._retry = retry
-        self._pacer = Pacer()
-        self._answered = anyio.Event()
+        self._pacing: PacingStore = pacing if pacing is not None else MemoryPacing()
         self._max_body_bytes = max_body_bytes
         self._client = httpx2.AsyncClient(
             base_url=base_url,
@@ -152,7 +211,7 @@ class HttpClient:
                 record = self._classify(request.purpose, reply.status, reply.headers, reply.body, self._clock())
                 failure = UpstreamFailure(record, reply.meta)
             if failure.record.code in ("rate_limited_burst", "rate_limited_daily"):
-                self._pacer.rejected(self._clock(), failure.record.limit_type, failure.record.retry_after)
+                await self._pacing.rejected(self._clock(), failure.record.limit_type, failure.record.retry_after)
             delay = retry_delay(
                 failure, method=request.method, attempt=attempts, waited=waited, policy=self._retry, random=self._random
             )
@@ -169,15 +228,15 @@ class HttpClient:
         while True:
             now = self._clock()
             max_wait = min(self._retry.wait_budget_seconds - waited, self._time_left(now) - MIN_REQUEST_SECONDS)
-            decision = self._pacer.reserve(now, max(0.0, max_wait))
+            decision = await self._pacing.reserve(now, max(0.0, max_wait))
             if isinstance(decision, Go):
                 return decision
             if isinstance(decision, Refuse):
                 raise RejectedLocally(_held_back(decision), Meta().with_attempts(attempts, waited))
-            # Learn: another call is finding out the budget. Its answer wakes us; a stalled one stops
-            # holding us at `retry_at`, and the pacer then lets this call probe in its place.
-            with anyio.move_on_after(max(0.0, decision.retry_at - now)):
-                await self._answered.wait()
+            # Learn: another call (maybe in another process) is finding out the budget. Ask again once its
+            # answer may have come; a stalled one stops holding us at `retry_at`, and the pacer then lets
+            # this call probe in its place.
+            await self._pacing.await_answer(now, decision)
 
     async def _wait_holding(self, go: Go, seconds: float) -> None:
         """Sleep before sending, telling a client that asked for progress; a call cancelled meanwhile gives its
@@ -186,7 +245,9 @@ class HttpClient:
             await announce(waiting_for_rate_limit(seconds))
             await self._sleep(seconds)
         except anyio.get_cancelled_exc_class():
-            self._pacer.release(self._clock(), go)
+            # Shielded: a shared store awaits, and the cancellation would otherwise stop the release too.
+            with anyio.CancelScope(shield=True):
+                await self._pacing.release(self._clock(), go)
             raise
 
     async def _send_in_time(self, request: Request, go: Go) -> Reply:
@@ -207,26 +268,25 @@ class HttpClient:
         except CallFailed as exc:
             never_sent = isinstance(exc, RejectedLocally) or (isinstance(exc, TransportFailure) and not exc.reached)
             if never_sent and request.paced:
-                self._pacer.release(self._clock(), go)  # the service spent nothing on it
+                await self._pacing.release(self._clock(), go)  # the service spent nothing on it
             raise
         finally:
-            # Also on cancellation: a probe that will never be answered must not hold the others.
+            # Also on cancellation (shielded, for a shared store's awaits): a probe that will never be
+            # answered must not hold the others.
             if request.paced:
-                self._learn(rate, answered=answered, probe=go.probe is not None)
+                with anyio.CancelScope(shield=True):
+                    await self._learn(rate, answered=answered, probe=go.probe is not None)
 
     def _time_left(self, now: float | None = None) -> float:
         left = time_left(self._clock() if now is None else now)
         return math.inf if left is None else left
 
-    def _learn(self, rate: RateSnapshot | None, *, answered: bool, probe: bool) -> None:
+    async def _learn(self, rate: RateSnapshot | None, *, answered: bool, probe: bool) -> None:
+        # Either one wakes the calls waiting for a first answer.
         if rate is not None:
-            self._pacer.observe(rate)
+            await self._pacing.observe(rate)
         elif probe:
-            self._pacer.no_picture(answered=answered)
-        if probe or rate is not None:
-            # Wake every call waiting for a first answer, and start a fresh event for the next ones.
-            self._answered.set()
-            self._answered = anyio.Event()
+            await self._pacing.no_picture(answered=answered)
 
     async def _send_once(self, request: Request) -> Reply:
         started = time.monotonic()
