@@ -26,6 +26,8 @@ from parse_mcp.policy.retry import RetryPolicy
 from parse_mcp.settings import DEFAULT_AIPARSER_BASE_URL, DEFAULT_PARSE_BASE_URL, Settings, http_tokens_from_env
 
 if TYPE_CHECKING:
+    from mcp.server.streamable_http import EventStore
+
     from parse_mcp.http_security import HttpSecurity
 
 logger = logging.getLogger("parse_mcp")
@@ -103,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ORIGIN",
         help="http: also accept requests from this browser Origin (scheme://host[:port]; repeatable)",
     )
+    parser.add_argument(
+        "--stateless",
+        action="store_true",
+        help="http: no MCP sessions, every request stands alone, for replicas behind a load balancer without "
+        "sticky sessions (a client's login sessions then rest on its bearer token; share them with "
+        "PARSE_MCP_REDIS_URL)",
+    )
     parser.add_argument("--sandbox", action="store_true", help="wire the server to the embedded sandbox (no key)")
     parser.add_argument(
         "--read-only", action="store_true", help="list only the tools that change nothing and spend no credits"
@@ -164,10 +173,27 @@ async def _serve(args: argparse.Namespace) -> None:
         if security is not None:
             port = args.port or DEFAULT_HTTP_PORT
             access = "bearer token required" if security.requires_token else "no token: this machine only"
-            print(f"parse-mcp: streamable HTTP at {endpoint_url(args.host, port)} ({access})", file=sys.stderr)
-            await serve_http(server, security, port)
+            mode = ", stateless" if args.stateless else ""
+            print(f"parse-mcp: streamable HTTP at {endpoint_url(args.host, port)} ({access}{mode})", file=sys.stderr)
+            async with _event_store(settings, stateless=args.stateless) as event_store:
+                await serve_http(server, security, port, stateless=args.stateless, event_store=event_store)
         else:
             await server.run_stdio_async()
+
+
+@asynccontextmanager
+async def _event_store(settings: Settings, *, stateless: bool) -> AsyncIterator[EventStore | None]:
+    """With Redis, the HTTP streams' events live there (a reconnecting client can resume); else none is kept,
+    as before. A stateless server has no stream to resume."""
+    if settings.redis_url is None or stateless:
+        yield None
+        return
+    # Here, not at the top: only a Redis deployment loads redis and cryptography.
+    from parse_mcp.state.events import RedisEventStore
+    from parse_mcp.state.redis_stores import redis_stores
+
+    async with redis_stores(settings) as (shared, sealer):
+        yield RedisEventStore(shared, sealer)
 
 
 def _scrub_logs(settings: Settings) -> None:

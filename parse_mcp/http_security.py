@@ -18,7 +18,9 @@ import hmac
 import ipaddress
 import json
 import logging
+import secrets
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -45,6 +47,11 @@ PRINCIPAL_PREFIX: Final = "token:"
 # What the SDK itself allows for a loopback bind; any port, because a client may reach us through a tunnel.
 LOOPBACK_HOSTS: Final = ("127.0.0.1:*", "localhost:*", "[::1]:*")
 LOOPBACK_ORIGINS: Final = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
+
+# A fresh random tag for each HTTP request. The request that opens an MCP session also starts the session's
+# tasks, which inherit its tag: everything the session sends carries the same tag, and no other session's
+# (the event store keeps each session's streams apart by it).
+session_tag: ContextVar[str] = ContextVar("parse_mcp_session_tag", default="")
 
 _HEALTHY: Final = b'{"status":"ok"}'
 # The same answer for a missing, malformed or wrong token: a prober learns nothing about which it was.
@@ -163,6 +170,13 @@ class BearerGate:
         if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
             await _respond(send, 200, _HEALTHY, head_only=scope["method"] == "HEAD")
             return
+        tagged = session_tag.set(secrets.token_hex(8))
+        try:
+            await self._pass(scope, receive, send)
+        finally:
+            session_tag.reset(tagged)
+
+    async def _pass(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self._known:
             await self._app(scope, receive, send)
             return
@@ -214,8 +228,19 @@ def http_app(
     return BearerGate(app, security.tokens)
 
 
-async def serve_http(server: MCPServer[Any], security: HttpSecurity, port: int, *, stateless: bool = False) -> None:
-    """Serve `http_app` with uvicorn until interrupted."""
+async def serve_http(
+    server: MCPServer[Any],
+    security: HttpSecurity,
+    port: int,
+    *,
+    stateless: bool = False,
+    event_store: EventStore | None = None,
+) -> None:
+    """Serve `http_app` with uvicorn until interrupted.
+
+    `stateless`: every request stands alone (no MCP session, no stream to resume), so any replica behind a
+    load balancer can answer it. A client's login sessions and breaker then rest on its bearer token's
+    principal, shared through Redis; `event_store` is not used in that mode."""
     # Imported here: a server that speaks stdio, and every tool reading `principal_of`, never needs uvicorn.
     import uvicorn
 
@@ -226,7 +251,7 @@ async def serve_http(server: MCPServer[Any], security: HttpSecurity, port: int, 
             security.host,
         )
     config = uvicorn.Config(
-        http_app(server, security, stateless=stateless),
+        http_app(server, security, stateless=stateless, event_store=None if stateless else event_store),
         host=security.host,
         port=port,
         ws="none",
