@@ -42,6 +42,7 @@ from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.settings import Settings
 from parse_mcp.state import opened_stores
+from parse_mcp.state.pacing import pacing_store
 from parse_mcp.tools import aiparser, marketplace, parsebot, resources, tasks
 from parse_mcp.tools.common import LOCAL_CLIENT, AppState, ToolCall, acting_for, failure
 from parse_mcp.tools.completions import MAX_VALUES, complete
@@ -308,19 +309,29 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        parsebot_client = None
-        aiparser_client = None
-        if settings.parse_api_key is not None:
-            parsebot_client = ParseBotClient.from_settings(
-                settings, settings.parse_api_key, transport=parsebot_transport, runtime=runtime, retry=retry
-            )
-        if settings.scraperapi_key is not None:
-            aiparser_client = AiParserClient.from_settings(
-                settings, settings.scraperapi_key, transport=aiparser_transport, runtime=runtime, retry=retry
-            )
-        try:
-            # Memory, or Redis when the settings name it: chosen once, here, for the server's lifetime.
-            async with opened_stores(settings, runtime.clock) as stores:
+        # Memory, or Redis when the settings name it: chosen once, here, for the server's lifetime.
+        async with opened_stores(settings, runtime.clock) as stores:
+            parsebot_client = None
+            aiparser_client = None
+            if settings.parse_api_key is not None:
+                parsebot_client = ParseBotClient.from_settings(
+                    settings,
+                    settings.parse_api_key,
+                    transport=parsebot_transport,
+                    runtime=runtime,
+                    retry=retry,
+                    pacing=pacing_store(stores, settings.parse_api_key, runtime),
+                )
+            if settings.scraperapi_key is not None:
+                aiparser_client = AiParserClient.from_settings(
+                    settings,
+                    settings.scraperapi_key,
+                    transport=aiparser_transport,
+                    runtime=runtime,
+                    retry=retry,
+                    pacing=pacing_store(stores, settings.scraperapi_key, runtime),
+                )
+            try:
                 yield AppState(
                     settings,
                     parsebot_client,
@@ -331,10 +342,10 @@ def build_server(
                     stores.streaks,
                     runtime,
                 )
-        finally:
-            for client in (parsebot_client, aiparser_client):
-                if client is not None:
-                    await client.aclose()
+            finally:
+                for client in (parsebot_client, aiparser_client):
+                    if client is not None:
+                        await client.aclose()
 
     server = ParseMCPServer(
         listed_tools=listed,

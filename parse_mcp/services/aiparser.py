@@ -24,7 +24,7 @@ from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.runtime import REAL_TIME, Runtime
-from parse_mcp.services.http import HttpClient, Method, Reply, Request
+from parse_mcp.services.http import HttpClient, Method, PacingStore, Reply, Request
 from parse_mcp.services.paths import path_segment
 from parse_mcp.settings import Secret, Settings
 
@@ -49,6 +49,7 @@ class AiParserClient:
         transport: httpx2.AsyncBaseTransport | None = None,
         runtime: Runtime = REAL_TIME,
         retry: RetryPolicy = DEFAULT_RETRY,
+        pacing: PacingStore | None = None,
     ) -> AiParserClient:
         # Both services' keys and the HTTP tokens: an answer may echo any secret this process holds.
         redactor = settings.redactor()
@@ -66,6 +67,7 @@ class AiParserClient:
             runtime=runtime,
             retry=retry,
             redactor=redactor,
+            pacing=pacing,
         )
         return cls(http, key)
 

@@ -17,7 +17,7 @@ from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.runtime import REAL_TIME, Runtime
-from parse_mcp.services.http import HttpClient, Reply, Request
+from parse_mcp.services.http import HttpClient, PacingStore, Reply, Request
 from parse_mcp.services.paths import path_segment
 from parse_mcp.services.specs import ApiSpec, EndpointSpec, encode_query, parse_api, parse_api_list
 from parse_mcp.settings import Secret, Settings
@@ -44,6 +44,7 @@ class ParseBotClient:
         transport: httpx2.AsyncBaseTransport | None = None,
         runtime: Runtime = REAL_TIME,
         retry: RetryPolicy = DEFAULT_RETRY,
+        pacing: PacingStore | None = None,
     ) -> ParseBotClient:
         # Both services' keys and the HTTP tokens: an answer may echo any secret this process holds.
         redactor = settings.redactor()
@@ -61,6 +62,7 @@ class ParseBotClient:
             runtime=runtime,
             retry=retry,
             redactor=redactor,
+            pacing=pacing,
         )
         return cls(http)
 
