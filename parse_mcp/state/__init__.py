@@ -4,8 +4,11 @@
     login sessions          SessionStore      MemorySessionStore       RedisSessionStore (sealed, with TTL)
     login cap per API       LoginAttempts     MemoryLoginAttempts      RedisLoginAttempts (one Lua script)
     breaker streaks         FailureStreaks    MemoryFailureStreaks     RedisFailureStreaks
+    pacing picture          PacingStore       MemoryPacing             RedisPacing (state/pacing_redis.py,
+                            (services/http)   (services/http.py)       one WATCH/MULTI/EXEC per decision)
+    HTTP event store        EventStore (SDK)  none (no resumption)     state/events.py
 
-What belongs to the account (the login cap) is shared by every process on one key when Redis is set; what
+What belongs to the account (the login cap, the rate-limit picture per upstream key) is shared by every process on one key when Redis is set; what
 belongs to a client (sessions, streaks) stays that client's, in whichever process it calls. The Redis module,
 and `redis` and `cryptography` with it, are imported only when Redis is configured.
 """
