@@ -8,9 +8,10 @@
                             (services/http)   (services/http.py)       one WATCH/MULTI/EXEC per decision)
     HTTP event store        EventStore (SDK)  none (no resumption)     state/events.py
 
-What belongs to the account (the login cap, the rate-limit picture per upstream key) is shared by every process on one key when Redis is set; what
-belongs to a client (sessions, streaks) stays that client's, in whichever process it calls. The Redis module,
-and `redis` and `cryptography` with it, are imported only when Redis is configured.
+What belongs to the account (the login cap, the rate-limit picture per upstream key) is shared by every
+process on one key when Redis is set; what belongs to a client (sessions, streaks) stays that client's, in
+whichever process it calls. The Redis module, and `redis` and `cryptography` with it, are imported only when
+Redis is configured.
 """
 
 from __future__ import annotations
