@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from html import escape
 
-from parse_mcp.sandbox.scenarios.books.pages import BOOKS_BY_SLUG, RATING_WORDS, Book, listed_books
+from parse_mcp.sandbox.scenarios.books.pages import BOOKS_BY_SLUG, Book, book_markup, listed_books
 from parse_mcp.sandbox.site.page import SitePage, html_page
 
 PREFIX = "/site/ai/"
@@ -92,26 +92,8 @@ def _js_book(slug: str) -> SitePage:
 
 
 def _book_fragment(book: Book) -> str:
-    """The rendered book: the same markup as the catalogue's book page, so one reader serves both shops."""
-    rows = (
-        ("UPC", book.upc),
-        ("Product Type", "Books"),
-        ("Price (excl. tax)", f"£{book.price}"),
-        ("Availability", book.availability_detail),
-    )
-    table = "".join(f"<tr><th>{name}</th><td>{escape(value)}</td></tr>" for name, value in rows)
-    return (
-        '<ul class="breadcrumb"><li><a href="/site/ai/">Home</a></li><li><a href="/site/ai/">Books</a></li>'
-        f'<li><a href="/site/ai/">{escape(book.category)}</a></li>'
-        f'<li class="active">{escape(book.title)}</li></ul>'
-        '<article class="product_page"><div class="product_main">'
-        f'<h1>{escape(book.title)}</h1><p class="price_color">£{book.price}</p>'
-        f'<p class="instock availability">{book.availability_detail}</p>'
-        f'<p class="star-rating {RATING_WORDS[book.rating]}"></p></div>'
-        '<div id="product_description" class="sub-header"><h2>Product Description</h2></div>'
-        f"<p>{escape(book.description)}</p>"
-        f'<table class="table table-striped">{table}</table></article>'
-    )
+    """The rendered book: the catalogue's book markup, so one reader serves both shops."""
+    return book_markup(book, home=PREFIX, listing=PREFIX)
 
 
 def _bot_wall() -> SitePage:

@@ -169,6 +169,18 @@ def _detail(slug: str) -> SitePage:
     if book.withdrawn:
         body = f"<h1>Gone</h1><p>{escape(book.title)} has been withdrawn from the catalogue and will not return.</p>"
         return SitePage(410, html_page("410 Gone", body))
+    body = book_markup(book, home="../../", listing="../page-1.html")
+    return SitePage(200, html_page(book.title, body))
+
+
+def _not_found(heading: str, detail: str) -> SitePage:
+    body = f'<h1>{heading}</h1><p>{detail}</p><p><a href="/site/">Back to the catalogue</a></p>'
+    return SitePage(404, html_page("404 Not Found", body))
+
+
+def book_markup(book: Book, *, home: str, listing: str) -> str:
+    """A book's page content: breadcrumb, title, price, availability, rating, description and product table.
+    The AI Parser's JavaScript shop renders the same markup, so one reader serves both shops."""
     rows = (
         ("UPC", book.upc),
         ("Product Type", "Books"),
@@ -176,9 +188,9 @@ def _detail(slug: str) -> SitePage:
         ("Availability", book.availability_detail),
     )
     table = "".join(f"<tr><th>{name}</th><td>{escape(value)}</td></tr>" for name, value in rows)
-    body = (
-        '<ul class="breadcrumb"><li><a href="../../">Home</a></li><li><a href="../page-1.html">Books</a></li>'
-        f'<li><a href="../page-1.html">{escape(book.category)}</a></li>'
+    return (
+        f'<ul class="breadcrumb"><li><a href="{home}">Home</a></li><li><a href="{listing}">Books</a></li>'
+        f'<li><a href="{listing}">{escape(book.category)}</a></li>'
         f'<li class="active">{escape(book.title)}</li></ul>'
         '<article class="product_page"><div class="product_main">'
         f'<h1>{escape(book.title)}</h1><p class="price_color">£{book.price}</p>'
@@ -188,9 +200,3 @@ def _detail(slug: str) -> SitePage:
         f"<p>{escape(book.description)}</p>"
         f'<table class="table table-striped">{table}</table></article>'
     )
-    return SitePage(200, html_page(book.title, body))
-
-
-def _not_found(heading: str, detail: str) -> SitePage:
-    body = f'<h1>{heading}</h1><p>{detail}</p><p><a href="/site/">Back to the catalogue</a></p>'
-    return SitePage(404, html_page("404 Not Found", body))
