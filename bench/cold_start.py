@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import resource
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from mcp import Client, StdioServerParameters
 
 from bench.common import median, verdict
 from parse_mcp.sandbox import BOOKS_API_ID
+from tests.processes import free_port
 
 RUNS = 11
 GOAL_ABOVE_FLOOR_SECONDS = 0.10
@@ -129,13 +129,6 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def memory() -> tuple[float, float]:

@@ -15,7 +15,6 @@ Three figures, each against a fresh `parse-mcp --transport http` process wired t
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from mcp import Client
 
 from bench.common import percentile, verdict
 from parse_mcp.sandbox import BOOKS_API_ID, PARSEBOT_KEY, SandboxConfig, SystemClock, create_app, running_sandbox
+from tests.processes import free_port
 
 CLIENTS = 10
 CALLS = 1_000
@@ -52,13 +52,6 @@ class Server:
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:

@@ -31,7 +31,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bench.common import StatusCounter
 from parse_mcp.sandbox import BOOKS_API_ID, PARSEBOT_KEY, SandboxConfig, SystemClock, create_app, running_sandbox
-from tests.redis_server import RedisServer, free_port
+from tests.processes import free_port
+from tests.redis_server import RedisServer
 
 BOOK = {"scraper_id": BOOKS_API_ID, "endpoint": "get_book", "params": {"slug": "a-light-in-the-attic_1000"}}
 TOKEN = "bench_replicas_token_" + "q7W2e9R4t6Y1u3I8"

@@ -8,7 +8,6 @@ then confirmed with a PING; both bounded.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -16,15 +15,10 @@ from types import TracebackType
 
 import redis
 
+from tests.processes import free_port
+
 READY_LINE = "Ready to accept connections"
 START_TIMEOUT_SECONDS = 15.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class RedisServer:

@@ -6,11 +6,9 @@ client over streamable HTTP in both protocol eras."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -34,6 +32,7 @@ from parse_mcp.http_security import (
 )
 from parse_mcp.server import build_server
 from parse_mcp.settings import Secret, Settings
+from tests.processes import free_port, read_until_listening, sandbox_http_server
 
 pytestmark = pytest.mark.anyio
 
@@ -316,44 +315,12 @@ def test_a_malformed_allowance_is_refused_at_start_up(option: str, value: str) -
 # ---------------------------------------------------------------- the whole process ----
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def guarded_process(port: int) -> Iterator[subprocess.Popen[bytes]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PARSE_", "SCRAPERAPI_"))}
-    env["PARSE_MCP_HTTP_TOKEN"] = f"{TOKEN_A},{TOKEN_B}"
-    command = [sys.executable, "-m", "parse_mcp.cli", "--sandbox", "--transport", "http", "--port", str(port)]
-    command += ["--log-level", "debug"]
-    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
-        try:
-            yield process
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-async def read_until_listening(process: subprocess.Popen[bytes]) -> bytes:
-    assert process.stderr is not None
-    stderr = process.stderr
-    seen = b""
-    with anyio.fail_after(30):
-        while b"Uvicorn running on" not in seen:
-            line = await anyio.to_thread.run_sync(stderr.readline)
-            assert line, f"the server exited before it listened: {seen.decode(errors='replace')}"
-            seen += line
-    return seen
-
-
 @pytest.mark.parametrize("mode", ERAS)
 async def test_the_server_process_with_tokens_serves_their_holders_and_never_shows_a_token(mode: str) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with guarded_process(port) as process:
+    tokens = {"PARSE_MCP_HTTP_TOKEN": f"{TOKEN_A},{TOKEN_B}"}
+    with sandbox_http_server(port, tokens, stdout=subprocess.PIPE) as process:
         started = await read_until_listening(process)
         async with httpx2.AsyncClient() as http:
             refused = await http.post(f"{url}/mcp", json=INITIALIZE, headers=MCP_HEADERS | bearer(TOKEN_B + "x"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -25,6 +24,7 @@ from anyio.abc import ByteReceiveStream, Process
 from mcp import Client
 
 from parse_mcp.sandbox import BOOKS_API_ID, FAILURE_LAB_ID
+from tests.processes import free_port
 from tests.test_transports import EXPECTED_TOOLS
 
 pytestmark = pytest.mark.anyio
@@ -190,13 +190,6 @@ PROTOCOL_SCENARIOS = {
 }
 
 _RESULT_DIRECTORY = re.compile(r"^server-(?P<scenario>.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

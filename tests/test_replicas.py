@@ -32,7 +32,8 @@ from parse_mcp.sandbox import (
     create_app,
     running_sandbox,
 )
-from tests.redis_server import RedisServer, free_port
+from tests.processes import free_port
+from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
 from parse_mcp.sandbox import BOOKS_API_ID, PARSEBOT_KEY
+from tests.processes import free_port, keyless_env, read_until_listening, sandbox_http_server
 
 pytestmark = pytest.mark.anyio
 
@@ -42,11 +38,6 @@ EXPECTED_TOOLS = {
 }
 
 
-def cli_env() -> dict[str, str]:
-    # No key in the environment: --sandbox must be enough on its own.
-    return {k: v for k, v in os.environ.items() if not k.startswith(("PARSE_", "SCRAPERAPI_"))}
-
-
 async def exercise(client: Client) -> None:
     tools = {tool.name for tool in (await client.list_tools()).tools}
     assert tools == EXPECTED_TOOLS
@@ -69,49 +60,18 @@ async def exercise(client: Client) -> None:
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_the_server_speaks_stdio_with_nothing_but_protocol_on_stdout(mode: str) -> None:
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "parse_mcp.cli", "--sandbox", "--log-level", "debug"], env=cli_env()
+        command=sys.executable, args=["-m", "parse_mcp.cli", "--sandbox", "--log-level", "debug"], env=keyless_env()
     )
     with anyio.fail_after(60):
         async with Client(params, mode=mode) as client:
             await exercise(client)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def http_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
-    command = [sys.executable, "-m", "parse_mcp.cli", "--sandbox", "--transport", "http", "--port", str(port)]
-    command += ["--log-level", "debug"]
-    with subprocess.Popen(command, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
-        try:
-            yield process
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-async def wait_until_listening(process: subprocess.Popen[bytes]) -> None:
-    """uvicorn says on stderr when it accepts connections; read until then (bounded, no polling)."""
-    assert process.stderr is not None
-    stderr = process.stderr
-    with anyio.fail_after(30):
-        while True:
-            line = await anyio.to_thread.run_sync(stderr.readline)
-            assert line, "the server exited before it listened"
-            if b"Uvicorn running on" in line:
-                return
-
-
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_the_server_speaks_streamable_http(mode: str) -> None:
     port = free_port()
-    with http_server(port) as process:
-        await wait_until_listening(process)
+    with sandbox_http_server(port) as process:
+        await read_until_listening(process)
         with anyio.fail_after(60):
             async with Client(f"http://127.0.0.1:{port}/mcp", mode=mode) as client:
                 await exercise(client)
