@@ -2,7 +2,7 @@
 
 A service may echo what it was sent: a key in an error message, in a request-id header, in the data of
 a successful answer, in a URL with `api_key=` in it, or re-encoded on the way (percent-encoded by a
-proxy, base64 inside a token, `\\uXXXX`-escaped in raw JSON, upper-cased by a logger). `Redactor` is
+proxy, base64 inside a token, `\\u0070`-style escaped in raw JSON, upper-cased by a logger). `Redactor` is
 built once from the keys this server holds and removes every one of those forms with one compiled
 regex; anything merely shaped like a key is removed from text by pattern, so neither reaches a
 result, a log line or an exception text.
