@@ -46,6 +46,7 @@ from parse_mcp.state.pacing import pacing_store
 from parse_mcp.tools import aiparser, marketplace, parsebot, resources, tasks
 from parse_mcp.tools.common import LOCAL_CLIENT, AppState, ToolCall, acting_for, failure
 from parse_mcp.tools.completions import MAX_VALUES, complete
+from parse_mcp.voice import speakable
 
 logger = logging.getLogger(__name__)
 
@@ -276,7 +277,8 @@ def _argument_record(error: ValidationError) -> ErrorRecord:
     problems: list[str] = []
     fields: list[str] = []
     for item in error.errors()[:8]:
-        where = ".".join(str(part) for part in item["loc"]) or "arguments"
+        # A key inside an object argument is the caller's text: said only when it is a name (see `voice`).
+        where = ".".join(speakable(str(part)) or "…" for part in item["loc"]) or "arguments"
         fields.append(where)
         problems.append(f"{where}: {item['msg']}")
     message = "; ".join(problems)[:300] + "."

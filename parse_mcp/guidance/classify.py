@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from typing import Literal
 from parse_mcp.errors import ErrorCode, ErrorRecord
 from parse_mcp.guidance.redact import Redactor, redactor_for
 from parse_mcp.json_types import JsonScalar
+from parse_mcp.voice import speakable
 
 MESSAGE_LIMIT = 300
 SNIPPET_LIMIT = 500
@@ -46,8 +46,6 @@ Purpose = Literal[
     "parser",  # an AI parser: create, read, list, update, delete
     "parse",  # an AI parser applied to a URL
 ]
-
-_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
 
 def classify_parsebot(
@@ -373,7 +371,7 @@ def _loc_name(loc: object) -> str | None:
         last = loc[-1]
         if isinstance(last, str) and last not in ("body", "query"):
             # It becomes a field name in fix_fields and in our next_step: only a plain identifier will do.
-            return safe_token(last)
+            return speakable(last)
     return None
 
 
@@ -456,8 +454,3 @@ def _next_tier(value: object) -> dict[str, JsonScalar] | None:
         elif isinstance(item, int | float) and not isinstance(item, bool) and math.isfinite(item):
             tier[key] = item
     return tier or None
-
-
-def safe_token(value: str | None) -> str | None:
-    """A short identifier from the service (a kind, a vendor) that may appear in our own sentences."""
-    return value if value is not None and _SAFE_TOKEN.match(value) else None

@@ -6,7 +6,7 @@ declared as a `NextCallSpec` (which tool, which arguments from the call or from 
 `guide()` applies a row the same way for every code; it has no case of its own.
 
 Every sentence here is our own. Values copied into a sentence are numbers, field names the endpoint's
-spec declares, the caller's own identifiers, or short tokens that pass `safe_token`; the target site's
+spec declares, the caller's own identifiers, or short tokens that pass `speakable`; the target site's
 snippet and the service's free-text message never are (they stay in `error`, where they are labelled).
 """
 
@@ -22,8 +22,18 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict
 
 from parse_mcp.errors import ErrorCode, ErrorRecord
-from parse_mcp.guidance.classify import safe_token
 from parse_mcp.json_types import JsonValue
+from parse_mcp.voice import (
+    INPUT_PARAMS,
+    POSITION_NOTE,
+    field_name,
+    is_position,
+    listed,
+    position,
+    speakable,
+    speakable_arguments,
+    speakable_words,
+)
 
 Action = Literal[
     "fix_input",
@@ -89,7 +99,16 @@ class NextCall(BaseModel):
     arguments: dict[str, Any]
 
     def __init__(self, tool: str, arguments: Mapping[str, JsonValue]) -> None:
+        """A call whose names all pass `speakable_arguments`; anything else is a bug of the caller, which
+        should have asked `offer` (a ValueError, so no unchecked call is ever shown as ours)."""
+        if not speakable_arguments(arguments):
+            raise ValueError("a next call must name only speakable names")
         super().__init__(tool=tool, arguments=dict(arguments))
+
+    @classmethod
+    def offer(cls, tool: str, arguments: Mapping[str, JsonValue]) -> NextCall | None:
+        """The call, or None when a name in its arguments may not be said in our voice (see `voice`)."""
+        return cls(tool, arguments) if speakable_arguments(arguments) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +201,7 @@ class NextCallSpec:
             value = source.value(record, context)
             if value is not None:
                 built[name] = value
-        return NextCall(self.tool or context.tool, built)
+        return NextCall.offer(self.tool or context.tool, built)
 
     def evidence(self) -> frozenset[EvidenceName]:
         sources = [*self.arguments.values(), *self.optional.values()]
@@ -640,8 +659,8 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         fault="caller",
         retryable=False,
         fix_fields=("endpoint",),
-        summary="API {scraper_id} has no endpoint named {endpoint}; its endpoints are: {endpoint_names}.",
-        next_step="Call again with one of those endpoint names (describe_api shows their parameters).",
+        summary="API {scraper_id} has no endpoint named {endpoint}; {endpoints_phrase}.",
+        next_step="Call again with one of its endpoint names (describe_api shows them and their parameters).",
         next_call=NextCallSpec(tool="describe_api", arguments={"scraper_id": Arg("scraper_id")}),
         basis="this server",
     ),
@@ -740,9 +759,8 @@ def stop_after_repeats(guidance: Guidance, count: int) -> Guidance:
 def describe_for_revision(record: ErrorRecord, context: CallContext) -> str:
     """A sentence the revision service can act on: endpoint, input, status, error kind; no snippet."""
     endpoint = _argument(context, "endpoint") or "an endpoint"
-    params = context.arguments.get("params")
-    shown = json.dumps(params, sort_keys=True, ensure_ascii=False)[:300] if params else "no parameters"
-    kind = safe_token(record.kind)
+    shown = _params_for_revision(context.arguments.get("params"))
+    kind = speakable(record.kind)
     if record.code == "upstream_auth":
         problem = f"the target site refuses the scraper with HTTP {record.upstream_status_code} (upstream_error)"
         want = "Update the stored credentials or request headers so the site accepts the scraper again."
@@ -750,9 +768,20 @@ def describe_for_revision(record: ErrorRecord, context: CallContext) -> str:
         problem = f"the site's bot protection blocks every proxy (blocked{', ' + kind if kind else ''})"
         want = "Make the scraper get past the site's protection reliably."
     else:
-        problem = f"it fails with HTTP {record.http_status} ({kind or safe_token(record.status) or record.code})"
+        problem = f"it fails with HTTP {record.http_status} ({kind or speakable(record.status) or record.code})"
         want = "Fix the endpoint so it returns data for valid input."
     return f"The {endpoint} endpoint fails when called with {shown}: {problem}. {want}"
+
+
+def _params_for_revision(params: JsonValue) -> str:
+    """The call's params for a revision's description, as JSON: those whose names may be said and whose values
+    are plain (a nested value may hold names of its own); the others are counted."""
+    if not isinstance(params, dict) or not params:
+        return "no parameters"
+    named = {name: value for name, value in params.items() if speakable(name) and not isinstance(value, dict | list)}
+    left_out = len(params) - len(named)
+    shown = json.dumps(named, sort_keys=True, ensure_ascii=False)[:300]
+    return shown + (f" and {left_out} more parameters" if left_out else "")
 
 
 def _wait(row: Row, record: ErrorRecord) -> float | None:
@@ -764,6 +793,13 @@ def _wait(row: Row, record: ErrorRecord) -> float | None:
 
 
 def _fix_fields(row: Row, record: ErrorRecord, context: CallContext) -> tuple[str, ...]:
+    """The names to fix, each one we may say (`voice.field_name`): a declared parameter whose name may not be
+    said is named by its place; any other unsayable name is left out."""
+    named = _named_fields(row, record, context)
+    return tuple(dict.fromkeys(name for name in map(field_name, named) if name is not None))
+
+
+def _named_fields(row: Row, record: ErrorRecord, context: CallContext) -> tuple[str, ...]:
     rule = row.fix_fields
     if isinstance(rule, tuple):
         return rule
@@ -778,7 +814,11 @@ def _fix_fields(row: Row, record: ErrorRecord, context: CallContext) -> tuple[st
     declared = context.evidence.known_params
     if not declared:
         return record.fields
-    return tuple(p for p in declared if p in record.fields or _mentions(record.message, p))
+    return tuple(
+        speakable(name) or position(INPUT_PARAMS, index + 1)
+        for index, name in enumerate(declared)
+        if name in record.fields or _mentions(record.message, name)
+    )
 
 
 def _render_set(context: CallContext) -> bool:
@@ -794,7 +834,7 @@ def _values(
     record: ErrorRecord, context: CallContext, wait: float | None, fix_fields: tuple[str, ...]
 ) -> dict[str, str]:
     version = _argument(context, "snapshot_version") or _argument(context, "version")
-    kind = safe_token(record.kind)
+    kind = speakable(record.kind)
     return {
         "service": context.service,
         "key_variable": context.key_variable,
@@ -805,11 +845,11 @@ def _values(
         "upstream": str(record.upstream_status_code) if record.upstream_status_code is not None else "(unknown)",
         "wait": human_wait(wait),
         "fields_phrase": _fields_phrase(fix_fields),
-        "fields_or_input": ", ".join(fix_fields) if fix_fields else "the input",
+        "fields_or_input": _fields_or_input(fix_fields),
         "kind_phrase": f" ({kind})" if kind else "",
         "tier_phrase": _tier_phrase(record),
         "network_phrase": _network_phrase(record),
-        "endpoint_names": ", ".join(context.evidence.endpoint_names) or "(none)",
+        "endpoints_phrase": _endpoints_phrase(context.evidence.endpoint_names),
         "local_message": _sentence(record.message or "they do not match what the tool accepts"),
         "parser_id": _argument(context, "parser_id") or "given",
         "listing": _argument(context, "listing") or "given",
@@ -831,14 +871,39 @@ def _fields_phrase(fields: tuple[str, ...]) -> str:
     return f"{', '.join(fields)} {'is' if len(fields) == 1 else 'are'}"
 
 
+def _fields_or_input(fields: tuple[str, ...]) -> str:
+    if not fields:
+        return "the input"
+    note = f" ({POSITION_NOTE})" if any(is_position(name) for name in fields) else ""
+    return ", ".join(fields) + note
+
+
+def _endpoints_phrase(names: tuple[str, ...]) -> str:
+    """The API's endpoints for a sentence: named when every name may be said, else counted."""
+    if not names:
+        return "this server has not read its endpoints"
+    shown = listed(names)
+    if shown is not None:
+        return f"its endpoints are: {shown}"
+    return f"it has {len(names)} endpoints, and some of their names are not repeated here: see describe_api"
+
+
 def _tier_phrase(record: ErrorRecord) -> str:
+    """The next plan, from the service's 402: its name when it may be said, its credits and price when they
+    are numbers (any other value is the service's text, shown only in `error.next_tier`)."""
     tier = record.next_tier or {}
-    name = tier.get("display_name")
-    if not isinstance(name, str) or safe_token(name.replace(" ", "_")) is None:
+    name = speakable_words(tier.get("display_name"))
+    if name is None:
         return ""
-    credits, price = tier.get("credits"), tier.get("price")
+    credits, price = _number(tier.get("credits")), _number(tier.get("price"))
     extra = f": {credits} credits for {price}" if credits is not None and price is not None else ""
     return f"; the next tier is {name}{extra}"
+
+
+def _number(value: object) -> str | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return str(value)
+    return None
 
 
 def _network_phrase(record: ErrorRecord) -> str:
@@ -866,7 +931,6 @@ def _argument(context: CallContext, name: str) -> str | None:
     value = context.arguments.get(name)
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | str):
-        text = str(value)
-        return text[:80] if text.isprintable() else None
-    return None
+    if isinstance(value, int):
+        return str(value)
+    return speakable(value)

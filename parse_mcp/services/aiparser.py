@@ -18,7 +18,6 @@ from parse_mcp.guidance.classify import (
     Purpose,
     classify_aiparser,
     classify_unexpected_success,
-    safe_token,
 )
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
@@ -27,6 +26,7 @@ from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.services.http import HttpClient, Method, PacingStore, Reply, Request
 from parse_mcp.services.paths import path_segment
 from parse_mcp.settings import Secret, Settings
+from parse_mcp.voice import speakable
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ class AiParserClient:
         reply = await self._send("POST", "/parsers", body=body, creates_work=True)
         created = self._document(reply)
         parser_id = created.get("id") if isinstance(created, dict) else None
-        if safe_token(parser_id if isinstance(parser_id, str) else None) is None:
+        if speakable(parser_id if isinstance(parser_id, str) else None) is None:
             reason = "The answer had no usable parser id."
             raise UpstreamFailure(
                 classify_unexpected_success(reply.status, reply.headers, reason, redactor=reply.redactor), reply.meta
@@ -112,7 +112,7 @@ class AiParserClient:
         shown_error = None
         if isinstance(error, str):
             shown_error = " ".join(reply.redactor.text(error).split())[:MESSAGE_LIMIT] or None
-        return ParserState(status=safe_token(status) if isinstance(status, str) else None, error=shown_error)
+        return ParserState(status=speakable(status) if isinstance(status, str) else None, error=shown_error)
 
     async def list_parsers(self) -> tuple[JsonValue, Meta]:
         return await self._json("GET", "/parsers")

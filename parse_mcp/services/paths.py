@@ -46,8 +46,8 @@ def path_segment(value: str, argument: str) -> str:
     """
     problem = _problem(value)
     if problem is not None:
-        shown = repr(value if len(value) <= 40 else value[:40] + "…")
-        message = f"{argument}: {shown} is not an id: {problem}."
+        # The value is not repeated: it may be a third party's text, and the message is said in our voice.
+        message = f"{argument} is not an id: {problem}."
         raise RejectedLocally(ErrorRecord(code="invalid_arguments", message=message, fields=(argument,)))
     return quote(value, safe="")
 

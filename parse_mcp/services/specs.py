@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlencode
 
-from parse_mcp.guidance.classify import safe_token
 from parse_mcp.json_types import JsonValue
 from parse_mcp.policy.size import depth_of, size_of
+from parse_mcp.voice import INPUT_PARAMS, listed, position, said, speakable
 
 ParamType = Literal["string", "integer", "number", "boolean", "array", "object", "any"]
 
@@ -59,8 +59,7 @@ MAX_QUERY_CHARS = 8_000
 MAX_BODY_CHARS = 200_000
 # Keys in one object argument (a tool's `params`).
 MAX_OBJECT_KEYS = 100
-# How much of a name the caller sent we repeat in a message, and how many unknown names.
-_NAME_SHOWN = 64
+# How many of the names the caller sent that are not parameters are named one by one.
 _UNKNOWN_SHOWN = 5
 
 
@@ -215,29 +214,43 @@ def _variant_code(variant: object, body: object) -> str:
 
 
 def check_params(endpoint: EndpointSpec, params: Mapping[str, object]) -> list[Problem]:
-    """Everything wrong with `params` for this endpoint, as the agent should read it."""
+    """Everything wrong with `params` for this endpoint, as the agent should read it.
+
+    Names come from the spec's author or from the caller: each is said only when `speakable`, else a declared
+    parameter is named by its place (`param_label`) and an undeclared one is "a name in params"."""
     problems: list[Problem] = []
-    known = {p.name for p in endpoint.params}
-    unknown = [name for name in params if name not in known]
-    listing = ", ".join(sorted(n for n in known if safe_token(n))) or "none"
+    labels = {p.name: param_label(endpoint, index) for index, p in enumerate(endpoint.params)}
+    unknown = [name for name in params if name not in labels]
+    listing = listed(sorted(labels)) if labels else "none"
+    takes = f"it takes: {listing}" if listing is not None else "describe_api lists what it takes"
+    endpoint_name = said(endpoint.name, "the endpoint")
     for name in unknown[:_UNKNOWN_SHOWN]:
-        shown = _shown(name)
-        problems.append(Problem(shown, f"{shown} is not a parameter of {endpoint.name} (it takes: {listing})"))
+        shown = speakable(name)
+        what = shown if shown is not None else "a name in params (not repeated here)"
+        problems.append(Problem(shown or "params", f"{what} is not a parameter of {endpoint_name} ({takes})"))
     if len(unknown) > _UNKNOWN_SHOWN:
         more = len(unknown) - _UNKNOWN_SHOWN
-        problems.append(Problem(_shown(unknown[_UNKNOWN_SHOWN]), f"and {more:,} more names that are not parameters"))
+        shown = speakable(unknown[_UNKNOWN_SHOWN]) or "params"
+        problems.append(Problem(shown, f"and {more:,} more names that are not parameters"))
     for spec in endpoint.params:
+        label = labels[spec.name]
         value = params.get(spec.name)
         if value is None:
             if spec.required:
-                problems.append(Problem(spec.name, f"{spec.name} is required ({spec.type})"))
+                problems.append(Problem(label, f"{label} is required ({spec.type})"))
             continue
-        problem = too_large(spec.name, value) or _check_value(spec, value)
+        problem = too_large(label, value) or _check_value(spec, label, value)
         if problem is not None:
             problems.append(problem)
     if not problems:
-        problems.extend(_request_too_large(endpoint.method, params))
+        problems.extend(_request_too_large(endpoint.method, params, labels))
     return problems
+
+
+def param_label(endpoint: EndpointSpec, index: int) -> str:
+    """How our words name the endpoint's declared parameter at `index`: its name when it may be said, else
+    its place in describe_api's input_params (`input_params#3`)."""
+    return speakable(endpoint.params[index].name) or position(INPUT_PARAMS, index + 1)
 
 
 def too_large(name: str, value: object) -> Problem | None:
@@ -265,12 +278,12 @@ def bounded_object(value: dict[str, object]) -> dict[str, object]:
     return value
 
 
-def _request_too_large(method: str, params: Mapping[str, object]) -> list[Problem]:
+def _request_too_large(method: str, params: Mapping[str, object], labels: Mapping[str, str]) -> list[Problem]:
     """The whole request's limit, named after its largest param (the one to shorten first)."""
     present = {name: value for name, value in params.items() if value is not None}
     if not present:
         return []
-    largest = max(present, key=lambda name: size_of(present[name]))
+    largest = labels.get(max(present, key=lambda name: size_of(present[name])), "params")
     if method == "GET":
         length = len(urlencode(encode_query(present)))
         if length > MAX_QUERY_CHARS:
@@ -290,10 +303,6 @@ def _request_too_large(method: str, params: Mapping[str, object]) -> list[Proble
     return []
 
 
-def _shown(name: str) -> str:
-    return name if len(name) <= _NAME_SHOWN else name[:_NAME_SHOWN] + "…"
-
-
 def encode_query(params: Mapping[str, object]) -> list[tuple[str, str]]:
     """GET parameters the way the service reads them: JSON for lists and objects, true/false, no None."""
     encoded: list[tuple[str, str]] = []
@@ -309,11 +318,11 @@ def encode_query(params: Mapping[str, object]) -> list[tuple[str, str]]:
     return encoded
 
 
-def _check_value(spec: ParamSpec, value: object) -> Problem | None:
+def _check_value(spec: ParamSpec, label: str, value: object) -> Problem | None:
     if not _has_type(spec.type, value):
-        return Problem(spec.name, f"{spec.name} must be {_article(spec.type)}, got {_json_type(value)}")
+        return Problem(label, f"{label} must be {_article(spec.type)}, got {_json_type(value)}")
     if spec.choices is not None and value not in spec.choices:
-        return Problem(spec.name, f"{spec.name} must be one of {_choices_shown(spec.choices)}")
+        return Problem(label, f"{label} must be one of {_choices_shown(spec.choices)}")
     return None
 
 
@@ -325,7 +334,7 @@ def _choices_shown(choices: tuple[object, ...]) -> str:
             shown.append(json.dumps(choice))
         elif isinstance(choice, int | float):
             shown.append(str(choice))
-        elif isinstance(choice, str) and safe_token(choice):
+        elif isinstance(choice, str) and speakable(choice):
             shown.append(json.dumps(choice))
         else:
             return "the choices describe_api lists for it"

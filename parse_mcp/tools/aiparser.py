@@ -23,6 +23,7 @@ from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.tools.common import AppState, ToolCall, run_aiparser, state_of
 from parse_mcp.tools.documents import field_of, integer_of, token_of
 from parse_mcp.tools.waiting import wait_until_settled
+from parse_mcp.voice import said
 
 FINISHED, FAILED, GENERATING = "FINISHED", "FAILED", "GENERATING"
 
@@ -111,12 +112,19 @@ async def create_parser(
             scraper_params.sent() if scraper_params else None,
         )
         parser_id = token_of(field_of(created, "id"))
+        if parser_id is None:
+            return ToolResult.success(
+                "A parser (version 0) was created and is generating; data has its id.",
+                created,
+                meta,
+                next_step="Call wait_for_parser with the parser id in data until it is FINISHED.",
+            )
         return ToolResult.success(
             f"Parser {parser_id} (version 0) was created and is generating.",
             created,
             meta,
             next_step="Call wait_for_parser until it is FINISHED.",
-            next_call=NextCall("wait_for_parser", {"parser_id": parser_id}),
+            next_call=NextCall.offer("wait_for_parser", {"parser_id": parser_id}),
         )
 
     return await run_aiparser(state_of(ctx), ToolCall("create_parser", sent), run)
@@ -187,9 +195,8 @@ async def update_parser(
             raise RejectedLocally(ErrorRecord(code="invalid_arguments", message=message, fields=("add_fields",)))
         status, updated, meta = await client.update_parser(parser_id, version, changes)
         new_version = _version(updated)
-        label = (
-            f"Parser {parser_id} version {new_version}" if new_version is not None else f"A new version of {parser_id}"
-        )
+        parser = said(parser_id, "the parser")
+        label = f"Parser {parser} version {new_version}" if new_version is not None else f"A new version of {parser}"
         if status == 202:
             waiting: dict[str, JsonValue] = {"parser_id": parser_id}
             if new_version is not None:
@@ -199,7 +206,7 @@ async def update_parser(
                 updated,
                 meta,
                 next_step="Call wait_for_parser for the new version.",
-                next_call=NextCall("wait_for_parser", waiting),
+                next_call=NextCall.offer("wait_for_parser", waiting),
             )
         return ToolResult.success(f"{label} is ready.", updated, meta)
 
@@ -215,7 +222,7 @@ async def delete_parser(parser_id: ParserId, ctx: Context[AppState, Any]) -> Ann
 
     async def run(client: AiParserClient) -> ToolResult:
         meta = await client.delete_parser(parser_id)
-        return ToolResult.success(f"Parser {parser_id} was deleted with all its versions.", None, meta)
+        return ToolResult.success(f"Parser {said(parser_id, 'given')} was deleted with all its versions.", None, meta)
 
     return await run_aiparser(state_of(ctx), ToolCall("delete_parser", {"parser_id": parser_id}), run)
 
@@ -240,7 +247,7 @@ async def parse_url(
         parsed, meta = await client.parse_url(
             parser_id, url, version, scraper_params.sent() if scraper_params else None
         )
-        return ToolResult.success(f"Parsed the page with parser {parser_id}.", parsed, meta)
+        return ToolResult.success(f"Parsed the page with parser {said(parser_id, 'given')}.", parsed, meta)
 
     return await run_aiparser(state_of(ctx), ToolCall("parse_url", arguments), run)
 
@@ -266,10 +273,10 @@ async def wait_for_parser(
             budget_seconds=timeout_seconds,
             runtime=state.runtime,
             ctx=ctx,
-            label=f"parser {parser_id}",
+            label=f"parser {said(parser_id, 'given')}",
         )
         if not waited.settled:
-            return waited.keep_waiting(f"Parser {parser_id}", "wait_for_parser", arguments)
+            return waited.keep_waiting(f"Parser {said(parser_id, 'given')}", "wait_for_parser", arguments)
         return parser_observation(parser_id, version, waited.document, waited.meta)
 
     return await run_aiparser(state, ToolCall("wait_for_parser", arguments), run)
@@ -280,7 +287,7 @@ def parser_observation(parser_id: str, version: int | None, details: JsonValue, 
     status = field_of(details, "status")
     shown = _version(details)
     known = shown if shown is not None else version
-    label = f"Parser {parser_id}" + (f" version {known}" if known is not None else "")
+    label = f"Parser {said(parser_id, 'given')}" + (f" version {known}" if known is not None else "")
     if status == FAILED:
         # The service's words choose among our causes; they are never repeated outside data.
         causes = _causes(str(field_of(details, "error") or ""))
@@ -296,7 +303,7 @@ def parser_observation(parser_id: str, version: int | None, details: JsonValue, 
             details,
             meta,
             next_step="Call wait_for_parser until it is FINISHED.",
-            next_call=NextCall("wait_for_parser", _ids(parser_id, version)),
+            next_call=NextCall.offer("wait_for_parser", _ids(parser_id, version)),
         )
     # The example URLs are the service's text: named in data, not copied into a ready call.
     return ToolResult.success(

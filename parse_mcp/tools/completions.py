@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from parse_mcp.guidance.classify import safe_token
 from parse_mcp.services.parsebot import ParseBotClient
+from parse_mcp.voice import speakable
 
 MAX_VALUES = 100  # the protocol's limit on values in one completion
 
@@ -27,5 +27,5 @@ def complete(client: ParseBotClient | None, argument: str, typed: str, known: Ma
     else:
         return []
     # Ids come from the service: only plain identifiers are offered as something to type.
-    offered = (value for value in candidates if safe_token(value) == value and value.startswith(typed))
+    offered = (value for value in candidates if speakable(value) == value and value.startswith(typed))
     return sorted(set(offered))

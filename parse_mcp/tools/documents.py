@@ -6,8 +6,8 @@ A value read from a service appears in `summary`, `next_step` or `next_call` onl
 
 from __future__ import annotations
 
-from parse_mcp.guidance.classify import safe_token
 from parse_mcp.json_types import JsonValue
+from parse_mcp.voice import speakable
 
 
 def field_of(document: JsonValue, key: str) -> JsonValue:
@@ -21,7 +21,7 @@ def text_of(value: object) -> str | None:
 
 def token_of(value: object) -> str | None:
     """The value as a safe token (an id, a name, a status), or None when it is anything else."""
-    return safe_token(text_of(value))
+    return speakable(text_of(value))
 
 
 def integer_of(value: object) -> int | None:

@@ -15,12 +15,12 @@ import logging
 from collections.abc import Mapping
 
 from parse_mcp.errors import CallFailed, ErrorRecord
-from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import ROWS, Evidence
 from parse_mcp.json_types import JsonValue
 from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.services.specs import names
+from parse_mcp.voice import speakable
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +44,9 @@ async def parsebot_evidence(
     task_id = scraper_for_task = None
     try:
         if "scraper_for_task" in wanted:
-            scraper_for_task = safe_token(await client.scraper_of_task(scraper_id))
+            scraper_for_task = speakable(await client.scraper_of_task(scraper_id))
         if "task_id" in wanted and "revise_api" in listed_tools:
-            task_id = safe_token(await client.task_of_scraper(scraper_id))
+            task_id = speakable(await client.task_of_scraper(scraper_id))
     except CallFailed as exc:
         logger.info("task lookup for guidance failed: %s", exc.record.code)
     return Evidence(

@@ -15,6 +15,7 @@ from parse_mcp.results import ToolResult
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.tools.common import AppState, ToolCall, run_parsebot, state_of
 from parse_mcp.tools.documents import field_of, integer_of, token_of
+from parse_mcp.voice import said
 
 
 async def search_marketplace(
@@ -41,7 +42,7 @@ async def search_marketplace(
                 found,
                 meta,
                 next_step="Call get_marketplace_api for its scraper id.",
-                next_call=NextCall("get_marketplace_api", {"listing": listing}),
+                next_call=NextCall.offer("get_marketplace_api", {"listing": listing}),
             )
         return ToolResult.success(f"{count} marketplace {'API' if count == 1 else 'APIs'} found.", found, meta)
 
@@ -63,16 +64,16 @@ async def get_marketplace_api(
         scraper_id = token_of(field_of(detail, "canonical_scraper_id"))
         latest = integer_of(field_of(detail, "latest_version"))
         if scraper_id is None:
-            return ToolResult.success(f"Listing {listing} found.", detail, meta)
+            return ToolResult.success(f"Listing {said(listing, 'given')} found.", detail, meta)
         describe: dict[str, JsonValue] = {"scraper_id": scraper_id}
         if latest is not None and latest >= 1:
             describe["version"] = latest
         return ToolResult.success(
-            f"Listing {listing}: canonical scraper {scraper_id}, latest release {latest or 'unknown'}.",
+            f"Listing {said(listing, 'given')}: canonical scraper {scraper_id}, latest release {latest or 'unknown'}.",
             detail,
             meta,
             next_step="Call describe_api for its parameters; pin the release with snapshot_version.",
-            next_call=NextCall("describe_api", describe),
+            next_call=NextCall.offer("describe_api", describe),
         )
 
     return await run_parsebot(state_of(ctx), ToolCall("get_marketplace_api", {"listing": listing}), run)

@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: the SDK reads these signatures at 
 each tool's input schema.
 """
 
+import logging
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -14,7 +15,6 @@ from mcp.types import CallToolResult, ClientCapabilities
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from parse_mcp.errors import CallFailed, ErrorRecord, RejectedLocally
-from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
@@ -31,6 +31,13 @@ from parse_mcp.services.specs import (
     names,
 )
 from parse_mcp.tools.common import AppState, ToolCall, current_client, run_parsebot, state_of
+from parse_mcp.voice import listed, said, speakable, visible
+
+logger = logging.getLogger(__name__)
+
+# The longest a login session is kept, whatever the service's `expires_in` says; the Redis store keeps a session
+# that states no expiry as long.
+LONGEST_SESSION_SECONDS = 7 * 24 * 3600
 
 ScraperId = Annotated[
     str,
@@ -94,7 +101,7 @@ async def execute_endpoint(
         if session_made is not None and isinstance(data, dict):
             # A login endpoint called directly: its session stays here, as with the login tool.
             return await _logged_in(state, scraper_id, data, session_made, meta, protected=None)
-        return ToolResult.success(f"{endpoint} returned {_shape(data)}.", data, meta)
+        return ToolResult.success(f"{said(endpoint, 'The endpoint')} returned {_shape(data)}.", data, meta)
 
     return await run_parsebot(state, ToolCall("execute_endpoint", arguments), run)
 
@@ -117,16 +124,16 @@ async def list_apis(
         needle = (query or "").strip().lower()
         chosen = [a for a in apis if needle in f"{a.name} {a.slug} {a.scraper_id}".lower()]
         data: JsonValue = {"apis": [condensed(a) for a in chosen], "total": len(apis)}
-        matching = f" matching {query!r}" if needle else ""
+        matching = f" matching {said(query, 'the query')}" if needle else ""
         summary = f"{len(chosen)} of {len(apis)} APIs{matching}."
-        if len(chosen) == 1:
-            only = chosen[0].scraper_id
+        only = speakable(chosen[0].scraper_id) if len(chosen) == 1 else None
+        if only is not None:
             return ToolResult.success(
                 summary,
                 data,
                 meta,
                 next_step="Call describe_api for this API's parameters, then execute_endpoint.",
-                next_call=NextCall("describe_api", {"scraper_id": only}),
+                next_call=NextCall.offer("describe_api", {"scraper_id": only}),
             )
         next_step = (
             "Pick an API and call describe_api with its scraper_id."
@@ -158,11 +165,11 @@ async def describe_api(
         api, meta = await client.describe_api(scraper_id, version)
         data: JsonValue = dict(api.raw)  # type: ignore[arg-type]
         # Endpoint names come from the service: only plain identifiers are repeated in our own sentences.
-        plain = [name for name in names(api.endpoints) if safe_token(name) == name]
-        listing = f": {', '.join(plain)}" if plain and len(plain) == len(api.endpoints) else ""
-        summary = f"API {scraper_id} has {len(api.endpoints)} endpoints{listing}."
+        shown = listed(names(api.endpoints)) if api.endpoints else None
+        listing = f": {shown}" if shown else ""
+        summary = f"API {said(scraper_id, 'given')} has {len(api.endpoints)} endpoints{listing}."
         ready = next(
-            (e for e in api.endpoints if not any(p.required for p in e.params) and safe_token(e.name) == e.name), None
+            (e for e in api.endpoints if not any(p.required for p in e.params) and speakable(e.name) == e.name), None
         )
         if ready is not None:
             call_args: dict[str, JsonValue] = {"scraper_id": scraper_id, "endpoint": ready.name, "params": {}}
@@ -173,7 +180,7 @@ async def describe_api(
                 data,
                 meta,
                 next_step="Call execute_endpoint with one of these endpoints and its parameters.",
-                next_call=NextCall("execute_endpoint", call_args),
+                next_call=NextCall.offer("execute_endpoint", call_args),
             )
         return ToolResult.success(
             summary, data, meta, next_step="Call execute_endpoint with an endpoint and its required params."
@@ -297,7 +304,7 @@ def _credentials_given(
 
 
 def _credentials_needed(spec: EndpointSpec | None) -> ErrorRecord:
-    declared = [p.name for p in spec.params if safe_token(p.name) == p.name] if spec is not None else []
+    declared = [p.name for p in spec.params if speakable(p.name) == p.name] if spec is not None else []
     named = f" ({', '.join(declared)})" if declared else ""
     message = (
         f"credentials is required: no login form could be shown to the user, so ask the user for the login "
@@ -329,7 +336,7 @@ def credentials_form(scraper_id: str, spec: EndpointSpec | None) -> Elicit[BaseM
         return None
     fields: dict[str, Any] = {}
     for param in spec.params:
-        if safe_token(param.name) != param.name or not param.name.isidentifier() or param.name.startswith("_"):
+        if speakable(param.name) != param.name or not param.name.isidentifier() or param.name.startswith("_"):
             return None
         python_type = _FORM_TYPES.get(param.type)
         if python_type is None:
@@ -346,7 +353,7 @@ def credentials_form(scraper_id: str, spec: EndpointSpec | None) -> Elicit[BaseM
 def _form_field(param: ParamSpec, python_type: type) -> tuple[Any, Any]:
     secret = any(word in param.name.lower() for word in _SECRET_WORDS)
     extra: dict[str, Any] = {"writeOnly": True} if secret else {}
-    description = " ".join(param.description.split())[:_FORM_DESCRIPTION_LIMIT] or None
+    description = visible(param.description)[:_FORM_DESCRIPTION_LIMIT] or None
     if param.required:
         return (python_type, Field(description=description, json_schema_extra=extra or None))
     return (python_type | None, Field(default=None, description=description, json_schema_extra=extra or None))
@@ -362,16 +369,18 @@ async def _logged_in(
     protected: str | None,
 ) -> ToolResult:
     """Keep a login answer's session here, under a handle only this client can use; answer with the handle."""
-    expires_at = _expiry(answer, state.runtime.clock())
+    expires_at, clamped = _expiry(answer, state.runtime.clock())
     handle = await state.sessions.add(current_client(), scraper_id, session, expires_at)
-    data: JsonValue = {"session": handle, "expires_at": _iso(expires_at), "data": answer.get("data")}
+    data: dict[str, JsonValue] = {"session": handle, "expires_at": _iso(expires_at), "data": answer.get("data")}
+    if clamped:
+        data["expires_in_clamped_to"] = LONGEST_SESSION_SECONDS
     next_call = None
     if protected is not None:
-        next_call = NextCall(
+        next_call = NextCall.offer(
             "execute_endpoint", {"scraper_id": scraper_id, "endpoint": protected, "params": {}, "session": handle}
         )
     return ToolResult.success(
-        f"Logged in to {scraper_id}; the session handle is {handle}.",
+        f"Logged in to {said(scraper_id, 'the API')}; the session handle is {handle}.",
         data,
         meta,
         next_step="Pass session to execute_endpoint for the endpoints that need it.",
@@ -388,16 +397,24 @@ async def _protected_endpoint(client: ParseBotClient, scraper_id: str) -> str | 
     ready = (
         e
         for e in api.endpoints
-        if e.needs_session and not any(p.required for p in e.params) and safe_token(e.name) == e.name
+        if e.needs_session and not any(p.required for p in e.params) and speakable(e.name) == e.name
     )
     return next((e.name for e in ready), None)
 
 
-def _expiry(answer: dict[str, JsonValue], now: float) -> float | None:
+def _expiry(answer: dict[str, JsonValue], now: float) -> tuple[float | None, bool]:
+    """When the session ends by the service's `expires_in`, and whether that was clamped to
+    `LONGEST_SESSION_SECONDS` (a figure past it, `1e12` or `inf` say, would overflow a date or a Redis TTL and
+    lose the handle of a login that worked)."""
     expires_in = answer.get("expires_in")
-    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
-        return now + float(expires_in)
-    return None
+    if not isinstance(expires_in, int | float) or isinstance(expires_in, bool) or not expires_in > 0:
+        return None, False
+    if expires_in > LONGEST_SESSION_SECONDS:  # also true for inf; NaN failed `> 0` above
+        logger.warning(
+            "login answer's expires_in is beyond %d s: the session is kept that long", LONGEST_SESSION_SECONDS
+        )
+        return now + LONGEST_SESSION_SECONDS, True
+    return now + float(expires_in), False
 
 
 def _iso(moment: float | None) -> str | None:

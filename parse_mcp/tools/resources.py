@@ -7,7 +7,6 @@ repeated request. A failure is a resource error whose message is the guidance se
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mcp.server.mcpserver import Context
@@ -16,6 +15,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from parse_mcp.errors import CallFailed
 from parse_mcp.guidance.table import CallContext, guide
 from parse_mcp.tools.common import PARSEBOT, AppState, state_of
+from parse_mcp.voice import printable_json
 
 API_SCHEMA_URI = "parse://apis/{scraper_id}"
 API_SCHEMA_TITLE = "A Parse.bot API's schema"
@@ -44,4 +44,6 @@ async def api_schema(scraper_id: str, ctx: Context[AppState, Any]) -> str:
         sentence = guide(exc.record, context).summary
         error = ResourceNotFoundError if exc.record.code in _NOT_FOUND else ResourceError
         raise error(sentence) from None
-    return json.dumps(spec.raw, ensure_ascii=False)
+    # The schema's author wrote every string in it: bidi and zero-width characters, line separators and the
+    # like are escaped (JSON reads them back the same), so what a person or a model sees is what is there.
+    return printable_json(spec.raw)

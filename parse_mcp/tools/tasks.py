@@ -13,7 +13,6 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import AfterValidator, Field
 
-from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
@@ -23,6 +22,7 @@ from parse_mcp.services.specs import MAX_OBJECT_KEYS, bounded_object, parse_endp
 from parse_mcp.tools.common import AppState, ToolCall, run_parsebot, state_of
 from parse_mcp.tools.documents import field_of, integer_of, token_of
 from parse_mcp.tools.waiting import wait_until_settled
+from parse_mcp.voice import said, speakable
 
 SETTLED = frozenset({"completed", "failed", "needs_input"})
 TaskId = Annotated[str, Field(min_length=1, max_length=200, description="A task id from create_api or list_tasks.")]
@@ -55,7 +55,7 @@ async def create_api(
             step = "Call wait_for_task; the site may need a login, and authenticated APIs are built in the dashboard."
         if task_id is None:
             return ToolResult.success(f"The service {what}; its task id is in data.", created, meta, next_step=step)
-        next_call = NextCall("wait_for_task", {"task_id": task_id})
+        next_call = NextCall.offer("wait_for_task", {"task_id": task_id})
         return ToolResult.success(f"Task {task_id} {what}.", created, meta, next_step=step, next_call=next_call)
 
     return await run_parsebot(state_of(ctx), ToolCall("create_api", arguments), run)
@@ -114,10 +114,10 @@ async def wait_for_task(
             budget_seconds=timeout_seconds,
             runtime=state.runtime,
             ctx=ctx,
-            label=f"task {task_id}",
+            label=f"task {said(task_id, 'given')}",
         )
         if not waited.settled:
-            return waited.keep_waiting(f"Task {task_id}", "wait_for_task", arguments)
+            return waited.keep_waiting(f"Task {said(task_id, 'given')}", "wait_for_task", arguments)
         return task_observation(client, task_id, waited.document, waited.meta)
 
     return await run_parsebot(state, ToolCall("wait_for_task", arguments), run)
@@ -138,7 +138,7 @@ async def revise_api(
     async def run(client: ParseBotClient) -> ToolResult:
         revision, meta = await client.revise_api(task_id, description)
         revision_id = token_of(field_of(revision, "task_id")) or token_of(field_of(revision, "id"))
-        next_call = NextCall("wait_for_task", {"task_id": revision_id}) if revision_id else None
+        next_call = NextCall.offer("wait_for_task", {"task_id": revision_id}) if revision_id else None
         return ToolResult.success(
             f"Revision task {revision_id} is queued."
             if revision_id
@@ -197,11 +197,11 @@ async def preview_update(
     async def run(client: ParseBotClient) -> ToolResult:
         found, meta = await client.preview_update(task_id, endpoint, params)
         return ToolResult.success(
-            f"The updated {endpoint} answered.",
+            f"The updated {said(endpoint, 'endpoint')} answered.",
             found,
             meta,
             next_step="Merge it with merge_updates if it is what you need.",
-            next_call=NextCall("merge_updates", {"task_id": task_id, "endpoints": [endpoint]}),
+            next_call=NextCall.offer("merge_updates", {"task_id": task_id, "endpoints": [endpoint]}),
         )
 
     return await run_parsebot(state_of(ctx), ToolCall("preview_update", arguments), run)
@@ -234,14 +234,13 @@ async def merge_updates(
 def task_observation(client: ParseBotClient, task_id: str, task: JsonValue, meta: Meta) -> ToolResult:
     """A task's state as an ok answer, with the one next step that fits it."""
     status = field_of(task, "status")
+    named = said(task_id, "given")
     if status == "completed":
         scraper_id = scraper_id_of_task(task)
         client.forget(scraper_id)  # a build or revision changed the API: read its schema again
-        shown = safe_token(scraper_id)
+        shown = speakable(scraper_id)
         return ToolResult.success(
-            f"Task {task_id} completed: its API is {shown}."
-            if shown
-            else f"Task {task_id} completed: data has its API.",
+            f"Task {named} completed: its API is {shown}." if shown else f"Task {named} completed: data has its API.",
             task,
             meta,
             next_step="Call execute_endpoint on it (describe_api lists the parameters).",
@@ -253,50 +252,52 @@ def task_observation(client: ParseBotClient, task_id: str, task: JsonValue, meta
         else:
             step = "Try create_api again with a clearer task description, or another page of the site."
         return ToolResult.success(
-            f"Task {task_id} failed; data.error has the service's reason.", task, meta, next_step=step
+            f"Task {named} failed; data.error has the service's reason.", task, meta, next_step=step
         )
     if status == "needs_input":
         return ToolResult.success(
-            f"Task {task_id} needs input; data.question has the service's question.",
+            f"Task {named} needs input; data.question has the service's question.",
             task,
             meta,
             next_step="Ask the user, and answer in the Parse.bot dashboard (this server has no call for it).",
         )
     return ToolResult.success(
-        f"Task {task_id} is {token_of(status) or 'in a state this server does not know'}.",
+        f"Task {named} is {token_of(status) or 'in a state this server does not know'}.",
         task,
         meta,
         next_step="Call wait_for_task until it settles.",
-        next_call=NextCall("wait_for_task", {"task_id": task_id}),
+        next_call=NextCall.offer("wait_for_task", {"task_id": task_id}),
     )
 
 
 def _first_call(scraper_id: str | None, task: JsonValue) -> NextCall | None:
     """A ready execute_endpoint: the first endpoint whose required parameters all have a safe default."""
-    if safe_token(scraper_id) is None:
+    if speakable(scraper_id) is None:
         return None
     endpoints = field_of(field_of(task, "generated_api"), "endpoints")
     for raw in endpoints if isinstance(endpoints, list) else []:
         spec = parse_endpoint(raw)
-        if spec is None or safe_token(spec.name) is None:
+        if spec is None or speakable(spec.name) is None:
             continue
         params: dict[str, JsonValue] = {}
         for param in spec.params:
             if param.required:
                 value = param.default if param.default is not None else (param.choices or (None,))[0]
-                if not (safe_token(param.name) and _safe_value(value)):
+                if not (speakable(param.name) and _safe_value(value)):
                     break
                 params[param.name] = value  # type: ignore[assignment]
         else:
-            return NextCall("execute_endpoint", {"scraper_id": scraper_id, "endpoint": spec.name, "params": params})
-    return NextCall("describe_api", {"scraper_id": scraper_id})
+            return NextCall.offer(
+                "execute_endpoint", {"scraper_id": scraper_id, "endpoint": spec.name, "params": params}
+            )
+    return NextCall.offer("describe_api", {"scraper_id": scraper_id})
 
 
 def _safe_value(value: object) -> bool:
     """A value from the service that may go into a ready call: a number, a boolean or a safe token."""
     if isinstance(value, bool | int | float):
         return True
-    return isinstance(value, str) and safe_token(value) is not None
+    return isinstance(value, str) and speakable(value) is not None
 
 
 def _brief(task: Mapping[str, object]) -> JsonValue:

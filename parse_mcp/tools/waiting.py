@@ -13,7 +13,6 @@ from typing import Any
 
 from mcp.server.mcpserver import Context
 
-from parse_mcp.guidance.classify import safe_token
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
@@ -21,6 +20,7 @@ from parse_mcp.policy import progress
 from parse_mcp.policy.deadline import time_left
 from parse_mcp.results import ToolResult
 from parse_mcp.runtime import Runtime
+from parse_mcp.voice import speakable
 
 # Polls start a second apart and space out with the time already waited, up to every 5 s: short work is
 # noticed within a second, long work costs a read every 5 s (each read spends a request of the budget).
@@ -46,7 +46,7 @@ class Waited:
             self.document,
             self.meta,
             next_step=f"Call {tool} again.",
-            next_call=NextCall(tool, dict(arguments)),
+            next_call=NextCall.offer(tool, dict(arguments)),
         )
 
 
@@ -71,7 +71,7 @@ async def wait_until_settled(
         document, meta = await read()
         raw = document.get("status") if isinstance(document, dict) else None
         # The status is the service's text: only a plain token is repeated in our sentences.
-        status = (safe_token(raw) if isinstance(raw, str) else None) or "unknown"
+        status = (speakable(raw) if isinstance(raw, str) else None) or "unknown"
         elapsed = runtime.clock() - started
         if status != reported:
             reported = status
