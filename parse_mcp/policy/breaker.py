@@ -10,19 +10,21 @@ ended, or so soon after it that the answer cannot have been read (`MIN_GAP_SECON
 duplicate (an agent's parallel calls, all held back by the rate limit and only having to wait), not a
 retry after reading the guidance. A server handles requests that arrived together one after another,
 so the order of starts and ends alone cannot tell them apart: the gap does.
+
+A call is known by a digest of its tool and arguments, never by the arguments themselves: arguments reach
+the breaker at any size (they may be what the call failed for), and a streak outlives its call by up to
+the window. The stores that keep streaks are in `parse_mcp.state.streaks`; this module only decides.
 """
 
 from __future__ import annotations
 
-import itertools
+import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 STOP_AFTER = 3
 WINDOW_SECONDS = 15 * 60.0
-# Bounded so that an agent looping over many distinct calls cannot grow the server's memory.
-MAX_TRACKED = 1024
 # An agent reads an answer before it repeats a call: a repeat closer than this to the failure it repeats
 # was sent before that failure was read.
 MIN_GAP_SECONDS = 0.5
@@ -30,11 +32,11 @@ MIN_GAP_SECONDS = 0.5
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One call, as the breaker sees it: who made it, what it was, and when (in start/end order) it began."""
+    """One call, as the breaker sees it: who made it, which call it was (`call_digest`), and when (in start/end
+    order) it began."""
 
     client: str
-    tool: str
-    arguments: Mapping[str, object]
+    call: str
     started: int  # the order mark of its start
     started_at: float
 
@@ -61,30 +63,12 @@ def next_streak(previous: Streak | None, attempt: Attempt, code: str, now: float
     return Streak(code, previous.count, now, previous.ended)
 
 
+def call_digest(tool: str, arguments: Mapping[str, object]) -> str:
+    """What makes two calls the same call: the tool, and the arguments in a stable order, as 64 hex digits."""
+    text = json.dumps([tool, arguments], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def streak_name(attempt: Attempt) -> str:
-    """What makes two calls the same call: the client, the tool, and the arguments in a stable order."""
-    arguments = json.dumps(attempt.arguments, sort_keys=True, default=str)
-    return "\x00".join((attempt.client, attempt.tool, arguments))
-
-
-@dataclass
-class RepeatedFailures:
-    window_seconds: float = WINDOW_SECONDS
-    _streaks: dict[str, Streak] = field(default_factory=dict)
-    _marks: itertools.count[int] = field(default_factory=itertools.count)
-
-    def begin(self, client: str, tool: str, arguments: Mapping[str, object], now: float) -> Attempt:
-        """Mark the start of a call; pass the attempt back to `failed` or `succeeded` when it ends."""
-        return Attempt(client, tool, arguments, next(self._marks), now)
-
-    def failed(self, attempt: Attempt, code: str, now: float) -> int:
-        """Count one failure; the number of times in a row this client's call has now failed this way."""
-        key = streak_name(attempt)
-        streak = next_streak(self._streaks.pop(key, None), attempt, code, now, next(self._marks), self.window_seconds)
-        self._streaks[key] = streak  # re-inserted last: the dict's order is least recent first
-        while len(self._streaks) > MAX_TRACKED:
-            del self._streaks[next(iter(self._streaks))]
-        return streak.count
-
-    def succeeded(self, attempt: Attempt) -> None:
-        self._streaks.pop(streak_name(attempt), None)
+    """The streak a call belongs to, across clients: the client, and which call it was."""
+    return "\x00".join((attempt.client, attempt.call))

@@ -10,6 +10,12 @@ from typing import Protocol
 
 LOGIN_ATTEMPTS = 3
 LOGIN_WINDOW_SECONDS = 3600.0
+# The cap belongs to the account, not to a client, so this table is one for all and is bounded in total: the
+# APIs with logins in the last hour, each holding at most `LOGIN_ATTEMPTS` times (about 200 bytes), so about
+# 2 MB. Each attempt is a request to the service, paced by its rate limit, so 10,000 APIs in an hour is past
+# any real use. Past it, the API whose last attempt is oldest is forgotten: forgetting a count can only let
+# a login through that the service itself then refuses, never refuse anyone here.
+MAX_APIS_TRACKED = 10_000
 
 
 class LoginAttempts(Protocol):
@@ -31,9 +37,13 @@ def wait_for(recent: list[float], now: float, limit: int, window: float) -> floa
 
 
 class MemoryLoginAttempts:
-    def __init__(self, limit: int = LOGIN_ATTEMPTS, window: float = LOGIN_WINDOW_SECONDS) -> None:
+    def __init__(
+        self, limit: int = LOGIN_ATTEMPTS, window: float = LOGIN_WINDOW_SECONDS, max_apis: int = MAX_APIS_TRACKED
+    ) -> None:
         self._limit = limit
         self._window = window
+        self._max_apis = max_apis
+        # Least recently attempted first, so the first to forget is also the first whose count runs out.
         self._attempts: dict[str, list[float]] = {}
 
     async def wait_before_next(self, scraper_id: str, now: float) -> float | None:
@@ -42,7 +52,10 @@ class MemoryLoginAttempts:
     async def claim(self, scraper_id: str, now: float) -> float | None:
         wait = await self.wait_before_next(scraper_id, now)
         if wait is None:
-            self._attempts.setdefault(scraper_id, []).append(now)
+            # Moved last; never more than `limit` times, as `wait_before_next` let it through.
+            self._attempts[scraper_id] = [*self._attempts.pop(scraper_id, []), now]
+            while len(self._attempts) > self._max_apis:
+                del self._attempts[next(iter(self._attempts))]
         return wait
 
     def _recent(self, scraper_id: str, now: float) -> list[float]:

@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from parse_mcp.json_types import JsonValue
-from parse_mcp.policy.breaker import WINDOW_SECONDS, Attempt, Streak, next_streak, streak_name
+from parse_mcp.policy.breaker import WINDOW_SECONDS, Attempt, Streak, call_digest, next_streak, streak_name
 from parse_mcp.services.parsebot import SessionCredentials
 from parse_mcp.settings import Secret, Settings
 from parse_mcp.state.faults import StateUnavailable
@@ -186,8 +186,8 @@ class RedisLoginAttempts:
 
 
 class RedisFailureStreaks:
-    """Each client's streaks under a hash of (client, tool, arguments), with the breaker's window as TTL; the
-    order marks come from one counter, so starts and ends are ordered across processes as within one.
+    """Each client's streaks under a hash of (client, digest of tool and arguments), with the breaker's window as
+    TTL; the order marks come from one counter, so starts and ends are ordered across processes as within one.
 
     Reading and writing a streak are two steps: two failures of one call ending at the same moment in two
     processes may count once, which is the breaker's rule for concurrent duplicates anyway."""
@@ -203,7 +203,7 @@ class RedisFailureStreaks:
                 mark = await self._redis.incr(self._keys.key("breaker", "marks"))
         except StateUnavailable:
             mark = -1  # fails open: this call will not be counted as a repeat
-        return Attempt(client, tool, arguments, int(mark), now)
+        return Attempt(client, call_digest(tool, arguments), int(mark), now)
 
     async def failed(self, attempt: Attempt, code: str, now: float) -> int:
         key = self._keys.key("breaker", digest(streak_name(attempt)))

@@ -18,8 +18,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from parse_mcp.services.parsebot import SessionCredentials
+from parse_mcp.state.bounded import ClientTables
 
-# Bounded so that a client logging in in a loop cannot grow the server's memory; the oldest go first.
+# A client holds a session per API it works with, and each takes one of that API's 3 logins an hour: 100 is
+# more than any agent needs at once. Past it, the client's own least recently used session goes.
+MAX_SESSIONS_PER_CLIENT = 100
+# The backstop for many clients at once: a session is its handle, ids and a key (under a kilobyte as services
+# issue them), so about 10 MB in all.
 MAX_SESSIONS = 10_000
 
 
@@ -53,24 +58,29 @@ class SessionStore(Protocol):
 
 
 class MemorySessionStore:
-    def __init__(self, clock: Callable[[], float] = time.time, max_sessions: int = MAX_SESSIONS) -> None:
+    """Each client's sessions in a table of its own (`ClientTables`): a client logging in again and again
+    forgets its own oldest sessions, never another client's."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        max_sessions: int = MAX_SESSIONS,
+        per_client: int = MAX_SESSIONS_PER_CLIENT,
+    ) -> None:
         self._clock = clock
-        self._max_sessions = max_sessions
-        self._sessions: dict[str, StoredSession] = {}
+        self._sessions: ClientTables[str, StoredSession] = ClientTables(min(per_client, max_sessions), max_sessions)
 
     async def add(self, client: str, scraper_id: str, credentials: SessionCredentials, expires_at: float | None) -> str:
         handle = new_handle()
-        self._sessions[handle] = StoredSession(client, scraper_id, credentials, expires_at)
-        while len(self._sessions) > self._max_sessions:
-            del self._sessions[next(iter(self._sessions))]
+        self._sessions.put(client, handle, StoredSession(client, scraper_id, credentials, expires_at))
         return handle
 
     async def get(self, client: str, handle: str, scraper_id: str) -> SessionCredentials | None:
-        stored = self._sessions.get(handle)
+        stored = self._sessions.get(client, handle)
         if stored is None:
             return None
         now = self._clock()
         if stored.expires_at is not None and stored.expires_at <= now:
-            del self._sessions[handle]
+            self._sessions.pop(client, handle)
             return None
         return stored.credentials if stored.usable_by(client, scraper_id, now) else None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from parse_mcp.policy.breaker import MAX_TRACKED, MIN_GAP_SECONDS, RepeatedFailures
+from parse_mcp.policy.breaker import MIN_GAP_SECONDS, call_digest
+from parse_mcp.state.streaks import MAX_STREAKS_PER_CLIENT, RepeatedFailures
 
 ARGS = {"scraper_id": "a", "endpoint": "e", "params": {"x": 1}}
 
@@ -71,8 +72,22 @@ def test_a_call_started_before_the_last_failure_ended_does_not_count_however_lat
     assert fail_in_turn(breaker, "blocked", 60) == 2
 
 
-def test_memory_stays_bounded() -> None:
+def test_a_clients_streaks_stay_bounded_and_its_oldest_is_the_one_forgotten() -> None:
     breaker = RepeatedFailures()
-    for n in range(MAX_TRACKED + 50):
+    for n in range(MAX_STREAKS_PER_CLIENT + 50):
         fail_in_turn(breaker, "x", 0, {"n": n})
-    assert len(breaker._streaks) == MAX_TRACKED
+    assert len(breaker.streaks) == MAX_STREAKS_PER_CLIENT
+    assert fail_in_turn(breaker, "x", 1, {"n": 0}) == 1, "the oldest streak was forgotten"
+    assert fail_in_turn(breaker, "x", 1, {"n": MAX_STREAKS_PER_CLIENT + 49}) == 2, "the newest is still counted"
+
+
+def test_an_attempt_holds_a_digest_of_the_arguments_not_the_arguments() -> None:
+    huge = {"params": {"blob": "x" * 100_000}}
+    attempt = RepeatedFailures().begin("c", "t", huge, 0)
+    assert attempt.call == call_digest("t", huge)
+    assert len(attempt.call) == 64
+    assert all(len(str(value)) < 100 for value in (attempt.client, attempt.call, attempt.started, attempt.started_at))
+
+
+def test_the_same_arguments_to_another_tool_are_another_call() -> None:
+    assert call_digest("get_task", ARGS) != call_digest("execute_endpoint", ARGS)

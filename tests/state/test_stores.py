@@ -8,6 +8,8 @@ from parse_mcp.services.parsebot import SessionCredentials
 from parse_mcp.settings import Secret
 from parse_mcp.state import Stores
 from parse_mcp.state.logins import LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS
+from parse_mcp.state.sessions import MAX_SESSIONS_PER_CLIENT
+from parse_mcp.state.streaks import MAX_STREAKS_PER_CLIENT
 from tests.state.conftest import Clock
 
 pytestmark = pytest.mark.anyio
@@ -87,3 +89,25 @@ async def test_calls_started_together_count_as_one_failure_not_as_repeats(stores
     counts = [await stores.streaks.failed(attempt, "task_not_found", clock.now) for attempt in together]
 
     assert counts == [1, 1, 1]
+
+
+async def test_a_client_filling_its_own_session_table_never_evicts_another_clients_session(stores: Stores) -> None:
+    others = await stores.sessions.add("client-b", "api-1", SESSION, None)
+    for _ in range(MAX_SESSIONS_PER_CLIENT + 10):
+        await stores.sessions.add("client-a", "api-1", SESSION, None)
+
+    assert await stores.sessions.get("client-b", others, "api-1") == SESSION
+
+
+async def test_a_client_failing_many_distinct_calls_never_evicts_another_clients_streak(
+    stores: Stores, clock: Clock
+) -> None:
+    first = await stores.streaks.begin("client-b", "get_task", {"task_id": "t-1"}, clock.now)
+    assert await stores.streaks.failed(first, "task_not_found", clock.now) == 1
+    for n in range(MAX_STREAKS_PER_CLIENT + 10):
+        attempt = await stores.streaks.begin("client-a", "get_task", {"task_id": f"t-{n}"}, clock.now)
+        await stores.streaks.failed(attempt, "task_not_found", clock.now)
+    clock.now += 1
+
+    again = await stores.streaks.begin("client-b", "get_task", {"task_id": "t-1"}, clock.now)
+    assert await stores.streaks.failed(again, "task_not_found", clock.now) == 2
