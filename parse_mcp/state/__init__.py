@@ -70,5 +70,8 @@ async def opened_stores(settings: Settings, clock: Callable[[], float]) -> Async
 
     async with redis_stores(settings) as (shared, sealer):
         yield Stores(
-            RedisSessionStore(shared, sealer, clock), RedisLoginAttempts(shared), RedisFailureStreaks(shared), shared
+            RedisSessionStore(shared, sealer, clock),
+            RedisLoginAttempts(shared, clock),
+            RedisFailureStreaks(shared, clock),
+            shared,
         )

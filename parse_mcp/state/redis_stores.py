@@ -1,10 +1,13 @@
 """The stores in Redis: one picture of the account's state for every process and replica on one key.
 
 Imported only when `PARSE_MCP_REDIS_URL` is set (it brings `redis` and `cryptography`). Every command has a
-short socket timeout and at most one quick reconnection, so a Redis that went away costs a call about a
-second, never a hang; redis-py opens a new connection by itself on the next command once Redis is back.
-A failure to reach Redis is `StateUnavailable` (`retry_later`, fault `service`), except in the breaker,
-which fails open: a count it cannot read is no reason to refuse a call.
+short socket timeout and at most one quick reconnection, and waits no longer than what is left of the tool
+call's budget (`reaching_redis_within_budget`): a Redis that is gone or frozen costs one command at most
+2 s (two socket timeouts), never more than the call has left, and never a hang; redis-py opens a new
+connection by itself on the next command once Redis is back. A failure to reach Redis, or one that does
+not answer in time, is `StateUnavailable` (`retry_later`, fault `service`), except in the breaker, which
+fails open: a count it cannot read (Redis away, or a value that is not a streak) is no reason to refuse a
+call.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
+import anyio
 from redis.asyncio import Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -24,6 +28,7 @@ from redis.retry import Retry
 
 from parse_mcp.json_types import JsonValue
 from parse_mcp.policy.breaker import WINDOW_SECONDS, Attempt, Streak, call_digest, next_streak, streak_name
+from parse_mcp.policy.deadline import time_left
 from parse_mcp.services.parsebot import SessionCredentials
 from parse_mcp.settings import Secret, Settings
 from parse_mcp.state.faults import StateUnavailable
@@ -34,7 +39,8 @@ from parse_mcp.state.sessions import StoredSession, new_handle
 
 logger = logging.getLogger(__name__)
 
-# Redis on the same network answers in about a millisecond: a second without an answer means it is gone.
+# Redis on the same network answers in about a millisecond: a second without an answer means it is gone. With the
+# one reconnection (`connect`), a command on a frozen Redis gives up after about two of these.
 SOCKET_TIMEOUT_SECONDS = 1.0
 # A session with no expiry from the service still leaves Redis eventually, as it would leave a restarted process.
 SESSION_TTL_SECONDS = 7 * 24 * 3600
@@ -67,6 +73,14 @@ def reaching_redis(what: str) -> Iterator[None]:
     except (RedisError, OSError) as exc:
         logger.warning("Redis unavailable while %s: %s", what, type(exc).__name__)
         raise StateUnavailable() from exc
+
+
+@asynccontextmanager
+async def reaching_redis_within_budget(what: str, clock: Callable[[], float]) -> AsyncIterator[None]:
+    """`reaching_redis`, and the block is cut when the tool call's budget runs out (`TimeoutError`, an `OSError`,
+    so `StateUnavailable` like any Redis that does not answer). Outside a tool call the socket timeouts bound it."""
+    with reaching_redis(what), anyio.fail_after(time_left(clock())):
+        yield
 
 
 @asynccontextmanager
@@ -108,12 +122,12 @@ class RedisSessionStore:
             "expires_at": expires_at,
         }
         ttl = SESSION_TTL_SECONDS if expires_at is None else max(1, math.ceil(expires_at - self._clock()))
-        with reaching_redis("keeping a session"):
+        async with reaching_redis_within_budget("keeping a session", self._clock):
             await self._redis.set(self._key(handle), self._sealer.seal(json.dumps(record).encode()), ex=ttl)
         return handle
 
     async def get(self, client: str, handle: str, scraper_id: str) -> SessionCredentials | None:
-        with reaching_redis("looking a session up"):
+        async with reaching_redis_within_budget("looking a session up", self._clock):
             sealed = await self._redis.get(self._key(handle))
         stored = _unsealed(self._sealer, sealed) if isinstance(sealed, bytes) else None
         if stored is None or not stored.usable_by(client, scraper_id, self._clock()):
@@ -162,7 +176,14 @@ return false
 
 
 class RedisLoginAttempts:
-    def __init__(self, shared: SharedRedis, limit: int = LOGIN_ATTEMPTS, window: float = LOGIN_WINDOW_SECONDS) -> None:
+    def __init__(
+        self,
+        shared: SharedRedis,
+        clock: Callable[[], float],
+        limit: int = LOGIN_ATTEMPTS,
+        window: float = LOGIN_WINDOW_SECONDS,
+    ) -> None:
+        self._clock = clock
         self._keys = shared.keys
         self._script = shared.client.register_script(_LOGIN_SCRIPT)
         self._limit = limit
@@ -177,7 +198,7 @@ class RedisLoginAttempts:
     async def _run(self, scraper_id: str, now: float, *, claim: bool) -> float | None:
         member = f"{now!r}:{secrets.token_hex(4)}"  # two attempts at the same instant are two attempts
         arguments = (repr(now), repr(self._window), self._limit, "1" if claim else "0", member)
-        with reaching_redis("counting logins"):
+        async with reaching_redis_within_budget("counting logins", self._clock):
             wait = await self._script(keys=[self._keys.key("logins", scraper_id)], args=arguments)
         return None if wait is None else max(0.0, float(wait))
 
@@ -192,27 +213,31 @@ class RedisFailureStreaks:
     Reading and writing a streak are two steps: two failures of one call ending at the same moment in two
     processes may count once, which is the breaker's rule for concurrent duplicates anyway."""
 
-    def __init__(self, shared: SharedRedis, window_seconds: float = WINDOW_SECONDS) -> None:
+    def __init__(self, shared: SharedRedis, clock: Callable[[], float], window_seconds: float = WINDOW_SECONDS) -> None:
         self._redis = shared.client
         self._keys = shared.keys
+        self._clock = clock
         self._window = window_seconds
+        self._warned_unreadable = False
 
     async def begin(self, client: str, tool: str, arguments: Mapping[str, object], now: float) -> Attempt:
         try:
-            with reaching_redis("marking a call's start"):
+            async with reaching_redis_within_budget("marking a call's start", self._clock):
                 mark = await self._redis.incr(self._keys.key("breaker", "marks"))
         except StateUnavailable:
             mark = -1  # fails open: this call will not be counted as a repeat
         return Attempt(client, call_digest(tool, arguments), int(mark), now)
 
     async def failed(self, attempt: Attempt, code: str, now: float) -> int:
-        key = self._keys.key("breaker", digest(streak_name(attempt)))
+        key = self._key(attempt)
         try:
-            with reaching_redis("counting a failure"):
-                ended = await self._redis.incr(self._keys.key("breaker", "marks"))
-                raw = await self._redis.get(key)
-                previous = _streak_from_json(raw) if isinstance(raw, bytes) else None
-                streak = next_streak(previous, attempt, code, now, int(ended), self._window)
+            async with reaching_redis_within_budget("counting a failure", self._clock):
+                # The mark and the streak in one round trip: half the wait on a Redis that is slow to answer.
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.incr(self._keys.key("breaker", "marks"))
+                    pipe.get(key)
+                    ended, raw = await pipe.execute()
+                streak = next_streak(self._readable(raw), attempt, code, now, int(ended), self._window)
                 await self._redis.set(key, _streak_to_json(streak), ex=max(1, math.ceil(self._window)))
         except StateUnavailable:
             return 1
@@ -220,10 +245,25 @@ class RedisFailureStreaks:
 
     async def succeeded(self, attempt: Attempt) -> None:
         try:
-            with reaching_redis("ending a streak"):
-                await self._redis.delete(self._keys.key("breaker", digest(streak_name(attempt))))
+            async with reaching_redis_within_budget("ending a streak", self._clock):
+                await self._redis.delete(self._key(attempt))
         except StateUnavailable:
             return
+
+    def _key(self, attempt: Attempt) -> str:
+        return self._keys.key("breaker", digest(streak_name(attempt)))
+
+    def _readable(self, raw: object) -> Streak | None:
+        """The streak stored, or None (count from zero) when there is none or it cannot be read: a value
+        written by something else, or by a version that stored it otherwise, fails open. Said once per
+        process, not once per call."""
+        if not isinstance(raw, bytes):
+            return None
+        streak = _streak_from_json(raw)
+        if streak is None and not self._warned_unreadable:
+            self._warned_unreadable = True
+            logger.warning("a breaker streak in Redis is not readable: that call is counted from zero")
+        return streak
 
 
 def _streak_to_json(streak: Streak) -> str:
@@ -231,7 +271,11 @@ def _streak_to_json(streak: Streak) -> str:
 
 
 def _streak_from_json(raw: bytes) -> Streak | None:
-    data: JsonValue = json.loads(raw)
+    """The streak in `raw`, or None when it is not one (not JSON, or JSON of another shape)."""
+    try:
+        data: JsonValue = json.loads(raw)
+    except ValueError:
+        return None
     if not isinstance(data, dict):
         return None
     code, count, last, ended = data.get("code"), data.get("count"), data.get("last"), data.get("ended")

@@ -4,6 +4,7 @@ rest, accounts kept apart, and a Redis that goes away and comes back costs calls
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 import redis
 from mcp import Client
 
-from parse_mcp.sandbox import DEMO_PASSWORD, DEMO_USERNAME, MEMBERS_API_ID
+from parse_mcp.sandbox import BOOKS_API_ID, DEMO_PASSWORD, DEMO_USERNAME, MEMBERS_API_ID
 from parse_mcp.services.parsebot import SessionCredentials
 from parse_mcp.settings import Secret, Settings
 from parse_mcp.state import opened_stores
@@ -170,3 +171,34 @@ async def test_redis_stopped_mid_run_answers_retry_later_and_restarted_serves_ag
     assert during["guidance"]["fault"] == "service"
     assert during["guidance"]["retryable"] is True
     assert after["ok"] is True, after
+
+
+def spoil_breaker_streaks(server: RedisServer, prefix: str) -> int:
+    """Overwrite every streak the breaker keeps under `prefix` with bytes that are not JSON; how many."""
+    with redis.Redis(host="127.0.0.1", port=server.port) as client:
+        streaks = [key for key in client.scan_iter(match=f"{prefix}:*:breaker:*") if not key.endswith(b":marks")]
+        for key in streaks:
+            client.set(key, b"\xff{not json")
+    return len(streaks)
+
+
+async def test_a_breaker_streak_in_redis_that_is_not_json_fails_open_with_one_warning(
+    sandbox: Sandbox, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    prefix = fresh_prefix()
+    failing = {"scraper_id": BOOKS_API_ID, "endpoint": "list_books", "params": {"no_such_param": 1}}
+    caplog.set_level(logging.WARNING, logger="parse_mcp.state.redis_stores")
+    async with Client(sandbox.server(shared(sandbox, redis_server.url, prefix))) as client:
+        first = await call(client, "execute_endpoint", failing)
+        answers = []
+        for _ in range(2):
+            assert spoil_breaker_streaks(redis_server, prefix) == 1
+            sandbox.clock.advance(1)
+            answers.append(await call(client, "execute_endpoint", failing))
+
+    assert first["error"]["code"] == "invalid_arguments"
+    for answer in answers:
+        assert answer["error"]["code"] == "invalid_arguments", answer
+        assert answer["guidance"] == first["guidance"], "the failure's own guidance, counted from zero"
+    unreadable = [record for record in caplog.records if "breaker streak in Redis is not readable" in record.message]
+    assert len(unreadable) == 1
