@@ -27,8 +27,6 @@ from typing import Final
 
 NAME_MAX: Final = 64
 _NAME: Final = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.\-]{{0,{NAME_MAX - 1}}}", re.ASCII)
-# Words in a name a service gives as a phrase ("Pro Plan"): each must pass, and so many at most.
-_WORDS_MAX: Final = 4
 
 # Arguments whose values are the caller's own words or data, not names: a next call may echo them as they
 # were sent. Every other string in a next call is a name and must pass the grammar.
@@ -43,16 +41,6 @@ def speakable(value: object) -> str | None:
     if isinstance(value, str) and _NAME.fullmatch(value):
         return value
     return None
-
-
-def speakable_words(value: object) -> str | None:
-    """A short phrase of speakable words separated by single spaces (a plan's display name); None otherwise."""
-    if not isinstance(value, str):
-        return None
-    words = value.split(" ")
-    if len(words) > _WORDS_MAX or not all(speakable(word) for word in words):
-        return None
-    return value
 
 
 def said(value: object, instead: str) -> str:

@@ -93,12 +93,16 @@ def _classify(
     fields_of: dict[str, object] = envelope if isinstance(envelope, dict) else {}
     detail = top.get("detail")
 
-    status = _text(fields_of.get("status"), 40)
-    kind = _text(fields_of.get("kind"), 40) or _text(fields_of.get("code"), 40) or _text(top.get("error_code"), 40)
+    status = _name_text(fields_of.get("status"), 40)
+    kind = (
+        _name_text(fields_of.get("kind"), 40)
+        or _name_text(fields_of.get("code"), 40)
+        or _name_text(top.get("error_code"), 40)
+    )
     message = _first_message(envelope, detail, top) or _body_preview(body, document)
     retry_after = _retry_after(headers, now=now, sources=(fields_of, top, detail))
     upstream = _integer(fields_of.get("upstream_status_code"))
-    limit_type = _text(fields_of.get("limit_type"), 20) or _text(top.get("limit_type"), 20)
+    limit_type = _name_text(fields_of.get("limit_type"), 20) or _name_text(top.get("limit_type"), 20)
 
     code = parsebot_code(
         purpose=purpose,
@@ -124,8 +128,8 @@ def _classify(
         upstream_status_code=upstream,
         snippet=_text(fields_of.get("snippet"), SNIPPET_LIMIT, keep_layout=True),
         url=_text(fields_of.get("url"), 500),
-        block_type=_text(fields_of.get("block_type"), 40),
-        vendor=_text(fields_of.get("vendor"), 40),
+        block_type=_name_text(fields_of.get("block_type"), 40),
+        vendor=_name_text(fields_of.get("vendor"), 40),
         attempts=_integer(fields_of.get("attempts")),
         limit_type=limit_type,
         retry_after=retry_after,
@@ -435,6 +439,18 @@ def _header_text(headers: Mapping[str, str], name: str, redactor: Redactor) -> s
     return _text(redactor.text(raw), 128) if raw is not None else None
 
 
+def _name_text(value: object, limit: int) -> str | None:
+    """A field the guidance may repeat when it is a name (a kind, a status, a vendor): as sent when it passes
+    the grammar (`voice.speakable`); otherwise its cleaned text, ending in "…" when cleaning or cutting left
+    something that would pass, so that what was dropped from a hostile name never makes it a name."""
+    if speakable(value) is not None:
+        return str(value)
+    cleaned = _text(value, limit)
+    if cleaned is not None and speakable(cleaned) is not None:
+        return cleaned + "…"
+    return cleaned
+
+
 def _text(value: object, limit: int, *, keep_layout: bool = False) -> str | None:
     if not isinstance(value, str):
         return None
@@ -449,8 +465,9 @@ def _next_tier(value: object) -> dict[str, JsonScalar] | None:
     tier: dict[str, JsonScalar] = {}
     for key in ("display_name", "credits", "price"):
         item = value.get(key)
-        if isinstance(item, str):
-            tier[key] = item[:60]
+        text = _name_text(item, 60)
+        if text is not None:
+            tier[key] = text
         elif isinstance(item, int | float) and not isinstance(item, bool) and math.isfinite(item):
             tier[key] = item
     return tier or None

@@ -32,7 +32,6 @@ from parse_mcp.voice import (
     position,
     speakable,
     speakable_arguments,
-    speakable_words,
 )
 
 Action = Literal[
@@ -892,7 +891,7 @@ def _tier_phrase(record: ErrorRecord) -> str:
     """The next plan, from the service's 402: its name when it may be said, its credits and price when they
     are numbers (any other value is the service's text, shown only in `error.next_tier`)."""
     tier = record.next_tier or {}
-    name = speakable_words(tier.get("display_name"))
+    name = speakable(tier.get("display_name"))
     if name is None:
         return ""
     credits, price = _number(tier.get("credits")), _number(tier.get("price"))
