@@ -95,7 +95,8 @@ class Upstream:
         return {"id": self.scraper_id, "name": h, "slug": h, "description": h, "endpoints": endpoints}
 
     def app(self) -> Starlette:
-        h = lambda: self.hostile  # noqa: E731 - read at answer time: the name changes between examples
+        def h() -> str:  # read at answer time: the name changes between examples
+            return self.hostile
 
         async def schemas(_request: Request) -> Response:
             return JSONResponse({"schemas": [{**self.api(), "id": h()}]})
@@ -166,7 +167,8 @@ class Upstream:
 
 def _endpoint_answer(endpoint: str, h: str) -> Response:
     if endpoint == "rejects":
-        error = {"status": "stale_input", "kind": "input_format_invalid", "message": f"{h} is not valid", "url": h}
+        message = f"{h} is not valid"
+        error: dict[str, Any] = {"status": "stale_input", "kind": "input_format_invalid", "message": message, "url": h}
         return JSONResponse({"error": error, "status_code": 422}, status_code=422)
     if endpoint == "pay":
         tier = {"display_name": h, "credits": h, "price": h}
