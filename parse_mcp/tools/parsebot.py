@@ -344,8 +344,8 @@ def credentials_form(scraper_id: str, spec: EndpointSpec | None) -> Elicit[BaseM
         fields[param.name] = _form_field(param, python_type)
     model = create_model("LoginCredentials", __config__=ConfigDict(extra="forbid", str_max_length=2000), **fields)
     message = (
-        f"Log in to the Parse.bot API {scraper_id} ({spec.name}). What you type goes to this server and on to "
-        "the API's login only; the assistant never sees it."
+        f"Log in to the Parse.bot API {said(scraper_id, 'you asked for')} ({said(spec.name, 'its login endpoint')}). "
+        "What you type goes to this server and on to the API's login only; the assistant never sees it."
     )
     return Elicit(message, model)
 
