@@ -28,6 +28,7 @@ from parse_mcp.settings import DEFAULT_AIPARSER_BASE_URL, DEFAULT_PARSE_BASE_URL
 if TYPE_CHECKING:
     from mcp.server.streamable_http import EventStore
 
+    from parse_mcp.http_limits import HttpLimits
     from parse_mcp.http_security import HttpSecurity
 
 logger = logging.getLogger("parse_mcp")
@@ -112,6 +113,30 @@ def _parser() -> argparse.ArgumentParser:
         "sticky sessions (a client's login sessions then rest on its bearer token; share them with "
         "PARSE_MCP_REDIS_URL)",
     )
+    parser.add_argument(
+        "--header-timeout",
+        type=_positive(float),
+        default=None,
+        metavar="SECONDS",
+        help="http: close a connection that has not sent a complete request head this long after it opened "
+        "or after its last response (default 10)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="http: most open connections; beyond it a new one closes the one waiting longest for a request "
+        "head, or gets 503 when none is waiting (default 1000, less when ulimit -n is too low for it)",
+    )
+    parser.add_argument(
+        "--max-sessions-per-client",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="http: most open MCP sessions per client (bearer token, or this machine without one); one more "
+        "closes that client's session idle for longest (default 100)",
+    )
     parser.add_argument("--sandbox", action="store_true", help="wire the server to the embedded sandbox (no key)")
     parser.add_argument(
         "--read-only", action="store_true", help="list only the tools that change nothing and spend no credits"
@@ -125,6 +150,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--version", action="version", version=f"parse-mcp {__version__}")
     return parser
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` above zero."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not above zero")
+        return value
+
+    return parse
 
 
 # Every variable `parse_mcp.settings` reads, as `--help` lists them (a test keeps the two in step).
@@ -176,7 +216,15 @@ async def _serve(args: argparse.Namespace) -> None:
             mode = ", stateless" if args.stateless else ""
             print(f"parse-mcp: streamable HTTP at {endpoint_url(args.host, port)} ({access}{mode})", file=sys.stderr)
             async with _event_store(settings, stateless=args.stateless) as event_store:
-                await serve_http(server, security, port, stateless=args.stateless, event_store=event_store)
+                await serve_http(
+                    server,
+                    security,
+                    port,
+                    stateless=args.stateless,
+                    event_store=event_store,
+                    limits=_http_limits(args),
+                    log_level=args.log_level,
+                )
         else:
             await server.run_stdio_async()
 
@@ -202,6 +250,18 @@ def _scrub_logs(settings: Settings) -> None:
     scrubber = RedactingFilter(settings.redactor())
     for handler in logging.getLogger().handlers:
         handler.addFilter(scrubber)
+
+
+def _http_limits(args: argparse.Namespace) -> HttpLimits:
+    from parse_mcp.http_limits import HttpLimits
+
+    # Only what was given: the defaults are HttpLimits' own, which `--help` quotes.
+    given = {
+        "header_timeout": args.header_timeout,
+        "max_connections": args.max_connections,
+        "sessions_per_client": args.max_sessions_per_client,
+    }
+    return HttpLimits(**{name: value for name, value in given.items() if value is not None})
 
 
 def _http_security(args: argparse.Namespace) -> HttpSecurity:

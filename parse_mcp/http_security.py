@@ -13,6 +13,7 @@ SDK binds each HTTP session to the principal that opened it, and a tool reads it
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -22,7 +23,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from mcp.server.auth.middleware.auth_context import auth_context_var
@@ -36,7 +37,11 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parse_mcp.errors import ConfigError
+from parse_mcp.http_sessions import DEFAULT_SESSIONS_PER_CLIENT, SessionCap
 from parse_mcp.settings import Secret
+
+if TYPE_CHECKING:
+    from parse_mcp.http_limits import HttpLimits
 
 logger = logging.getLogger(__name__)
 
@@ -216,8 +221,10 @@ def http_app(
     *,
     stateless: bool = False,
     event_store: EventStore | None = None,
+    sessions_per_client: int = DEFAULT_SESSIONS_PER_CLIENT,
 ) -> ASGIApp:
-    """The server's streamable HTTP app at `/mcp`, behind the bearer gate, with DNS-rebinding protection."""
+    """The server's streamable HTTP app at `/mcp`, behind the bearer gate, with DNS-rebinding protection and
+    at most `sessions_per_client` open MCP sessions per principal."""
     app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         stateless_http=stateless,
@@ -225,7 +232,8 @@ def http_app(
         transport_security=security.transport_security(),
         host=security.host,
     )
-    return BearerGate(app, security.tokens)
+    # Inside the gate: the cap counts sessions by the principal the gate has put in the scope.
+    return BearerGate(app if stateless else SessionCap(app, MCP_PATH, sessions_per_client), security.tokens)
 
 
 async def serve_http(
@@ -235,28 +243,57 @@ async def serve_http(
     *,
     stateless: bool = False,
     event_store: EventStore | None = None,
+    limits: HttpLimits | None = None,
+    log_level: str = "warning",
 ) -> None:
     """Serve `http_app` with uvicorn until interrupted.
 
     `stateless`: every request stands alone (no MCP session, no stream to resume), so any replica behind a
     load balancer can answer it. A client's login sessions and breaker then rest on its bearer token's
-    principal, shared through Redis; `event_store` is not used in that mode."""
+    principal, shared through Redis; `event_store` is not used in that mode.
+
+    `limits`: the request-head deadline, the connection cap and the sessions per client (`http_limits`).
+    uvicorn logs through the root logger's handlers, at `log_level`, so its lines (the access log's request
+    paths included) leave through the same redacting filter as every other line."""
     # Imported here: a server that speaks stdio, and every tool reading `principal_of`, never needs uvicorn.
     import uvicorn
 
+    from parse_mcp.http_limits import (
+        BACKLOG,
+        ConnectionGuard,
+        HttpLimits,
+        connection_cap,
+        guarded_protocol,
+        quiet_accept_errors,
+    )
+
+    limits = limits or HttpLimits()
     if not is_loopback(security.host):
         logger.warning(
             "serving plain HTTP on %s: put a TLS-terminating proxy in front so the bearer token is not sent "
             "in clear text",
             security.host,
         )
+    guard = ConnectionGuard(limits, connection_cap(limits.max_connections))
+    app = http_app(
+        server,
+        security,
+        stateless=stateless,
+        event_store=None if stateless else event_store,
+        sessions_per_client=limits.sessions_per_client,
+    )
     config = uvicorn.Config(
-        http_app(server, security, stateless=stateless, event_store=None if stateless else event_store),
+        app,
         host=security.host,
         port=port,
         ws="none",
-        log_level=server.settings.log_level.lower(),
+        http=guarded_protocol(guard),
+        backlog=BACKLOG,
+        # No logging configuration of uvicorn's own: its loggers propagate to the root's scrubbed handlers.
+        log_config=None,
+        log_level=log_level.lower(),
     )
+    quiet_accept_errors(asyncio.get_running_loop(), guard)
     await uvicorn.Server(config).serve()
 
 
