@@ -7,7 +7,9 @@ conflicts only come from other processes. Time is the caller's clock (tests inje
 its picture go back in time, so a process whose clock is a little behind waits a little longer, no more.
 
 If Redis stops answering, pacing goes on from the last shared picture this process saw, with one warning,
-and tries Redis again every `RECHECK_SECONDS`: a call never waits on a Redis that is gone.
+and tries Redis again every `RECHECK_SECONDS`: a call never waits on a Redis that is gone. A decision waits
+on Redis at most `DECISION_TIMEOUT_SECONDS`, and never past the tool call's budget: a call whose budget runs
+out first decides on this process's picture, without taking Redis for gone.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
 from parse_mcp.meta import RateSnapshot
+from parse_mcp.policy.deadline import time_left
 from parse_mcp.policy.pacing import Go, Learn, Pacer, Refuse
 from parse_mcp.runtime import Runtime
 from parse_mcp.state.keys import Keyspace
@@ -107,10 +110,17 @@ class RedisPacing:
     async def _decide(self, decide: Callable[[Pacer], T]) -> T:
         if self._retry_shared_at is not None and self._clock() < self._retry_shared_at:
             return decide(self._local)
+        left = time_left(self._clock())
+        budget_first = left is not None and left < DECISION_TIMEOUT_SECONDS
         try:
-            with anyio.fail_after(DECISION_TIMEOUT_SECONDS):
+            with anyio.fail_after(left if budget_first else DECISION_TIMEOUT_SECONDS):
                 result = await self._decide_shared(decide)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except TimeoutError as exc:
+            # Only a Redis that took all of `DECISION_TIMEOUT_SECONDS` is gone; a call's end says nothing of it.
+            if not budget_first:
+                self._lost_redis(exc)
+            return decide(self._local)
+        except (RedisError, OSError) as exc:
             self._lost_redis(exc)
             return decide(self._local)
         if self._retry_shared_at is not None:

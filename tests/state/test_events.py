@@ -3,10 +3,13 @@ that is gone costs replayability, never a message."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
+import anyio
 import pytest
 import redis
 from mcp.server.auth.middleware.auth_context import auth_context_var
@@ -16,10 +19,11 @@ from mcp.server.streamable_http import EventMessage
 from mcp_types import JSONRPCMessage, JSONRPCNotification, JSONRPCResponse
 
 from parse_mcp.http_security import session_tag
-from parse_mcp.state.events import UNSTORED, RedisEventStore
+from parse_mcp.state.events import STORE_RETRY_SECONDS, STORE_TIMEOUT_SECONDS, UNSTORED, RedisEventStore
 from parse_mcp.state.redis_stores import redis_stores
 from tests.redis_server import RedisServer
-from tests.state.conftest import fresh_prefix, redis_settings
+from tests.state.conftest import Clock, fresh_prefix, redis_settings
+from tests.state.frozen_redis import frozen
 
 pytestmark = pytest.mark.anyio
 
@@ -49,9 +53,11 @@ def serving(principal: str | None, tag: str) -> Iterator[None]:
 
 
 @asynccontextmanager
-async def event_store(server: RedisServer, prefix: str) -> AsyncIterator[RedisEventStore]:
+async def event_store(
+    server: RedisServer, prefix: str, clock: Callable[[], float] = time.monotonic
+) -> AsyncIterator[RedisEventStore]:
     async with redis_stores(redis_settings(server.url, prefix)) as (shared, sealer):
-        yield RedisEventStore(shared, sealer)
+        yield RedisEventStore(shared, sealer, clock)
 
 
 class Received:
@@ -137,15 +143,40 @@ async def test_redis_holds_nothing_readable_of_the_messages(redis_server: RedisS
     assert 0 < ttl <= 3600
 
 
-async def test_with_redis_gone_a_message_is_still_delivered_and_only_its_replay_is_lost(tmp_path: Path) -> None:
+async def test_with_redis_gone_a_message_is_still_delivered_and_only_its_replay_is_lost(
+    tmp_path: Path, clock: Clock
+) -> None:
     server = RedisServer(tmp_path)
     with server:
-        async with event_store(server, fresh_prefix()) as store:
+        async with event_store(server, fresh_prefix(), clock) as store:
             with serving("token:alice", "session-a"):
                 stored = await store.store_event("1", None)
                 server.stop()
                 assert await store.store_event("1", result(1)) == UNSTORED
                 assert await store.replay_events_after(stored, Received()) is None
                 server.start()
+                assert await store.store_event("1", result(2)) == UNSTORED, "not tried again so soon"
+                clock.now += STORE_RETRY_SECONDS
                 # Back: the next event is stored again (the stream itself went with the old instance).
-                assert await store.store_event("1", result(2)) != UNSTORED
+                assert await store.store_event("1", result(3)) != UNSTORED
+
+
+async def test_with_redis_frozen_one_write_waits_a_moment_and_the_next_ones_none_with_one_warning(
+    tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="parse_mcp.state.events")
+    with RedisServer(tmp_path) as server:
+        async with event_store(server, fresh_prefix(), clock) as store:
+            with serving("token:alice", "session-a"):
+                assert await store.store_event("1", None) != UNSTORED
+                with frozen(server), anyio.fail_after(STORE_TIMEOUT_SECONDS + 5):
+                    started = time.perf_counter()
+                    first = await store.store_event("1", result(1))
+                    first_took = time.perf_counter() - started
+                    started = time.perf_counter()
+                    rest = [await store.store_event("1", result(n)) for n in range(2, 50)]
+                    rest_took = time.perf_counter() - started
+    assert (first, set(rest)) == (UNSTORED, {UNSTORED})
+    assert STORE_TIMEOUT_SECONDS <= first_took < STORE_TIMEOUT_SECONDS + 0.5
+    assert rest_took < 0.1, "skipped without asking Redis"
+    assert len([r for r in caplog.records if "did not take an HTTP stream event" in r.message]) == 1
