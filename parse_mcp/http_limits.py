@@ -34,6 +34,7 @@ from uvicorn.server import ServerState
 from parse_mcp.http_sessions import DEFAULT_SESSIONS_PER_CLIENT
 
 logger = logging.getLogger(__name__)
+ACCESS_LOGGER: Final = logging.getLogger("parse_mcp.http.access")
 
 DEFAULT_HEADER_TIMEOUT: Final = 10.0
 DEFAULT_MAX_CONNECTIONS: Final = 1000
@@ -158,6 +159,11 @@ class GuardedH11Protocol(H11Protocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
+        # uvicorn's access logger is one for the whole process, and the embedded sandbox's server turns it off
+        # for itself: this server's requests go to a logger of ours, whose lines follow --log-level and leave
+        # through the root's redacting handlers like every other line (a query string can carry a token).
+        self.access_logger = ACCESS_LOGGER
+        self.access_log = True
         self._head_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import resource
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import IO
 
 import anyio
+import httpx2
 
 
 def free_port() -> int:
@@ -52,3 +56,49 @@ async def read_until_listening(process: subprocess.Popen[bytes]) -> bytes:
             assert line, f"the server exited before it listened: {seen.decode(errors='replace')}"
             seen += line
     return seen
+
+
+@contextmanager
+def limited_http_server(
+    port: int,
+    *args: str,
+    extra_env: Mapping[str, str] | None = None,
+    stderr: IO[bytes],
+    descriptor_limit: int | None = None,
+    log_level: str = "debug",
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`parse-mcp --sandbox --transport http` on 127.0.0.1:`port` with `args`, its stderr written to a file
+    (so a test can measure how much it wrote), under `ulimit -n descriptor_limit` when given."""
+    command = [sys.executable, "-m", "parse_mcp.cli", "--sandbox", "--transport", "http", "--port", str(port)]
+    command += ["--log-level", log_level, *args]
+    env = {**keyless_env(), **(extra_env or {})}
+    limit = None if descriptor_limit is None else functools.partial(_limit_descriptors, descriptor_limit)
+    with subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        preexec_fn=limit,
+    ) as process:
+        try:
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _limit_descriptors(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+
+async def until_healthy(base_url: str, *, seconds: float = 30) -> None:
+    """Poll `GET /healthz` until it answers 200, for at most `seconds` (the server is starting)."""
+    with anyio.fail_after(seconds):
+        async with httpx2.AsyncClient(timeout=5) as http:
+            while True:
+                try:
+                    if (await http.get(f"{base_url}/healthz")).status_code == 200:
+                        return
+                except httpx2.TransportError:
+                    pass
+                await anyio.sleep(0.05)  # the interval between polls, not a wait for the server
