@@ -84,11 +84,14 @@ def ceiling(descriptor_limit: int | None = None) -> int:
 
 def connection_cap(wanted: int) -> int:
     """`wanted`, or less when the descriptor limit allows less (said once, at start-up)."""
-    most = ceiling()
+    descriptor_limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    most = ceiling(descriptor_limit)
     if wanted > most:
         logger.warning(
-            "--max-connections %d is more than this process's descriptor limit allows (ulimit -n): "
-            "capping connections at %d",
+            "at most %d connections fit this process's descriptor limit (ulimit -n %d), fewer than "
+            "--max-connections %d: capping connections at %d (raise ulimit -n to allow more)",
+            most,
+            descriptor_limit,
             wanted,
             most,
         )
@@ -109,7 +112,7 @@ class Throttled:
         self._count += 1
         now = self._clock()
         if self._last is None or now - self._last >= self._every:
-            logger.warning("%s (%d time(s) since the last such warning)", self._what, self._count)
+            logger.warning("%s (%d since the last such warning; said at most once a minute)", self._what, self._count)
             self._count = 0
             self._last = now
 
