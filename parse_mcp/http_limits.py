@@ -38,6 +38,8 @@ ACCESS_LOGGER: Final = logging.getLogger("parse_mcp.http.access")
 
 DEFAULT_HEADER_TIMEOUT: Final = 10.0
 DEFAULT_MAX_CONNECTIONS: Final = 1000
+# No descriptor limit: the cap is what the operator asked for.
+UNLIMITED: Final = 2**31
 # The listen queue, and how many connections asyncio accepts in one turn of the loop before any of them
 # reaches our protocol. uvicorn's default (2048) lets one burst use every descriptor of a 1024 limit.
 BACKLOG: Final = 128
@@ -78,7 +80,7 @@ def ceiling(descriptor_limit: int | None = None) -> int:
     if descriptor_limit is None:
         descriptor_limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if descriptor_limit == resource.RLIM_INFINITY:
-        return DEFAULT_MAX_CONNECTIONS
+        return UNLIMITED
     return max(16, descriptor_limit - OWN_DESCRIPTORS - IN_FLIGHT_BURSTS * BACKLOG)
 
 
