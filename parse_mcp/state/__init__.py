@@ -12,6 +12,10 @@ What belongs to the account (the login cap, the rate-limit picture per upstream 
 process on one key when Redis is set; what belongs to a client (sessions, streaks) stays that client's, in
 whichever process it calls. The Redis module, and `redis` and `cryptography` with it, are imported only when
 Redis is configured.
+
+In memory, what grows with what clients do is bounded (`state.bounded.ClientTables`): each client's sessions and
+streaks up to a cap of its own, where it loses its own oldest and never another's, under a total cap. In Redis,
+every command on a call's path waits no longer than what is left of the call's budget.
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ short socket timeout and at most one quick reconnection, and waits no longer tha
 call's budget (`reaching_redis_within_budget`): a Redis that is gone or frozen costs one command at most
 2 s (two socket timeouts), never more than the call has left, and never a hang. Measured with Redis frozen
 (`python -m bench.frozen_redis`): 2.0 to 3.3 s a call one at a time, at most 5.6 s with 55 calls at once on
-one HTTP session. redis-py opens a new connection by itself on the next command once Redis is back. A failure to reach Redis, or one that does
-not answer in time, is `StateUnavailable` (`retry_later`, fault `service`), except in the breaker, which
-fails open: a count it cannot read (Redis away, or a value that is not a streak) is no reason to refuse a
-call.
+one HTTP session. redis-py opens a new connection by itself on the next command once Redis is back. A failure
+to reach Redis, or one that does not answer in time, is `StateUnavailable` (`retry_later`, fault `service`),
+except in the breaker, which fails open: a count it cannot read (Redis away, or a value that is not a streak)
+is no reason to refuse a call.
 """
 
 from __future__ import annotations
