@@ -289,12 +289,41 @@ async def serve_http(
         ws="none",
         http=guarded_protocol(guard),
         backlog=BACKLOG,
-        # No logging configuration of uvicorn's own: its loggers propagate to the root's scrubbed handlers.
+        # No logging configuration of uvicorn's own: its loggers propagate to the root's scrubbed handlers,
+        # at the levels `_uvicorn_logs_at` sets.
         log_config=None,
-        log_level=log_level.lower(),
+        log_level=None,
     )
+    _uvicorn_logs_at(log_level)
     quiet_accept_errors(asyncio.get_running_loop(), guard)
     await uvicorn.Server(config).serve()
+
+
+# The one line of uvicorn's that is said at every level: it tells the person, and the scripts that start this
+# server, that connections are now accepted (the cli's own line comes before the bind).
+_LISTENING: Final = "Uvicorn running on"
+
+
+class _AtLevelBesidesListening(logging.Filter):
+    """Passes records at `level` or above, and the line that says the server listens."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self._level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self._level or str(record.msg).startswith(_LISTENING)
+
+
+def _uvicorn_logs_at(level_name: str) -> None:
+    """uvicorn's loggers at --log-level (uvicorn's own default is INFO, whatever was asked)."""
+    level = logging.getLevelName(level_name.upper())
+    error_log = logging.getLogger("uvicorn.error")
+    error_log.setLevel(min(level, logging.INFO))
+    for old in [f for f in error_log.filters if isinstance(f, _AtLevelBesidesListening)]:
+        error_log.removeFilter(old)
+    error_log.addFilter(_AtLevelBesidesListening(level))
+    logging.getLogger("uvicorn.asgi").setLevel(level)
 
 
 def endpoint_url(host: str, port: int) -> str:
