@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import pydantic_core
+
 from parse_mcp.json_types import JsonValue
 
 # Room for a tool result of about 25,000 tokens: the payload appears twice (structured and text), at
@@ -26,15 +28,19 @@ DEFAULT_MAX_DATA_CHARS = 40_000
 # Levels of lists and objects a result keeps (the top-level value is level 1). Real API data rarely goes
 # past 10; anything deeper is either a mistake or an attack, and costs the agent context for nothing.
 MAX_DEPTH = 32
-# Levels `loads_bounded` parses; deeper values become `DEPTH_MARKER`. Well under Python's recursion limit
-# (1,000, shared with the frames of the server itself), and above `MAX_DEPTH`, so that `fit` is what the
-# agent sees cutting, with its path in `meta.omitted`.
-READ_MAX_DEPTH = 100
+# Levels `loads_bounded` parses; deeper values become `DEPTH_MARKER`. It is the depth pydantic_core's parser
+# (jiter, in Rust) accepts, so a normal body is read by it alone, with no scan of ours; a deeper one is read the
+# slow way and cut at the same depth. Well under Python's recursion limit (1,000, shared with the server's own
+# frames), which the encoders meet, and above `MAX_DEPTH`, so that `fit` is what the agent sees cutting.
+READ_MAX_DEPTH = 200
 DEPTH_MARKER = f"(nested deeper than {READ_MAX_DEPTH} levels: left out when read)"
 _ELLIPSIS = "…"
 # A complete JSON string (escapes included), or one bracket. Text between matches is numbers, literals,
 # commas, colons and white space, none of which can open or close a level.
 _STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_EMPTY_PAIR = re.compile(r"\[\]|\{\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +57,18 @@ class Cut:
 
 
 def size_of(value: object) -> int:
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    """Characters of `value` as compact JSON."""
+    return len(compact_json(value))
+
+
+def compact_json(value: object) -> str:
+    """`value` as compact JSON text. pydantic_core writes it (in Rust, several times faster than the standard
+    library, above all for the many small values cutting measures); the standard library takes what it refuses
+    (nesting past about 250 levels). The two differ at most in how an exponent is spelled (`1e-7`, `1e-07`)."""
+    try:
+        return pydantic_core.to_json(value).decode()
+    except ValueError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def loads_bounded(body: bytes) -> object:
@@ -59,14 +76,37 @@ def loads_bounded(body: bytes) -> object:
 
     Never raises RecursionError, whatever the depth; raises ValueError (UnicodeDecodeError and
     json.JSONDecodeError are ValueErrors) only when the body is not JSON.
+
+    A UTF-8 body of at most `READ_MAX_DEPTH` levels, which is every normal answer, is parsed once, in Rust;
+    anything else (deeper, another encoding, a lone surrogate, not JSON at all) is read as before by the
+    standard library, which also gives the error.
     """
+    try:
+        return pydantic_core.from_json(body)
+    except ValueError:
+        pass
     text = body.decode(json.detect_encoding(body))
-    if text.count("[") + text.count("{") > READ_MAX_DEPTH:
+    if deeper_than(text, READ_MAX_DEPTH):
         text = _without_deep_values(text, READ_MAX_DEPTH)
     try:
         return json.loads(text)
     except RecursionError as exc:  # not expected once cut; kept so that no depth can ever escape as a crash
         raise ValueError("JSON nested too deeply") from exc
+
+
+def deeper_than(text: str, levels: int) -> bool:
+    """Whether the JSON `text` nests lists and objects more than `levels` deep, at C speed for any body.
+
+    Strings go first (a bracket inside one is text), then everything but brackets; each pass then removes
+    the innermost empty pairs, one level a pass, so a body of depth d takes d passes over its brackets alone.
+    Text that is not JSON may be judged deeper (its brackets never pair up), which only sends it the slow
+    way to the parser's own error."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    for _ in range(levels):
+        if not brackets:
+            return False
+        brackets = _EMPTY_PAIR.sub("", brackets)
+    return bool(brackets)
 
 
 def _without_deep_values(text: str, max_depth: int) -> str:
@@ -98,16 +138,26 @@ def _without_deep_values(text: str, max_depth: int) -> str:
 
 
 def fit(value: JsonValue, max_chars: int, max_depth: int = MAX_DEPTH) -> tuple[JsonValue, list[Cut]]:
-    """`value` itself when it fits, else a smaller valid value and the list of cuts made.
+    """`value` itself when it fits, else a smaller valid value and the list of cuts made; in time linear in
+    the value's size: it is serialised once (in C) to judge it, and each size is measured once while cutting.
 
-    Lists and objects below `max_depth` levels become null first (one `levels` cut each, with how many
-    levels there were), so that what follows, including the encoders, only meets shallow values.
+    Lists and objects below `max_depth` levels become null (one `levels` cut each, with how many levels there
+    were). A value too large is cut to size first, and then its kept part by depth: the depth of what is left
+    out does not matter, and judging the part kept costs little. Cutting never recurses past `max_depth`.
     """
-    depth_cuts: list[Cut] = []
-    if depth_of(value) > max_depth:
+    try:
+        encoded = compact_json(value)
+    except RecursionError:  # deeper than the C encoder goes: cut by depth first, without recursion
         value, depth_cuts = _cut_depth(value, max_depth)
-    shrunk, size_cuts = _fit_size(value, max_chars)
-    return shrunk, depth_cuts + size_cuts
+        shrunk, size_cuts = _fit_size(value, max_chars, max_depth)
+        return shrunk, depth_cuts + size_cuts
+    if len(encoded) <= max_chars:
+        return _cut_depth(value, max_depth) if deeper_than(encoded, max_depth) else (value, [])
+    shrunk, size_cuts = _fit_size(value, max_chars, max_depth, len(encoded))
+    if deeper_than(compact_json(shrunk), max_depth):
+        shrunk, depth_cuts = _cut_depth(shrunk, max_depth)
+        return shrunk, size_cuts + depth_cuts
+    return shrunk, size_cuts
 
 
 def depth_of(value: object) -> int:
@@ -170,70 +220,124 @@ def _put(parent: list[JsonValue] | dict[str, JsonValue], slot: int | str, item: 
         parent[int(slot)] = item
 
 
-def _fit_size(value: JsonValue, max_chars: int) -> tuple[JsonValue, list[Cut]]:
-    if size_of(value) <= max_chars:
+class _Sizes:
+    """Each value's size as compact JSON, measured once: the cutting below asks for the same sizes again and
+    again, and re-serialising a subtree each time made fitting quadratic in the depth and the retries."""
+
+    def __init__(self, max_depth: int) -> None:
+        self._known: dict[int, int] = {}
+        self.max_depth = max_depth
+
+    def know(self, value: object, size: int) -> None:
+        if isinstance(value, dict | list):
+            self._known[id(value)] = size
+
+    def only_child(self, container: dict[str, JsonValue] | list[JsonValue]) -> None:
+        """A container of one value knows that value's size without serialising it again: the container's
+        less its brackets (and its key): the common envelope `{"data": {"rows": [...]}}` costs one encoding."""
+        if len(container) != 1:
+            return
+        if isinstance(container, dict):
+            ((key, child),) = container.items()
+            self.know(child, self.of(container) - 2 - size_of(key) - 1)
+        else:
+            self.know(container[0], self.of(container) - 2)
+
+    def of(self, value: object) -> int:
+        if not isinstance(value, dict | list):
+            return size_of(value)
+        known = self._known.get(id(value))
+        if known is None:
+            known = self._known[id(value)] = size_of(value)
+        return known
+
+
+def _fit_size(value: JsonValue, max_chars: int, max_depth: int, size: int | None = None) -> tuple[JsonValue, list[Cut]]:
+    sizes = _Sizes(max_depth)
+    if size is not None:
+        sizes.know(value, size)
+    if sizes.of(value) <= max_chars:
         return value, []
-    budget = max_chars
-    for _ in range(20):
-        cuts: list[Cut] = []
-        shrunk = _shrink(value, budget, "$", cuts)
-        if size_of(shrunk) <= max_chars:
-            return shrunk, cuts
-        # Separators and escapes make the first estimate a little generous: aim lower and try again.
-        budget = int(budget * 0.9)
-    return None, [Cut("$", 0, size_of(value), "chars")]
+    cuts: list[Cut] = []
+    shrunk = _shrink(value, max_chars, "$", 1, cuts, sizes)
+    # Every size above is exact, so this holds unless the budget is smaller than any value (a 2-character one).
+    if size_of(shrunk) <= max_chars:
+        return shrunk, cuts
+    return None, [Cut("$", 0, sizes.of(value), "chars")]
 
 
-def _shrink(value: JsonValue, budget: int, path: str, cuts: list[Cut]) -> JsonValue:
-    if size_of(value) <= budget:
+def _shrink(value: JsonValue, budget: int, path: str, level: int, cuts: list[Cut], sizes: _Sizes) -> JsonValue:
+    if sizes.of(value) <= budget:
         return value
+    if isinstance(value, dict | list) and level > sizes.max_depth:
+        cuts.append(Cut(path, 0, depth_of(value), "levels"))
+        return None
     if isinstance(value, str):
-        keep = max(0, budget - 2 - len(_ELLIPSIS) - value.count('"') - value.count("\\"))
-        cuts.append(Cut(path, keep, len(value), "chars"))
-        return value[:keep] + _ELLIPSIS
+        kept = _cut_string(value, budget)
+        cuts.append(Cut(path, len(kept), len(value), "chars"))
+        return kept + _ELLIPSIS
     if isinstance(value, list):
-        return _shrink_list(value, budget, path, cuts)
+        return _shrink_list(value, budget, path, level, cuts, sizes)
     if isinstance(value, dict):
-        return _shrink_dict(value, budget, path, cuts)
+        return _shrink_dict(value, budget, path, level, cuts, sizes)
     # A number (or true/false) too big for its budget: there is nothing smaller to say, but it is said.
     cuts.append(Cut(path, 0, size_of(value), "chars"))
     return None
 
 
-def _shrink_list(items: list[JsonValue], budget: int, path: str, cuts: list[Cut]) -> JsonValue:
+def _cut_string(value: str, budget: int) -> str:
+    """The longest beginning of `value` that, with the ellipsis, encodes in `budget` characters (escapes
+    counted exactly), found by bisection: a few encodings of at most `budget` characters each."""
+    low, high = 0, min(len(value), budget)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if size_of(value[:middle] + _ELLIPSIS) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return value[:low]
+
+
+def _shrink_list(
+    items: list[JsonValue], budget: int, path: str, level: int, cuts: list[Cut], sizes: _Sizes
+) -> JsonValue:
+    sizes.only_child(items)
     kept: list[JsonValue] = []
     used = 2  # the brackets
     for index, item in enumerate(items):
-        cost = size_of(item) + (1 if kept else 0)
+        cost = sizes.of(item) + (1 if kept else 0)
         if used + cost <= budget:
             kept.append(item)
             used += cost
             continue
         if not kept and budget - used > 2:
-            kept.append(_shrink(item, budget - used, f"{path}[{index}]", cuts))
+            kept.append(_shrink(item, budget - used, f"{path}[{index}]", level + 1, cuts, sizes))
         break
     cuts.append(Cut(path, len(kept), len(items), "items"))
     return kept
 
 
-def _shrink_dict(mapping: dict[str, JsonValue], budget: int, path: str, cuts: list[Cut]) -> JsonValue:
+def _shrink_dict(
+    mapping: dict[str, JsonValue], budget: int, path: str, level: int, cuts: list[Cut], sizes: _Sizes
+) -> JsonValue:
+    sizes.only_child(mapping)
     # Small values are kept whole first (they are usually the identifying fields); big ones share the rest.
-    order = sorted(mapping, key=lambda key: size_of(mapping[key]))
+    order = sorted(mapping, key=lambda key: sizes.of(mapping[key]))
     chosen: dict[str, JsonValue] = {}
     used = 2
     for position, key in enumerate(order):
         overhead = size_of(key) + 1 + (1 if chosen else 0)
         value = mapping[key]
-        cost = overhead + size_of(value)
+        cost = overhead + sizes.of(value)
         if used + cost <= budget:
             chosen[key] = value
             used += cost
             continue
         share = (budget - used) // max(1, len(order) - position) - overhead
         if share > 8:
-            smaller = _shrink(value, share, f"{path}.{key}", cuts)
+            smaller = _shrink(value, share, f"{path}.{key}", level + 1, cuts, sizes)
             chosen[key] = smaller
-            used += overhead + size_of(smaller)
+            used += overhead + sizes.of(smaller)
     if len(chosen) < len(mapping):
         cuts.append(Cut(path, len(chosen), len(mapping), "keys"))
     return {key: chosen[key] for key in mapping if key in chosen}

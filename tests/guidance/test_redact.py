@@ -18,7 +18,7 @@ from collections.abc import Callable
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from parse_mcp.guidance.redact import REDACTED, RedactingFilter, Redactor, redact
@@ -324,6 +324,8 @@ def test_arbitrary_text_around_a_key_in_any_form_keeps_no_form_of_it(
 @settings(max_examples=300, deadline=None)
 @given(text=st.text(max_size=200))
 def test_text_without_a_key_is_left_unchanged(text: str) -> None:
+    # Text merely shaped like a key (`pmx_0000`, `api_key=x`) is scrubbed by design; it is not what this is about.
+    assume(not re.search(r"pmx_|gAAAAA|(?i:api[_-]?key|encryption[_-]?key)", text))
     assert REDACTOR.text(text) == text
     value = {text: [text, {"k": text}]}
     assert REDACTOR.json(value) is value
