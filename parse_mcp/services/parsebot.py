@@ -29,6 +29,12 @@ class SessionCredentials:
     encryption_key: Secret
 
 
+# Schemas kept in memory (each API's, and each pinned release's): far more than an agent works with at once.
+MAX_CACHED_SCHEMAS = 256
+# A session id or encryption key longer than this is no session (a Fernet key is 44 characters).
+MAX_SESSION_FIELD_CHARS = 4096
+
+
 class ParseBotClient:
     def __init__(self, http: HttpClient) -> None:
         self._http = http
@@ -78,7 +84,7 @@ class ParseBotClient:
         if apis is None:
             raise UpstreamFailure(self._undocumented(reply, "The API list had no list of APIs in it."), reply.meta)
         for api in apis:
-            self._apis[(api.scraper_id, None)] = api
+            self._remember(api.scraper_id, None, api)
         return apis, reply.meta
 
     async def describe_api(self, scraper_id: str, version: int | None = None) -> tuple[ApiSpec, Meta]:
@@ -90,8 +96,16 @@ class ParseBotClient:
         api = parse_api(self._json(reply))
         if api is None:
             raise UpstreamFailure(self._undocumented(reply, "The API schema had no id."), reply.meta)
-        self._apis[(scraper_id, version)] = api
+        self._remember(scraper_id, version, api)
         return api, reply.meta
+
+    def _remember(self, scraper_id: str, version: int | None, api: ApiSpec) -> None:
+        """Cache a schema, the oldest read first out past `MAX_CACHED_SCHEMAS`: an agent asking for ever new ids
+        (or a listing of thousands) must not grow the server without end. A schema forgotten is read again."""
+        self._apis.pop((scraper_id, version), None)
+        self._apis[(scraper_id, version)] = api
+        while len(self._apis) > MAX_CACHED_SCHEMAS:
+            del self._apis[next(iter(self._apis))]
 
     def known_apis(self) -> list[ApiSpec]:
         """The APIs this client has already read (list_apis, describe_api), without asking the service."""
@@ -296,6 +310,8 @@ def session_of(answer: JsonValue) -> SessionCredentials | None:
     session_id, key = answer.get("session_id"), answer.get("encryption_key")
     if not isinstance(session_id, str) or not isinstance(key, str):
         return None
+    if len(session_id) > MAX_SESSION_FIELD_CHARS or len(key) > MAX_SESSION_FIELD_CHARS:
+        return None  # not a session this server keeps: a hostile answer must not make it hold megabytes
     return SessionCredentials(session_id, Secret(key))
 
 

@@ -7,11 +7,18 @@ import os
 from typing import Any
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from parse_mcp.sandbox import BOOKS_API_ID
-from tests.conftest import Sandbox
+from parse_mcp.services.parsebot import MAX_CACHED_SCHEMAS, MAX_SESSION_FIELD_CHARS, ParseBotClient, session_of
+from parse_mcp.settings import Secret, Settings
+from tests.conftest import IN_PROCESS_URL, Sandbox
 
 pytestmark = pytest.mark.anyio
 
@@ -65,3 +72,30 @@ async def test_two_hundred_distinct_failing_calls_of_3_mb_each_grow_the_server_b
 
     assert after - before < 50, f"resident set grew from {before:.0f} MiB to {after:.0f} MiB"
     assert "failed 3 times in a row" in repeated["summary"]
+
+
+async def test_the_schema_cache_keeps_the_newest_schemas_and_forgets_the_oldest() -> None:
+    async def schema(request: Request) -> Response:
+        scraper_id = request.path_params["scraper_id"]
+        return JSONResponse({"id": scraper_id, "name": scraper_id, "endpoints": [{"name": "get"}]})
+
+    app = Starlette(routes=[Route("/sdk/schemas/{scraper_id}", schema)])
+    settings = Settings(parse_api_key=Secret("pmx_cache_test_key"), parse_base_url=IN_PROCESS_URL)
+    assert settings.parse_api_key is not None
+    client = ParseBotClient.from_settings(settings, settings.parse_api_key, transport=httpx2.ASGITransport(app=app))
+    try:
+        ids = [f"api-{n}" for n in range(MAX_CACHED_SCHEMAS + 50)]
+        for scraper_id in ids:
+            await client.api_spec(scraper_id)
+        assert len(client.known_apis()) == MAX_CACHED_SCHEMAS
+        assert client.cached_spec(ids[0]) is None
+        assert client.cached_spec(ids[-1]) is not None
+    finally:
+        await client.aclose()
+
+
+def test_a_login_answer_with_a_megabyte_session_is_no_session() -> None:
+    huge = "s" * (MAX_SESSION_FIELD_CHARS + 1)
+    assert session_of({"session_id": huge, "encryption_key": "k"}) is None
+    assert session_of({"session_id": "s-1", "encryption_key": huge}) is None
+    assert session_of({"session_id": "s-1", "encryption_key": "k"}) is not None
