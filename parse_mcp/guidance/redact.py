@@ -40,8 +40,12 @@ _KEY_SHAPES = (
 _NAMED_VALUE = re.compile(r"(?i)((?:api[_-]?key|encryption[_-]?key|x-api-key)[\"']?\s*[=:]\s*[\"']?)")
 
 # Base64 characters that differ between alphabets or get escaped on the way: `+`/`-` and `/`/`_` are
-# the standard and URL-safe spellings, `%2B`/`%2F` a URL-encoded blob, `\/` a blob in PHP-style JSON.
-_BASE64_VARIANTS = {"+": ("\\+", "-", "%(?i:2b)"), "/": ("/", "_", "\\\\/", "%(?i:2f)")}
+# the standard and URL-safe spellings, `%2B`/`%2F` a URL-encoded blob (`%252B` encoded twice), `\/` a blob in
+# PHP-style JSON.
+_BASE64_VARIANTS = {
+    "+": ("\\+", "-", "%(?i:2b)", "%25(?i:2b)"),
+    "/": ("/", "_", "\\\\/", "%(?i:2f)", "%25(?i:2f)"),
+}
 
 
 class Redactor:
@@ -172,6 +176,8 @@ def _spellings(ch: str) -> list[str]:
     spellings = [
         re.escape(ch),
         "".join(f"%{byte:02x}" for byte in ch.encode()),
+        # Percent-encoded twice (`%2B` re-encoded as `%252B`), as a client encoding an encoded query does.
+        "".join(f"%25{byte:02x}" for byte in ch.encode()),
         "".join(r"\\u" + utf16[start : start + 4] for start in range(0, len(utf16), 4)),
     ]
     if ch == " ":
