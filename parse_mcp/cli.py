@@ -20,9 +20,9 @@ import anyio
 
 from parse_mcp import __version__
 from parse_mcp.errors import CallFailed, ConfigError
-from parse_mcp.guidance.redact import RedactingFilter
 from parse_mcp.guidance.table import CallContext, guide
 from parse_mcp.policy.retry import RetryPolicy
+from parse_mcp.redact import RedactingFilter
 from parse_mcp.settings import DEFAULT_AIPARSER_BASE_URL, DEFAULT_PARSE_BASE_URL, Settings, http_tokens_from_env
 
 if TYPE_CHECKING:

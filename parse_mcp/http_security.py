@@ -21,7 +21,6 @@ import json
 import logging
 import secrets
 from collections.abc import Iterable, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -39,6 +38,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from parse_mcp.errors import ConfigError
 from parse_mcp.http_sessions import DEFAULT_SESSIONS_PER_CLIENT, SessionCap
 from parse_mcp.settings import Secret
+from parse_mcp.state.keys import session_tag
 
 if TYPE_CHECKING:
     from parse_mcp.http_limits import HttpLimits
@@ -52,11 +52,6 @@ PRINCIPAL_PREFIX: Final = "token:"
 # What the SDK itself allows for a loopback bind; any port, because a client may reach us through a tunnel.
 LOOPBACK_HOSTS: Final = ("127.0.0.1:*", "localhost:*", "[::1]:*")
 LOOPBACK_ORIGINS: Final = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
-
-# A fresh random tag for each HTTP request. The request that opens an MCP session also starts the session's
-# tasks, which inherit its tag: everything the session sends carries the same tag, and no other session's
-# (the event store keeps each session's streams apart by it).
-session_tag: ContextVar[str] = ContextVar("parse_mcp_session_tag", default="")
 
 _HEALTHY: Final = b'{"status":"ok"}'
 # The same answer for a missing, malformed or wrong token: a prober learns nothing about which it was.

@@ -10,15 +10,27 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
-from parse_mcp.guidance.redact import Redactor, redactor_for
-from parse_mcp.policy.size import Cut
+from parse_mcp.redact import Redactor, redactor_for
 
 # No rate-limit reading is trusted beyond a day (the longest window either service documents).
 _MAX_SECONDS = 86_400.0 * 2
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """One cut: at `path`, `kept` of `total` items, characters, keys, or levels of nesting.
+
+    For levels, `total` counts what was read: a body is read to at most `policy.size.READ_MAX_DEPTH` levels.
+    """
+
+    path: str
+    kept: int
+    total: int
+    unit: Literal["items", "chars", "keys", "levels"]
 
 
 class Meta(BaseModel):
@@ -56,7 +68,6 @@ class RateSnapshot:
 
     observed_at: float
     remaining: int | None = None
-    reset_at: float | None = None
     burst: int | None = None
     refill_per_minute: float | None = None
     daily_remaining: int | None = None
@@ -84,7 +95,6 @@ def read_rate(headers: Mapping[str, str], *, now: float) -> RateSnapshot | None:
     snapshot = RateSnapshot(
         observed_at=now,
         remaining=_count(headers.get("x-ratelimit-remaining")),
-        reset_at=_number(headers.get("x-ratelimit-reset")),
         burst=_count(headers.get("x-ratelimit-burst")) or _count(headers.get("x-ratelimit-limit")),
         refill_per_minute=_number(headers.get("x-ratelimit-refill-per-min")),
         daily_remaining=_count(headers.get("x-ratelimit-daily-remaining")),

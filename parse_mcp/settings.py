@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from parse_mcp.errors import ConfigError
-from parse_mcp.guidance.redact import Redactor, redactor_for
 from parse_mcp.policy.size import DEFAULT_MAX_DATA_CHARS
+from parse_mcp.redact import Redactor, redactor_for
 
 DEFAULT_PARSE_BASE_URL = "https://api.parse.bot"
 DEFAULT_AIPARSER_BASE_URL = "https://aiparser.scraperapi.com"

@@ -7,9 +7,9 @@ from urllib.parse import quote
 
 import pytest
 
-from parse_mcp.guidance.redact import REDACTED, Redactor
 from parse_mcp.meta import Meta, read_meta
-from tests.guidance.test_redact import forms_of, leaked
+from parse_mcp.redact import REDACTED, Redactor
+from tests.test_redact import forms_of, leaked
 
 PARSEBOT_KEY = "pmx_live_4f9a8b7c6d5e_Zq+/x"
 SCRAPERAPI_KEY = "3f9a0c1e5b7d2a4c6e8f0b1d3a5c7e9f"

@@ -12,13 +12,14 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
 from parse_mcp.errors import ErrorCode, ErrorRecord
-from parse_mcp.guidance.redact import Redactor, redactor_for
 from parse_mcp.json_types import JsonScalar
+from parse_mcp.policy.pacing import seconds_to_utc_midnight
+from parse_mcp.redact import Redactor, redactor_for
 from parse_mcp.voice import speakable
 
 MESSAGE_LIMIT = 300
@@ -207,12 +208,6 @@ def classify_transport(fault: TransportFault, *, creates_work: bool) -> ErrorRec
         message=reasons[fault],
         kind=fault,
     )
-
-
-def seconds_to_utc_midnight(now: float) -> float:
-    moment = datetime.fromtimestamp(now, tz=UTC)
-    seconds_today = moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1e6
-    return float(math.ceil(86_400 - seconds_today))
 
 
 def parse_retry_after(raw: str | None, *, now: float) -> float | None:

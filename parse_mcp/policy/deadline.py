@@ -24,14 +24,9 @@ class Deadline:
     """The moment, on the runtime's clock, by which the tool call must have answered."""
 
     ends_at: float
-    budget_seconds: float
 
     def left(self, now: float) -> float:
         return max(0.0, self.ends_at - now)
-
-
-def current() -> Deadline | None:
-    return _current.get()
 
 
 def time_left(now: float) -> float | None:
@@ -44,7 +39,7 @@ def time_left(now: float) -> float | None:
 def call_budget(now: float, seconds: float) -> Iterator[Deadline]:
     """Run the block under a budget of `seconds` from `now`; an enclosing, earlier deadline still holds."""
     outer = _current.get()
-    deadline = Deadline(now + seconds, seconds)
+    deadline = Deadline(now + seconds)
     if outer is not None and outer.ends_at < deadline.ends_at:
         deadline = outer
     token = _current.set(deadline)

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
-from parse_mcp.guidance.classify import seconds_to_utc_midnight
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import RateSnapshot
 
@@ -312,3 +312,10 @@ def _sane_rate(per_second: float) -> float | None:
     if not math.isfinite(per_second) or per_second <= 0 or 1.0 / per_second > MAX_WAIT_SECONDS:
         return None
     return per_second
+
+
+def seconds_to_utc_midnight(now: float) -> float:
+    """Seconds from `now` (epoch s) to the next UTC midnight, when the daily caps reset."""
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    seconds_today = moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1e6
+    return float(math.ceil(86_400 - seconds_today))

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Literal
 
 import pydantic_core
 
 from parse_mcp.json_types import JsonValue
+from parse_mcp.meta import Cut
 
 # Room for a tool result of about 25,000 tokens: the payload appears twice (structured and text), at
 # roughly 4 characters a token, with space left for the summary, guidance and meta.
@@ -41,19 +40,6 @@ _STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _EMPTY_PAIR = re.compile(r"\[\]|\{\}")
-
-
-@dataclass(frozen=True, slots=True)
-class Cut:
-    """One cut: at `path`, `kept` of `total` items, characters, keys, or levels of nesting.
-
-    For levels, `total` counts what was read: a body is read to at most `READ_MAX_DEPTH` levels.
-    """
-
-    path: str
-    kept: int
-    total: int
-    unit: Literal["items", "chars", "keys", "levels"]
 
 
 def size_of(value: object) -> int:

@@ -23,9 +23,10 @@ from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.runtime import REAL_TIME, Runtime
-from parse_mcp.services.http import HttpClient, Method, PacingStore, Reply, Request
+from parse_mcp.services.http import HttpClient, Method, Reply, Request
 from parse_mcp.services.paths import path_segment
 from parse_mcp.settings import Secret, Settings
+from parse_mcp.state.pacing import PacingStore
 from parse_mcp.voice import speakable
 
 

@@ -7,8 +7,8 @@ of an answer and turns every transport fault into a `TransportFailure` that says
 may have reached the service. Nothing it logs contains a query string, a header value or a body, so
 no key can leak through it.
 
-The pacer is reached through a `PacingStore`: `MemoryPacing` keeps the picture in this process, and
-`parse_mcp.state.pacing_redis.RedisPacing` keeps one picture for every process on the account.
+The pacer is reached through a `PacingStore` (`parse_mcp.state.pacing`): `MemoryPacing` keeps the picture in this
+process, and `RedisPacing` one picture for every process on the account.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from typing import Literal
 
 import anyio
 import httpx2
@@ -26,14 +26,15 @@ import httpx2
 from parse_mcp import __version__
 from parse_mcp.errors import CallFailed, ErrorCode, ErrorRecord, RejectedLocally, TransportFailure, UpstreamFailure
 from parse_mcp.guidance.classify import Purpose, TransportFault, classify_transport, classify_unexpected_success
-from parse_mcp.guidance.redact import Redactor
 from parse_mcp.meta import Meta, RateSnapshot, read_meta, read_rate
 from parse_mcp.policy.deadline import time_left
-from parse_mcp.policy.pacing import Go, Learn, Pacer, Refuse
+from parse_mcp.policy.pacing import Go, Refuse
 from parse_mcp.policy.progress import announce, retrying_in, waiting_for_rate_limit
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy, retry_delay
 from parse_mcp.policy.size import loads_bounded
+from parse_mcp.redact import Redactor
 from parse_mcp.runtime import REAL_TIME, Runtime
+from parse_mcp.state.pacing import MemoryPacing, PacingStore
 
 logger = logging.getLogger(__name__)
 # httpx2 logs every request's full URL at INFO, and the AI Parser key travels in the query string.
@@ -86,62 +87,6 @@ class Reply:
         """The body as JSON, at any depth, without the keys this server holds; raises ValueError when it is not
         JSON. Success data is a third party's text too: a key it echoes is removed like one in an error."""
         return self.redactor.json(loads_bounded(self.body))
-
-
-class PacingStore(Protocol):
-    """The pacer's five decisions (`parse_mcp.policy.pacing.Pacer`), on a picture kept in this process or
-    shared, plus the wait a call told `Learn` takes before asking again."""
-
-    async def reserve(self, now: float, max_wait: float) -> Go | Learn | Refuse: ...
-
-    async def release(self, now: float, go: Go) -> None: ...
-
-    async def observe(self, snapshot: RateSnapshot) -> None: ...
-
-    async def rejected(self, now: float, limit_type: str | None, retry_after: float | None) -> None: ...
-
-    async def no_picture(self, *, answered: bool) -> None: ...
-
-    async def await_answer(self, now: float, learn: Learn) -> None:
-        """Return when the first answer may have come (`observe` or `no_picture` in this process, or the
-        shared picture may have changed), and at the latest at `learn.retry_at`."""
-        ...
-
-
-class MemoryPacing:
-    """One process's picture: the pacer itself. Nothing here awaits, so no decision lets another task in
-    between reading the picture and changing it."""
-
-    def __init__(self, pacer: Pacer | None = None) -> None:
-        self._pacer = pacer if pacer is not None else Pacer()
-        self._answered = anyio.Event()
-
-    async def reserve(self, now: float, max_wait: float) -> Go | Learn | Refuse:
-        return self._pacer.reserve(now, max_wait)
-
-    async def release(self, now: float, go: Go) -> None:
-        self._pacer.release(now, go)
-
-    async def observe(self, snapshot: RateSnapshot) -> None:
-        self._pacer.observe(snapshot)
-        self.wake()
-
-    async def rejected(self, now: float, limit_type: str | None, retry_after: float | None) -> None:
-        self._pacer.rejected(now, limit_type, retry_after)
-
-    async def no_picture(self, *, answered: bool) -> None:
-        self._pacer.no_picture(answered=answered)
-        self.wake()
-
-    async def await_answer(self, now: float, learn: Learn) -> None:
-        # The answer wakes us; a stalled probe stops holding us at `retry_at`.
-        with anyio.move_on_after(max(0.0, learn.retry_at - now)):
-            await self._answered.wait()
-
-    def wake(self) -> None:
-        """Wake every call waiting for a first answer, and start a fresh event for the next ones."""
-        self._answered.set()
-        self._answered = anyio.Event()
 
 
 # (purpose, status, lower-case headers, body, now) -> the record of a failure: the final verdict, never revised.

@@ -7,7 +7,6 @@ The key travels only in the `X-API-Key` header, set once on the HTTP client.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import httpx2
 
@@ -17,17 +16,12 @@ from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.runtime import REAL_TIME, Runtime
-from parse_mcp.services.http import HttpClient, PacingStore, Reply, Request
+from parse_mcp.services.http import HttpClient, Reply, Request
 from parse_mcp.services.paths import path_segment
 from parse_mcp.services.specs import ApiSpec, EndpointSpec, encode_query, parse_api, parse_api_list
 from parse_mcp.settings import Secret, Settings
-
-
-@dataclass(frozen=True, slots=True)
-class SessionCredentials:
-    session_id: str
-    encryption_key: Secret
-
+from parse_mcp.state.pacing import PacingStore
+from parse_mcp.state.sessions import SessionCredentials
 
 # Schemas kept in memory (each API's, and each pinned release's): far more than an agent works with at once.
 MAX_CACHED_SCHEMAS = 256

@@ -8,8 +8,9 @@ Whose events are these? The SDK names a stream after the JSON-RPC request id, so
 stream "1". The key therefore also holds:
 
 - the principal (a hash of it) of the request being served: a replay for another bearer token finds nothing;
-- the HTTP session's tag (`http_security.session_tag`): the tag of the request that opened the session,
-  which every message the session sends inherits, so two sessions of one token never read each other's.
+- the HTTP session's tag (`state.keys.session_tag`, set by `http_security`): the tag of the request that
+  opened the session, which every message the session sends inherits, so two sessions of one token never read
+  each other's.
 
 If Redis does not answer, the message is still delivered live (it is only not replayable), with a warning.
 The SDK stores a session's messages one after another, before it sends each, so a slow write delays every
@@ -31,9 +32,8 @@ from mcp.server.streamable_http import EventCallback, EventId, EventMessage, Eve
 from mcp_types import JSONRPCMessage, jsonrpc_message_adapter
 from redis.exceptions import RedisError
 
-from parse_mcp.http_security import session_tag
 from parse_mcp.state.faults import StateUnavailable
-from parse_mcp.state.keys import digest
+from parse_mcp.state.keys import digest, session_tag
 from parse_mcp.state.redis_stores import SharedRedis, reaching_redis
 from parse_mcp.state.sealing import Sealer
 

@@ -8,7 +8,13 @@ a key from.
 from __future__ import annotations
 
 import hashlib
+from contextvars import ContextVar
 from dataclasses import dataclass
+
+# A fresh random tag for each HTTP request (set by `http_security`). The request that opens an MCP session also
+# starts the session's tasks, which inherit its tag: everything the session sends carries the same tag, and no
+# other session's (the event store keeps each session's streams apart by it).
+session_tag: ContextVar[str] = ContextVar("parse_mcp_session_tag", default="")
 
 
 def account_of(upstream_key: str) -> str:

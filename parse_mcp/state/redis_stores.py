@@ -30,13 +30,12 @@ from redis.retry import Retry
 from parse_mcp.json_types import JsonValue
 from parse_mcp.policy.breaker import WINDOW_SECONDS, Attempt, Streak, call_digest, next_streak, streak_name
 from parse_mcp.policy.deadline import time_left
-from parse_mcp.services.parsebot import SessionCredentials
 from parse_mcp.settings import Secret, Settings
 from parse_mcp.state.faults import StateUnavailable
 from parse_mcp.state.keys import Keyspace, digest
 from parse_mcp.state.logins import LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS
 from parse_mcp.state.sealing import Sealer
-from parse_mcp.state.sessions import StoredSession, new_handle
+from parse_mcp.state.sessions import SessionCredentials, StoredSession, new_handle
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from parse_mcp.services.parsebot import SessionCredentials
+from parse_mcp.settings import Secret
 from parse_mcp.state.bounded import ClientTables
 
 # A client holds a session per API it works with, and each takes one of that API's 3 logins an hour: 100 is
@@ -26,6 +26,14 @@ MAX_SESSIONS_PER_CLIENT = 100
 # The backstop for many clients at once: a session is its handle, ids and a key (under a kilobyte as services
 # issue them), so about 10 MB in all.
 MAX_SESSIONS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCredentials:
+    """What a login answer gives and an authenticated call sends (`X-Session-ID`, `X-Encryption-Key`)."""
+
+    session_id: str
+    encryption_key: Secret
 
 
 def new_handle() -> str:

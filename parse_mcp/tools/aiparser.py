@@ -25,7 +25,7 @@ from parse_mcp.tools.documents import field_of, integer_of, token_of
 from parse_mcp.tools.waiting import wait_until_settled
 from parse_mcp.voice import said
 
-FINISHED, FAILED, GENERATING = "FINISHED", "FAILED", "GENERATING"
+FAILED, GENERATING = "FAILED", "GENERATING"
 
 # The documented causes of a FAILED generation, and the words of an error that point at each.
 FAILURE_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (

@@ -19,7 +19,7 @@ from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.results import ToolResult
-from parse_mcp.services.parsebot import ParseBotClient, SessionCredentials, session_of
+from parse_mcp.services.parsebot import ParseBotClient, session_of
 from parse_mcp.services.paths import path_segment
 from parse_mcp.services.specs import (
     MAX_OBJECT_KEYS,
@@ -30,6 +30,7 @@ from parse_mcp.services.specs import (
     condensed,
     names,
 )
+from parse_mcp.state.sessions import SessionCredentials
 from parse_mcp.tools.common import AppState, ToolCall, current_client, run_parsebot, state_of
 from parse_mcp.voice import listed, said, speakable, visible
 

@@ -20,10 +20,10 @@ from parse_mcp.guidance.classify import (
     classify_transport,
     classify_unexpected_success,
     parse_retry_after,
-    seconds_to_utc_midnight,
 )
-from parse_mcp.guidance.redact import Redactor
-from tests.guidance.test_redact import forms_of, leaked
+from parse_mcp.policy.pacing import seconds_to_utc_midnight
+from parse_mcp.redact import Redactor
+from tests.test_redact import forms_of, leaked
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "parsebot"
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z

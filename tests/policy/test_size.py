@@ -17,12 +17,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from parse_mcp.json_types import JsonValue
+from parse_mcp.meta import Cut
 from parse_mcp.policy.size import (
     DEFAULT_MAX_DATA_CHARS,
     DEPTH_MARKER,
     MAX_DEPTH,
     READ_MAX_DEPTH,
-    Cut,
     depth_of,
     fit,
     loads_bounded,

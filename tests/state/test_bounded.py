@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from parse_mcp.services.parsebot import SessionCredentials
 from parse_mcp.settings import Secret
 from parse_mcp.state.bounded import ClientTables
 from parse_mcp.state.logins import MAX_APIS_TRACKED, MemoryLoginAttempts
-from parse_mcp.state.sessions import MAX_SESSIONS, MAX_SESSIONS_PER_CLIENT, MemorySessionStore
+from parse_mcp.state.sessions import MAX_SESSIONS, MAX_SESSIONS_PER_CLIENT, MemorySessionStore, SessionCredentials
 from parse_mcp.state.streaks import MAX_STREAKS, MAX_STREAKS_PER_CLIENT, RepeatedFailures
 
 pytestmark = pytest.mark.anyio

@@ -18,8 +18,8 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.streamable_http import EventMessage
 from mcp_types import JSONRPCMessage, JSONRPCNotification, JSONRPCResponse
 
-from parse_mcp.http_security import session_tag
 from parse_mcp.state.events import STORE_RETRY_SECONDS, STORE_TIMEOUT_SECONDS, UNSTORED, RedisEventStore
+from parse_mcp.state.keys import session_tag
 from parse_mcp.state.redis_stores import redis_stores
 from tests.redis_server import RedisServer
 from tests.state.conftest import Clock, fresh_prefix, redis_settings

@@ -15,10 +15,10 @@ from parse_mcp.policy.breaker import Attempt
 from parse_mcp.policy.deadline import call_budget
 from parse_mcp.policy.pacing import Go
 from parse_mcp.runtime import REAL_TIME
-from parse_mcp.services.parsebot import SessionCredentials
 from parse_mcp.settings import Secret
 from parse_mcp.state import StateUnavailable, opened_stores
 from parse_mcp.state.pacing_redis import RedisPacing
+from parse_mcp.state.sessions import SessionCredentials
 from tests.redis_server import RedisServer
 from tests.state.conftest import fresh_prefix, redis_settings
 from tests.state.frozen_redis import at_once, every_path, frozen, logged_in, one_session, served_on_redis

@@ -17,11 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parse_mcp.errors import CallFailed
 from parse_mcp.sandbox import BOOKS_API_ID, PARSEBOT_KEY, SandboxConfig
-from parse_mcp.services.http import MemoryPacing, PacingStore
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.settings import Secret
 from parse_mcp.state import opened_stores
-from parse_mcp.state.pacing import pacing_store
+from parse_mcp.state.pacing import MemoryPacing, PacingStore, pacing_store
 from parse_mcp.state.pacing_redis import RECHECK_SECONDS, RedisPacing
 from tests.conftest import Sandbox, started
 from tests.redis_server import RedisServer

@@ -14,10 +14,10 @@ import redis
 from mcp import Client
 
 from parse_mcp.sandbox import BOOKS_API_ID, DEMO_PASSWORD, DEMO_USERNAME, MEMBERS_API_ID
-from parse_mcp.services.parsebot import SessionCredentials
 from parse_mcp.settings import Secret, Settings
 from parse_mcp.state import opened_stores
 from parse_mcp.state.logins import LOGIN_ATTEMPTS
+from parse_mcp.state.sessions import SessionCredentials
 from tests.conftest import Sandbox
 from tests.redis_server import RedisServer
 from tests.state.conftest import SESSION_SECRET, Clock, fresh_prefix, redis_settings

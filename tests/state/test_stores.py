@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from parse_mcp.services.parsebot import SessionCredentials
 from parse_mcp.settings import Secret
 from parse_mcp.state import Stores
 from parse_mcp.state.logins import LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS
-from parse_mcp.state.sessions import MAX_SESSIONS_PER_CLIENT
+from parse_mcp.state.sessions import MAX_SESSIONS_PER_CLIENT, SessionCredentials
 from parse_mcp.state.streaks import MAX_STREAKS_PER_CLIENT
 from tests.state.conftest import Clock
 

@@ -11,7 +11,7 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from parse_mcp.guidance.classify import seconds_to_utc_midnight
+from parse_mcp.policy.pacing import seconds_to_utc_midnight
 from parse_mcp.results import ToolResult
 from parse_mcp.runtime import Runtime
 from parse_mcp.sandbox import (

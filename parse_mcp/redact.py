@@ -63,10 +63,6 @@ class Redactor:
         self._known = _compiled(forms) if forms else None
         self._everything = _compiled([*forms, *_KEY_SHAPES])
 
-    def __bool__(self) -> bool:
-        """Whether any secret is known by value (key-shaped text is removed from text either way)."""
-        return self._known is not None
-
     def __repr__(self) -> str:
         # The compiled patterns spell the secrets out: never let a debug print show them.
         return f"Redactor({self._count} secrets)"
@@ -118,11 +114,6 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = self._redactor.text(record.stack_info)
         return True
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` scrubbed of the given secrets and of anything key-shaped (for callers without a Redactor)."""
-    return redactor_for(secrets).text(text)
 
 
 def redactor_for(secrets: Iterable[str] = ()) -> Redactor:
