@@ -8,15 +8,17 @@
         └── TransportFailure no usable answer: never reached the service, or may have run
 
 Classes differ only by what the caller does differently; every detail lives in `ErrorRecord`, whose
-`code` is the key of exactly one row of the guidance table (`parse_mcp.guidance.table`). The code is
-decided once, where the failure is raised: by the classifier (`parse_mcp.guidance.classify`) for an
-answer or a transport fault, by the local check that refused the call otherwise. Nothing rewrites it.
+`code` is the key of exactly one row of the guidance table (`parse_mcp.guidance.table`). Codes are chosen
+only in `guidance/`: by the classifier (`guidance/classify.py`) for an answer or a transport fault, by a
+constructor of `guidance/refusals.py` for a check of ours. `guide()` then decides the `Failure`, once (the
+evidence may hand a record to another row there); nothing changes it afterwards.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from parse_mcp.json_types import JsonScalar
 from parse_mcp.meta import Meta
@@ -72,26 +74,37 @@ ErrorCode = Literal[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorRecord:
-    """What a failure was, in data. Text fields are already capped; none of them carries a secret."""
+class ErrorRecord(BaseModel):
+    """What a failure was, in data: its `code` (one row of the guidance table) and what the service said.
+
+    It *is* the result's `error` (contract section 3): what it dumps is what the agent reads. Text fields are
+    already capped and scrubbed; none of them carries a secret. Two fields are for guidance only and are never
+    dumped: the wait the service asked for (`retry_after`, which guidance turns into `retry_after_seconds`) and
+    the names it found fault with (`fields`, which guidance turns into `fix_fields`).
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     code: ErrorCode
-    message: str = ""
-    http_status: int | None = None
     status: str | None = None
+    http_status: int | None = None
     kind: str | None = None
+    message: str = ""  # the service's own words (or our check's), capped; left out when there are none
     upstream_status_code: int | None = None
-    snippet: str | None = None
+    snippet: str | None = None  # untrusted text from the target site, at most 500 characters
     url: str | None = None
     block_type: str | None = None
     vendor: str | None = None
     attempts: int | None = None
     limit_type: str | None = None
-    retry_after: float | None = None
     request_id: str | None = None
     next_tier: dict[str, JsonScalar] | None = None
-    fields: tuple[str, ...] = field(default=())
+    retry_after: int | float | None = Field(default=None, exclude=True)  # an int stays an int (`60`, not `60.0`)
+    fields: tuple[str, ...] = Field(default=(), exclude=True)
+
+    @model_serializer(mode="wrap")
+    def _known_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if value is not None and value != ""}
 
 
 class ParseMCPError(Exception):

@@ -1,8 +1,8 @@
 """The one result shape every tool returns (contract section 3), and its rendering for MCP.
 
 `ToolResult` is that shape, once: its dump is the `structuredContent`, and its JSON schema, compacted by the
-server, is the `outputSchema` every tool advertises. Its parts are made from the guidance table's `Guidance`
-and `NextCall` and from an `ErrorRecord` by reading their fields of the same names.
+server, is the `outputSchema` every tool advertises. A failure's parts are the `Failure` that `guide()`
+decided, as they are: its `ErrorRecord` is `error`, its `Guidance` is `guidance` (no model mirrors another).
 
 Some clients show the model only `structuredContent`, others only the text, so both carry the same
 guidance: the text opens with a line an agent can act on, then the summary, then our own part of the
@@ -25,14 +25,13 @@ from pydantic import (
     ConfigDict,
     SerializerFunctionWrapHandler,
     WithJsonSchema,
-    field_validator,
     model_serializer,
 )
 from pydantic.json_schema import SkipJsonSchema
 
 from parse_mcp.errors import ErrorRecord
-from parse_mcp.guidance.table import Action, Fault, Guidance, NextCall
-from parse_mcp.json_types import JsonScalar, JsonValue
+from parse_mcp.guidance.table import Failure, Guidance, NextCall
+from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.policy.size import MAX_DEPTH, fit
 from parse_mcp.voice import printable_json
@@ -69,52 +68,6 @@ AnyJson = Annotated[
 ]
 
 
-class ResultError(BaseModel):
-    """What went wrong, as `error`: our `code` (one row of the guidance table) and what the service said.
-
-    Made from an `ErrorRecord`, whose fields of the same name it reads; a field the record does not know is left out.
-    """
-
-    model_config = ConfigDict(frozen=True, from_attributes=True)
-
-    code: str
-    status: str | Absent = None
-    http_status: int | Absent = None
-    kind: str | Absent = None
-    message: str | Absent = None  # the service's own words, capped
-    upstream_status_code: int | Absent = None
-    snippet: str | Absent = None  # untrusted text from the target site, at most 500 characters
-    url: str | Absent = None
-    block_type: str | Absent = None
-    vendor: str | Absent = None
-    attempts: int | Absent = None
-    limit_type: str | Absent = None
-    request_id: str | Absent = None
-    next_tier: dict[str, JsonScalar] | Absent = None
-
-    @field_validator("message", mode="before")
-    @classmethod
-    def _no_empty_message(cls, message: object) -> object:
-        return message or None  # a record without words has message "", which says nothing
-
-    @model_serializer(mode="wrap")
-    def _known_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return {key: value for key, value in handler(self).items() if value is not None}
-
-
-class ResultGuidance(BaseModel):
-    """The decision part of a `Guidance` (its sentences are the result's own summary, next_step and next_call)."""
-
-    model_config = ConfigDict(frozen=True, from_attributes=True)
-
-    action: Action
-    fault: Fault
-    retryable: bool  # true only when the same call, unchanged, can succeed later
-    # An int stays an int (the agent reads `60`, not `60.0`).
-    retry_after_seconds: int | float | None
-    fix_fields: tuple[str, ...]
-
-
 class ToolResult(BaseModel):
     """Every tool's result (contract section 3): what `structuredContent` holds, and what `tools/list`
     advertises as every tool's `outputSchema` (its JSON schema, compacted by the server).
@@ -129,8 +82,8 @@ class ToolResult(BaseModel):
     next_step: str | None  # one imperative sentence: what to do next
     next_call: Annotated[NextCall, AsObject] | None
     data: AnyJson = None
-    error: Annotated[ResultError, AsObject] | Absent = None
-    guidance: Annotated[ResultGuidance, AsObject] | Absent = None
+    error: Annotated[ErrorRecord, AsObject] | Absent = None
+    guidance: Annotated[Guidance, AsObject] | Absent = None
     meta: Annotated[Meta, AsObject]
 
     @classmethod
@@ -153,14 +106,15 @@ class ToolResult(BaseModel):
         )
 
     @classmethod
-    def failure(cls, record: ErrorRecord, guidance: Guidance, meta: Meta | None = None) -> ToolResult:
+    def failure(cls, failure: Failure, meta: Meta | None = None) -> ToolResult:
+        """The result of a failure as `guide()` decided it: its parts are the result's, as they are."""
         return cls(
             ok=False,
-            summary=guidance.summary,
-            next_step=guidance.next_step,
-            next_call=guidance.next_call,
-            error=ResultError.model_validate(record),
-            guidance=ResultGuidance.model_validate(guidance),
+            summary=failure.summary,
+            next_step=failure.next_step,
+            next_call=failure.next_call,
+            error=failure.error,
+            guidance=failure.guidance,
             meta=meta if meta is not None else Meta(),
         )
 

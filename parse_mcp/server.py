@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from parse_mcp import __version__
 from parse_mcp.errors import ConfigError, ErrorRecord
+from parse_mcp.guidance import refusals
 from parse_mcp.guidance.classify import classify_transport
 from parse_mcp.http_security import principal_of
 from parse_mcp.json_types import JsonValue
@@ -190,13 +191,13 @@ class ParseMCPServer(MCPServer[AppState]):
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError:
             logger.exception("tool %s crashed", name)
-            return self._shape(name, arguments, ErrorRecord(code="internal_error"))
+            return self._shape(name, arguments, refusals.internal_error())
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 return self._shape(name, arguments, _argument_record(exc.__cause__))
             if name not in self.listed_tools:
                 message = f"There is no tool named {name[:80]!r}; list the tools to see which exist."
-                return self._shape(name, {}, ErrorRecord(code="invalid_arguments", message=message, fields=("name",)))
+                return self._shape(name, {}, refusals.invalid_arguments(message, "name"))
             raise
 
     async def list_tools(self) -> list[Tool]:
@@ -282,7 +283,7 @@ def _argument_record(error: ValidationError) -> ErrorRecord:
         fields.append(where)
         problems.append(f"{where}: {item['msg']}")
     message = "; ".join(problems)[:300] + "."
-    return ErrorRecord(code="invalid_arguments", message=message, fields=tuple(dict.fromkeys(fields)))
+    return refusals.invalid_arguments(message, *dict.fromkeys(fields))
 
 
 def build_server(

@@ -34,7 +34,7 @@ HOSTILE_TEXTS = (
 
 
 def failure(record: ErrorRecord, meta: Meta | None = None) -> ToolResult:
-    return ToolResult.failure(record, guide(record, CALL), meta)
+    return ToolResult.failure(guide(record, CALL), meta)
 
 
 def hostile_record(text: str) -> ErrorRecord:
@@ -100,8 +100,15 @@ def test_a_result_read_back_from_its_structured_content_is_the_same_result() -> 
         ToolResult.success("e returned data.", {"x": [1, None]}, Meta(credits_charged=0.5)),
     ):
         structured = render(outcome).structured_content
-        assert ToolResult.model_validate(structured) == outcome
+        assert ToolResult.model_validate(structured) == without_guidance_inputs(outcome)
         assert ToolResult.model_validate(structured).structured() == structured
+
+
+def without_guidance_inputs(outcome: ToolResult) -> ToolResult:
+    """The result less what only guidance reads (`retry_after`, `fields`), which the result never carries."""
+    if outcome.error is None:
+        return outcome
+    return outcome.model_copy(update={"error": outcome.error.model_copy(update={"retry_after": None, "fields": ()})})
 
 
 def test_a_record_without_words_has_no_message_and_its_own_fields_stay_out_of_the_result() -> None:

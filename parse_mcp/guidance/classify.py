@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import fields, replace
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Literal
@@ -72,16 +71,16 @@ def scrub(record: ErrorRecord, redactor: Redactor | Sequence[str]) -> ErrorRecor
     """Every text the record copied from elsewhere, with the known secrets and anything key-shaped removed."""
     scrubber = redactor if isinstance(redactor, Redactor) else redactor_for(redactor)
     changes: dict[str, object] = {}
-    for item in fields(record):
-        value = getattr(record, item.name)
+    for name in type(record).model_fields:
+        value = getattr(record, name)
         if isinstance(value, str):
-            changes[item.name] = scrubber.text(value)
+            changes[name] = scrubber.text(value)
     changes["fields"] = tuple(name for name in record.fields if scrubber.text(name) == name)
     if record.next_tier:
         changes["next_tier"] = {
             key: scrubber.text(value) if isinstance(value, str) else value for key, value in record.next_tier.items()
         }
-    return replace(record, **changes)  # type: ignore[arg-type]
+    return record.model_copy(update=changes)
 
 
 def _classify(

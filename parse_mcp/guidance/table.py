@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from parse_mcp.errors import ErrorCode, ErrorRecord
 from parse_mcp.json_types import JsonValue
+from parse_mcp.policy.breaker import STOP_AFTER
 from parse_mcp.voice import (
     INPUT_PARAMS,
     POSITION_NOTE,
@@ -110,17 +111,35 @@ class NextCall(BaseModel):
         return cls(tool, arguments) if speakable_arguments(arguments) else None
 
 
-@dataclass(frozen=True, slots=True)
-class Guidance:
-    code: ErrorCode  # the row applied: the record's own, or the one the evidence decided (`Row.decided_by_status`)
+class Guidance(BaseModel):
+    """What the agent should do about a failure: the result's `guidance` (contract section 3), as is."""
+
+    model_config = ConfigDict(frozen=True)
+
     action: Action
     fault: Fault
-    retryable: bool
-    retry_after_seconds: float | None
+    retryable: bool  # true only when the same call, unchanged, can succeed later
+    # An int stays an int (the agent reads `60`, not `60.0`).
+    retry_after_seconds: int | float | None
     fix_fields: tuple[str, ...]
+
+
+class Failure(BaseModel):
+    """A failure as decided, once, by `guide()`: what happened (`error`, whose code is the row applied), what
+    to do about it (`guidance`), our two sentences and the call to make next. Nothing changes it afterwards:
+    it is the result, less the meta."""
+
+    model_config = ConfigDict(frozen=True)
+
+    error: ErrorRecord
+    guidance: Guidance
     summary: str
     next_step: str
     next_call: NextCall | None
+
+    @property
+    def code(self) -> ErrorCode:
+        return self.error.code
 
 
 # -- the vocabulary of a row ---------------------------------------------------------------------------
@@ -701,11 +720,23 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
 # -- applying a row --------------------------------------------------------------------------------------
 
 
-def guide(record: ErrorRecord, context: CallContext) -> Guidance:
-    """The guidance for one failure: pure, total over `ErrorCode`, never raises, the same steps for every row.
+def guide(record: ErrorRecord, context: CallContext, *, repeats: int = 0) -> Failure:
+    """The one decision about a failure: pure, total over `ErrorCode`, never raises, the same steps for every
+    row. Its inputs are all there is to know:
 
-    The row is the record's, unless the evidence read a status that the record's row hands to another row."""
+    - `record`: what happened (a reply classified, a transport fault, or a local refusal);
+    - `context`: the call (tool, arguments, what is listed) and the evidence read for it, where the row asks
+      for any: a status the evidence read may hand the record to another row (`decided_code`), and then the
+      status document's own words on why replace the reply's message;
+    - `repeats`: how many times in a row this client's call has now failed this way (the breaker's count,
+      taken with `decided_code`): from `STOP_AFTER`, the verdict is to stop and ask the user.
+    """
     code = decided_code(record.code, context.evidence)
+    if code != record.code:
+        changes: dict[str, object] = {"code": code}
+        if context.evidence.parser_error is not None:
+            changes["message"] = context.evidence.parser_error
+        record = record.model_copy(update=changes)
     row = ROWS[code]
     wait = _wait(row, record)
     fix_fields = _fix_fields(row, record, context)
@@ -715,17 +746,16 @@ def guide(record: ErrorRecord, context: CallContext) -> Guidance:
     if instead is not None and Found(instead.evidence).value(record, context) is not None:
         summary, next_step, next_call = instead.summary, instead.next_step, instead.next_call
     prepared = next_call.build(record, context) if next_call is not None else None
-    return Guidance(
-        code=code,
-        action=row.action,
-        fault=row.fault,
-        retryable=row.retryable,
-        retry_after_seconds=wait,
-        fix_fields=fix_fields,
+    failure = Failure(
+        error=record,
+        guidance=Guidance(
+            action=row.action, fault=row.fault, retryable=row.retryable, retry_after_seconds=wait, fix_fields=fix_fields
+        ),
         summary=summary.format_map(values),
         next_step=next_step.format_map(values),
         next_call=prepared if prepared is not None and prepared.tool in context.listed_tools else None,
     )
+    return _stopped(failure, repeats) if repeats >= STOP_AFTER else failure
 
 
 def decided_code(code: ErrorCode, evidence: Evidence) -> ErrorCode:
@@ -736,20 +766,17 @@ def decided_code(code: ErrorCode, evidence: Evidence) -> ErrorCode:
     return ROWS[code].decided_by_status.get(status, code)
 
 
-def stop_after_repeats(guidance: Guidance, count: int) -> Guidance:
-    """The breaker's verdict, a step after `guide()`: the same call has failed the same way `count` times,
-    so stop, and ask the user."""
-    return Guidance(
-        code=guidance.code,
-        action="ask_user",
-        fault=guidance.fault,
-        retryable=False,
-        retry_after_seconds=None,
-        fix_fields=guidance.fix_fields,
-        summary=f"This call has now failed {count} times in a row the same way ({guidance.code}). {guidance.summary}",
+def _stopped(failure: Failure, count: int) -> Failure:
+    """The breaker's verdict: the same call has failed the same way `count` times, so stop, and ask the user."""
+    return Failure(
+        error=failure.error,
+        guidance=failure.guidance.model_copy(
+            update={"action": "ask_user", "retryable": False, "retry_after_seconds": None}
+        ),
+        summary=f"This call has now failed {count} times in a row the same way ({failure.code}). {failure.summary}",
         next_step=(
             f"Stop repeating this call and ask the user how to go on; the advice for this failure was: "
-            f"{guidance.next_step}"
+            f"{failure.next_step}"
         ),
         next_call=None,
     )

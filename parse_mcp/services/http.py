@@ -24,7 +24,8 @@ import anyio
 import httpx2
 
 from parse_mcp import __version__
-from parse_mcp.errors import CallFailed, ErrorCode, ErrorRecord, RejectedLocally, TransportFailure, UpstreamFailure
+from parse_mcp.errors import CallFailed, ErrorRecord, RejectedLocally, TransportFailure, UpstreamFailure
+from parse_mcp.guidance import refusals
 from parse_mcp.guidance.classify import Purpose, TransportFault, classify_transport, classify_unexpected_success
 from parse_mcp.meta import Meta, RateSnapshot, read_meta, read_rate
 from parse_mcp.policy.deadline import time_left
@@ -177,7 +178,10 @@ class HttpClient:
             if isinstance(decision, Go):
                 return decision
             if isinstance(decision, Refuse):
-                raise RejectedLocally(_held_back(decision), Meta().with_attempts(attempts, waited))
+                raise RejectedLocally(
+                    refusals.held_back(decision.limit_type, decision.retry_after),
+                    Meta().with_attempts(attempts, waited),
+                )
             # Learn: another call (maybe in another process) is finding out the budget. Ask again once its
             # answer may have come; a stalled one stops holding us at `retry_at`, and the pacer then lets
             # this call probe in its place.
@@ -246,7 +250,7 @@ class HttpClient:
         except httpx2.InvalidURL:
             # httpx2 refuses a query longer than 64 KiB before sending: the arguments were too long.
             message = "The request URL would be too long: send shorter parameters."
-            raise RejectedLocally(ErrorRecord(code="invalid_arguments", message=message)) from None
+            raise RejectedLocally(refusals.invalid_arguments(message)) from None
         try:
             response = await self._client.send(built, stream=True)
             try:
@@ -273,17 +277,6 @@ def _out_of_time(request: Request, *, reached: bool) -> ErrorRecord:
     """The call's budget ran out: before sending (nothing can have run), or while waiting for the answer
     (a request that creates work may have started it)."""
     return classify_transport("deadline", creates_work=request.creates_work and reached)
-
-
-def _held_back(refusal: Refuse) -> ErrorRecord:
-    wait = math.ceil(refusal.retry_after)
-    code: ErrorCode = "rate_limited_daily" if refusal.limit_type == "daily" else "rate_limited_burst"
-    return ErrorRecord(
-        code=code,
-        message=f"Held back by this server: the rate-limit budget the service reported frees up in {wait} s.",
-        limit_type=refusal.limit_type,
-        retry_after=float(wait),
-    )
 
 
 async def _read_capped(response: httpx2.Response, limit: int) -> bytes | None:

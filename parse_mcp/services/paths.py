@@ -12,7 +12,8 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import quote, unquote
 
-from parse_mcp.errors import ErrorRecord, RejectedLocally
+from parse_mcp.errors import RejectedLocally
+from parse_mcp.guidance import refusals
 
 # Longer than any real id or endpoint name (the tools cap them at 200), short enough that the encoded
 # path stays far below the 8 KB request-line limit of common servers.
@@ -48,7 +49,7 @@ def path_segment(value: str, argument: str) -> str:
     if problem is not None:
         # The value is not repeated: it may be a third party's text, and the message is said in our voice.
         message = f"{argument} is not an id: {problem}."
-        raise RejectedLocally(ErrorRecord(code="invalid_arguments", message=message, fields=(argument,)))
+        raise RejectedLocally(refusals.invalid_arguments(message, argument))
     return quote(value, safe="")
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from parse_mcp.errors import ErrorRecord, RejectedLocally
+from parse_mcp.errors import RejectedLocally
+from parse_mcp.guidance import refusals
 
 
 class StateUnavailable(RejectedLocally):
@@ -10,4 +11,4 @@ class StateUnavailable(RejectedLocally):
     answer about the state (such as "this session does not exist") can be given honestly."""
 
     def __init__(self) -> None:
-        super().__init__(ErrorRecord(code="state_unavailable"))
+        super().__init__(refusals.state_unavailable())

@@ -14,7 +14,8 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from parse_mcp.errors import ErrorRecord, RejectedLocally
+from parse_mcp.errors import RejectedLocally
+from parse_mcp.guidance import refusals
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
@@ -192,7 +193,7 @@ async def update_parser(
     async def run(client: AiParserClient) -> ToolResult:
         if not changes:
             message = "Send at least one of add_fields, modify_fields, rename_fields or remove_fields."
-            raise RejectedLocally(ErrorRecord(code="invalid_arguments", message=message, fields=("add_fields",)))
+            raise RejectedLocally(refusals.invalid_arguments(message, "add_fields"))
         status, updated, meta = await client.update_parser(parser_id, version, changes)
         new_version = _version(updated)
         parser = said(parser_id, "the parser")
@@ -326,11 +327,11 @@ def _check_urls(urls: list[str]) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             message = f"urls[{index}] is not an absolute http(s) URL."
-            raise RejectedLocally(ErrorRecord(code="invalid_arguments", message=message, fields=("urls",)))
+            raise RejectedLocally(refusals.invalid_arguments(message, "urls"))
         hosts.add(parts.hostname.lower().removeprefix("www."))
     if len(hosts) > 1:
         message = "The example URLs must come from one site; these come from " + ", ".join(sorted(hosts)) + "."
-        raise RejectedLocally(ErrorRecord(code="invalid_arguments", message=message, fields=("urls",)))
+        raise RejectedLocally(refusals.invalid_arguments(message, "urls"))
 
 
 def _ids(parser_id: str, version: int | None) -> dict[str, JsonValue]:

@@ -1,9 +1,9 @@
 """What every tool adapter shares: the server's state, and the one place failures become results.
 
-A failure goes through four named steps, in order: the record (its code decided once, by the classifier
-or by the local check that refused the call) -> the evidence (`tools.evidence`, optional: what the
-server can find out about the call's ids) -> `guide()` (the table) -> `stop_after_repeats()` (the
-breaker's verdict, when the same call keeps failing the same way)."""
+A failure goes: what happened (a reply classified, a transport fault, or a local refusal: an `ErrorRecord`)
+-> the evidence (`tools.evidence`, optional: what the server can find out about the call's ids) -> the
+breaker's count of this client's repeats -> `guide()`, which decides the `Failure` from all three, once.
+The result is that failure, as it is."""
 
 from __future__ import annotations
 
@@ -18,10 +18,9 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
 from parse_mcp.errors import CallFailed, ErrorRecord
-from parse_mcp.guidance.table import CallContext, Evidence, Guidance, guide, stop_after_repeats
+from parse_mcp.guidance import refusals
+from parse_mcp.guidance.table import CallContext, Evidence, decided_code, guide
 from parse_mcp.json_types import JsonValue
-from parse_mcp.meta import Meta
-from parse_mcp.policy.breaker import STOP_AFTER
 from parse_mcp.results import ToolResult, limit_size, render
 from parse_mcp.runtime import Runtime
 from parse_mcp.services.aiparser import AiParserClient
@@ -119,20 +118,20 @@ async def _run(
     find_evidence: Callable[[ClientT, ErrorRecord], Awaitable[Evidence]] | None,
 ) -> CallToolResult:
     if client is None:
-        return render(failure(ErrorRecord(code="missing_key"), state.listed_tools, call, service=service))
+        return render(failure(refusals.missing_key(), state.listed_tools, call, service=service))
     attempt = await state.breaker.begin(current_client(), call.tool, call.arguments, state.runtime.clock())
     try:
         outcome = await action(client)
     except CallFailed as exc:
-        # The record's code was decided where the failure was raised (the classifier, or a local check);
-        # from here on it is only explained.
         evidence = await find_evidence(client, exc.record) if find_evidence is not None else Evidence()
-        guidance = guide(exc.record, _context(state.listed_tools, call, service, evidence))
-        count = await state.breaker.failed(attempt, guidance.code, state.runtime.clock())
-        if count >= STOP_AFTER:
-            guidance = stop_after_repeats(guidance, count)
-        outcome = _decided_failure(exc.record, guidance, evidence, exc.meta)
-        logger.info("%s failed: %s", call.tool, guidance.code)
+        context = _context(state.listed_tools, call, service, evidence)
+        # The breaker counts the row that applies, which the evidence may have decided; `guide` then takes the
+        # count as one more input of its one decision.
+        code = decided_code(exc.record.code, evidence)
+        repeats = await state.breaker.failed(attempt, code, state.runtime.clock())
+        decided = guide(exc.record, context, repeats=repeats)
+        outcome = ToolResult.failure(decided, exc.meta)
+        logger.info("%s failed: %s", call.tool, decided.code)
     else:
         await state.breaker.succeeded(attempt)
         outcome = limit_size(outcome, state.settings.max_data_chars)
@@ -153,20 +152,7 @@ def failure(
     record: ErrorRecord, listed_tools: frozenset[str], call: ToolCall, *, service: Service = PARSEBOT
 ) -> ToolResult:
     """An outcome for a failure found without the service (a missing key, rejected arguments, a crash)."""
-    return ToolResult.failure(record, guide(record, _context(listed_tools, call, service, Evidence())))
-
-
-def _decided_failure(record: ErrorRecord, guidance: Guidance, evidence: Evidence, meta: Meta) -> ToolResult:
-    """The failure's result, its `error.code` the row that was applied. When the evidence decided that row (an
-    AI Parser 400 read against the parser's status), the status document's `error`, the service's own words
-    on why generation failed, replaces the 400's message: inside `error`, never in our sentences."""
-    outcome = ToolResult.failure(record, guidance, meta)
-    if guidance.code == record.code or outcome.error is None:
-        return outcome
-    changes: dict[str, str] = {"code": guidance.code}
-    if evidence.parser_error is not None:
-        changes["message"] = evidence.parser_error
-    return outcome.model_copy(update={"error": outcome.error.model_copy(update=changes)})
+    return ToolResult.failure(guide(record, _context(listed_tools, call, service, Evidence())))
 
 
 def _context(listed_tools: frozenset[str], call: ToolCall, service: Service, evidence: Evidence) -> CallContext:

@@ -5,7 +5,6 @@ each tool's input schema.
 """
 
 import logging
-import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -15,6 +14,7 @@ from mcp.types import CallToolResult, ClientCapabilities
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from parse_mcp.errors import CallFailed, ErrorRecord, RejectedLocally
+from parse_mcp.guidance import refusals
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
@@ -85,16 +85,12 @@ async def execute_endpoint(
         if session is not None:
             credentials = await state.sessions.get(current_client(), session, scraper_id)
             if credentials is None:
-                raise RejectedLocally(ErrorRecord(code="unknown_session", fields=("session",)))
+                raise RejectedLocally(refusals.unknown_session())
         spec = await _endpoint_spec(client, scraper_id, endpoint, snapshot_version)
         problems = check_params(spec, given)
         if problems:
             message = "; ".join(p.message for p in problems)
-            raise RejectedLocally(
-                ErrorRecord(
-                    code="invalid_arguments", message=message, fields=tuple(dict.fromkeys(p.field for p in problems))
-                )
-            )
+            raise RejectedLocally(refusals.invalid_arguments(message, *dict.fromkeys(p.field for p in problems)))
         data, meta = await client.execute(
             scraper_id, spec, given, snapshot_version=snapshot_version, session=credentials
         )
@@ -203,7 +199,7 @@ async def _endpoint_spec(
         api = await client.api_spec(scraper_id, version, refresh=True)
         spec = api.endpoint(endpoint)
     if spec is None:
-        raise RejectedLocally(ErrorRecord(code="unknown_endpoint", fields=("endpoint",)))
+        raise RejectedLocally(refusals.unknown_endpoint())
     return spec
 
 
@@ -287,7 +283,7 @@ async def login(
 
 def _refuse_when_capped(wait: float | None) -> None:
     if wait is not None:
-        raise RejectedLocally(ErrorRecord(code="login_limited", retry_after=float(math.ceil(wait))))
+        raise RejectedLocally(refusals.login_limited(wait))
 
 
 def _credentials_given(
@@ -296,8 +292,7 @@ def _credentials_given(
     """What the user typed into the form, else the `credentials` argument; a form closed without an answer is
     the user's choice, refused here before anything is sent or any login attempt is spent."""
     if not isinstance(asked, AcceptedElicitation):
-        kind = "declined" if asked.action == "decline" else "cancelled"
-        raise RejectedLocally(ErrorRecord(code="login_declined", kind=kind))
+        raise RejectedLocally(refusals.login_declined("declined" if asked.action == "decline" else "cancelled"))
     if isinstance(asked.data, BaseModel):
         typed: dict[str, JsonValue] = asked.data.model_dump(mode="json", exclude_none=True)
         return typed
@@ -311,7 +306,7 @@ def _credentials_needed(spec: EndpointSpec | None) -> ErrorRecord:
         f"credentials is required: no login form could be shown to the user, so ask the user for the login "
         f"endpoint's fields{named} and pass them."
     )
-    return ErrorRecord(code="invalid_arguments", message=message, fields=("credentials",))
+    return refusals.invalid_arguments(message, "credentials")
 
 
 # -- the login form (elicitation) ----------------------------------------------------------------------

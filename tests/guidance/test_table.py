@@ -11,7 +11,7 @@ import pytest
 
 from parse_mcp.errors import ErrorCode, ErrorRecord
 from parse_mcp.guidance.classify import classify_parsebot
-from parse_mcp.guidance.table import ROWS, CallContext, Evidence, guide, human_wait, stop_after_repeats
+from parse_mcp.guidance.table import ROWS, CallContext, Evidence, guide, human_wait
 from parse_mcp.json_types import JsonValue
 
 ALL_TOOLS = frozenset({"execute_endpoint", "list_apis", "describe_api", "revise_api", "login", "list_tasks"})
@@ -39,8 +39,8 @@ def test_every_row_renders_whole_sentences(code: ErrorCode) -> None:
         assert "{" not in text
         assert "}" not in text
         assert text.endswith((".", ")")), text
-    assert guidance.retryable is (
-        guidance.action in {"retry_later", "wait_for_completion"} or code == "rate_limited_daily"
+    assert guidance.guidance.retryable is (
+        guidance.guidance.action in {"retry_later", "wait_for_completion"} or code == "rate_limited_daily"
     )
 
 
@@ -78,8 +78,8 @@ def test_the_parsers_status_decides_a_400_and_its_wording_does_not() -> None:
 
     def guided(status: str | None) -> tuple[str, str, tuple[str, ...]]:
         context = CallContext("parse_url", arguments, listed, evidence=Evidence(parser_status=status))
-        guidance = guide(record, context)
-        return guidance.code, guidance.action, guidance.fix_fields
+        decided = guide(record, context)
+        return decided.code, decided.guidance.action, decided.guidance.fix_fields
 
     assert guided("GENERATING") == ("parser_generating", "wait_for_completion", ())
     assert guided("FAILED") == ("parser_failed", "recreate_parser", ())
@@ -92,9 +92,9 @@ def test_a_field_is_named_only_when_the_call_has_an_argument_or_parameter_of_tha
     context = CallContext("update_parser", arguments, frozenset(), evidence=Evidence(known_params=("title",)))
     said = "Parser p-1: remove_fields[0] names no field; title is fine"
     record = ErrorRecord(code="parser_bad_request", http_status=400, message=said)
-    assert guide(record, context).fix_fields == ("remove_fields", "title")
+    assert guide(record, context).guidance.fix_fields == ("remove_fields", "title")
     unknown = ErrorRecord(code="parser_bad_request", http_status=400, message="Parser is not ready")
-    assert guide(unknown, context).fix_fields == ()
+    assert guide(unknown, context).guidance.fix_fields == ()
 
 
 @pytest.mark.parametrize(
@@ -151,14 +151,14 @@ def test_untrusted_upstream_text_never_reaches_an_instruction(name: str) -> None
 
 def test_a_retry_later_row_prepares_the_same_call_with_the_wait_the_service_gave() -> None:
     guidance = guide(ErrorRecord(code="blocked_transient", retry_after=60), CALL)
-    assert guidance.retry_after_seconds == 60
+    assert guidance.guidance.retry_after_seconds == 60
     assert guidance.next_call is not None
     assert guidance.next_call.model_dump() == {"tool": "execute_endpoint", "arguments": dict(CALL.arguments)}
     assert guidance.next_step == "Wait 60 s, then make the same call again unchanged."
 
 
 def test_the_server_chooses_a_backoff_when_the_site_gives_none() -> None:
-    assert guide(ErrorRecord(code="upstream_transient"), CALL).retry_after_seconds == 30
+    assert guide(ErrorRecord(code="upstream_transient"), CALL).guidance.retry_after_seconds == 30
 
 
 def test_a_scraper_bug_prepares_a_revision_with_the_evidence_but_not_the_snippet() -> None:
@@ -187,15 +187,15 @@ def test_fix_fields_name_only_parameters_the_endpoint_declares() -> None:
     record = ErrorRecord(
         code="input_invalid", message="trip_type must be 'one_way' or 'round_trip'", fields=("trip_type",)
     )
-    assert guide(record, CALL).fix_fields == ("trip_type",)
+    assert guide(record, CALL).guidance.fix_fields == ("trip_type",)
     vague = ErrorRecord(code="input_invalid", message="the request is wrong", fields=())
-    assert guide(vague, CALL).fix_fields == ()
+    assert guide(vague, CALL).guidance.fix_fields == ()
 
 
 def test_a_task_id_given_as_a_scraper_id_is_named_and_corrected() -> None:
     context = replace(CALL, evidence=replace(CALL.evidence, scraper_for_task="scraper-9"))
     guidance = guide(ErrorRecord(code="id_not_found", http_status=404), context)
-    assert guidance.action == "check_id"
+    assert guidance.guidance.action == "check_id"
     assert "task id" in guidance.summary
     assert guidance.next_call is not None
     assert guidance.next_call.arguments["scraper_id"] == "scraper-9"
@@ -256,7 +256,7 @@ def test_an_extraction_failure_prepares_the_same_call_with_rendering_on() -> Non
     arguments: dict[str, object] = {"parser_id": "p-1", "url": "https://a.test/", "scraper_params": {"premium": True}}
     context = CallContext(tool="parse_url", arguments=arguments, listed_tools=frozenset({"parse_url"}))  # type: ignore[arg-type]
     guidance = guide(ErrorRecord(code="extraction_failed", http_status=500), context)
-    assert guidance.fix_fields == ("scraper_params.render",)
+    assert guidance.guidance.fix_fields == ("scraper_params.render",)
     assert guidance.next_call is not None
     assert guidance.next_call.arguments["scraper_params"] == {"premium": True, "render": True}
     assert guidance.next_call.arguments["url"] == "https://a.test/"
@@ -264,11 +264,13 @@ def test_an_extraction_failure_prepares_the_same_call_with_rendering_on() -> Non
 
 def test_after_repeats_the_breaker_turns_any_guidance_into_stop_and_ask() -> None:
     record = ErrorRecord(code="blocked_transient", retry_after=60)
-    stopped = stop_after_repeats(guide(record, CALL), 3)
-    assert (stopped.action, stopped.retryable, stopped.retry_after_seconds, stopped.next_call) == (
+    assert guide(record, CALL, repeats=2).guidance.action == "retry_later"
+    stopped = guide(record, CALL, repeats=3)
+    assert (stopped.guidance.action, stopped.guidance.retryable, stopped.guidance.retry_after_seconds) == (
         "ask_user",
         False,
         None,
-        None,
     )
+    assert stopped.next_call is None
+    assert stopped.code == "blocked_transient"
     assert stopped.summary.startswith("This call has now failed 3 times in a row the same way (blocked_transient).")
