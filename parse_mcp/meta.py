@@ -16,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model
 
 from parse_mcp.redact import Redactor, redactor_for
 
-# No rate-limit reading is trusted beyond a day (the longest window either service documents).
-_MAX_SECONDS = 86_400.0 * 2
+# The longest wait this server believes, from any header or body: a day, the longest window either service
+# documents (the daily cap resets at UTC midnight). A longer figure counts as unknown rather than being
+# clamped, so that one hostile header cannot lock a day. Meta, the classifier and the pacer all read it here.
+LONGEST_TRUSTED_WAIT_SECONDS = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +128,7 @@ def _count(raw: str | None) -> int | None:
 
 def _seconds(raw: str | None) -> float | None:
     value = _number(raw)
-    return None if value is None or value > _MAX_SECONDS else float(value)
+    return None if value is None or value > LONGEST_TRUSTED_WAIT_SECONDS else float(value)
 
 
 def _request_id(raw: str | None, redactor: Redactor) -> str | None:

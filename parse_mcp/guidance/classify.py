@@ -17,6 +17,7 @@ from typing import Literal
 
 from parse_mcp.errors import ErrorCode, ErrorRecord
 from parse_mcp.json_types import JsonScalar
+from parse_mcp.meta import LONGEST_TRUSTED_WAIT_SECONDS
 from parse_mcp.policy.pacing import seconds_to_utc_midnight
 from parse_mcp.redact import Redactor, redactor_for
 from parse_mcp.voice import speakable
@@ -25,9 +26,6 @@ MESSAGE_LIMIT = 300
 SNIPPET_LIMIT = 500
 # Bodies larger than this are not parsed as JSON at all: an error envelope is a few hundred bytes.
 _PARSE_LIMIT = 1_000_000
-# No documented wait is longer than a day (the daily cap resets at UTC midnight): a longer one is not
-# believed, and is treated as unknown rather than clamped, so one hostile header cannot lock a day.
-_MAX_RETRY_AFTER = 86_400.0
 
 # "deadline": the tool call's own time budget ran out (`policy.deadline`), before or while the service answered.
 TransportFault = Literal["connect", "timeout", "protocol", "deadline"]
@@ -410,7 +408,7 @@ def _retry_after(
 
 
 def _usable_wait(seconds: float) -> float | None:
-    if not math.isfinite(seconds) or seconds < 0 or seconds > _MAX_RETRY_AFTER:
+    if not math.isfinite(seconds) or seconds < 0 or seconds > LONGEST_TRUSTED_WAIT_SECONDS:
         return None
     return float(math.ceil(seconds))
 

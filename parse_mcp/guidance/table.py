@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from parse_mcp.errors import ErrorCode, ErrorRecord
 from parse_mcp.json_types import JsonValue
 from parse_mcp.policy.breaker import STOP_AFTER
+from parse_mcp.policy.retry import Repeat
 from parse_mcp.voice import (
     INPUT_PARAMS,
     POSITION_NOTE,
@@ -257,8 +258,11 @@ class Row:
     cause: str  # what produces it, for the README's table
     action: Action
     fault: Fault
-    retryable: bool
+    retryable: bool  # whether the agent may make the same call again unchanged (later, after `wait`)
     wait: Wait | None = None
+    # Whether this server repeats the request by itself first, inside the call (`policy.retry`): only where a
+    # repeat cannot cost twice.
+    repeat: Repeat = "never"
     fix_fields: tuple[str, ...] | FieldsRule = ()
     summary: str
     next_step: str
@@ -394,6 +398,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         action="retry_later",
         fault="rate_limit",
         retryable=True,
+        repeat="always",
         wait=Wait(default_seconds=BURST_FALLBACK_SECONDS),
         summary="The short-term rate limit is spent (HTTP 429); the next request is allowed in {wait}.",
         next_step=_WAIT_NOW,
@@ -509,6 +514,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         action="retry_later",
         fault="service",
         retryable=True,
+        repeat="reads",
         wait=Wait(default_seconds=SERVICE_BACKOFF_SECONDS),
         summary="{service} itself failed (HTTP {http} without its error envelope, such as a gateway error).",
         next_step=_WAIT_NOW,

@@ -26,12 +26,12 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from parse_mcp.json_types import JsonValue
-from parse_mcp.meta import RateSnapshot
+from parse_mcp.meta import LONGEST_TRUSTED_WAIT_SECONDS, RateSnapshot
 
 # The service counts tokens continuously; arriving a hair early would be a 429, so aim a little late.
 SAFETY_SECONDS = 0.05
 # No wait computed here is longer, and a figure from a header that implies a longer one counts as unknown.
-MAX_WAIT_SECONDS = 86_400.0
+MAX_WAIT_SECONDS = LONGEST_TRUSTED_WAIT_SECONDS
 # A burst 429 whose Retry-After is missing or beyond a day: the bucket refills within seconds, so a short
 # pause and a retry costs little, while believing a hostile figure would stop every call for a day.
 DEFAULT_BURST_RETRY_SECONDS = 1.0

@@ -12,8 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from parse_mcp.errors import CallFailed, TransportFailure
+
+# What the guidance table's row of a failure says of repeating its request here (`Row.repeat`): never, always
+# (the service did not run it: a 429), or for reads only (a proxy's 5xx: a write may have run).
+Repeat = Literal["never", "always", "reads"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,6 +37,7 @@ DEFAULT_RETRY = RetryPolicy()
 def retry_delay(
     failure: CallFailed,
     *,
+    repeat: Repeat,
     method: str,
     attempt: int,
     waited: float,
@@ -41,7 +47,7 @@ def retry_delay(
     """Seconds to wait before attempt `attempt + 1`, or None to give the failure to the agent now."""
     if attempt >= policy.max_attempts:
         return None
-    delay = _delay_for(failure, method=method, attempt=attempt, policy=policy, random=random)
+    delay = _delay_for(failure, repeat=repeat, method=method, attempt=attempt, policy=policy, random=random)
     if delay is None or waited + delay > policy.wait_budget_seconds:
         return None
     return delay
@@ -54,13 +60,12 @@ def backoff(attempt: int, policy: RetryPolicy, random: Callable[[], float]) -> f
 
 
 def _delay_for(
-    failure: CallFailed, *, method: str, attempt: int, policy: RetryPolicy, random: Callable[[], float]
+    failure: CallFailed, *, repeat: Repeat, method: str, attempt: int, policy: RetryPolicy, random: Callable[[], float]
 ) -> float | None:
-    record = failure.record
     if isinstance(failure, TransportFailure):
+        # A request that never reached the service cannot have run, whatever it was.
         return backoff(attempt, policy, random) if not failure.reached else None
-    if record.code == "rate_limited_burst":
-        return record.retry_after if record.retry_after is not None else backoff(attempt, policy, random)
-    if record.code == "service_unavailable" and method == "GET":
-        return record.retry_after if record.retry_after is not None else backoff(attempt, policy, random)
+    if repeat == "always" or (repeat == "reads" and method == "GET"):
+        retry_after = failure.record.retry_after
+        return retry_after if retry_after is not None else backoff(attempt, policy, random)
     return None

@@ -43,7 +43,8 @@ _EMPTY_PAIR = re.compile(r"\[\]|\{\}")
 
 
 def size_of(value: object) -> int:
-    """Characters of `value` as compact JSON."""
+    """Characters of `value` as compact JSON, as pydantic writes it, which is how the structured content goes
+    out (the standard library spells an exponent with a sign and two digits: `1e+16`, at most 2 more)."""
     return len(compact_json(value))
 
 

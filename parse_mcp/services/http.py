@@ -27,6 +27,7 @@ from parse_mcp import __version__
 from parse_mcp.errors import CallFailed, ErrorRecord, RejectedLocally, TransportFailure, UpstreamFailure
 from parse_mcp.guidance import refusals
 from parse_mcp.guidance.classify import Purpose, TransportFault, classify_transport, classify_unexpected_success
+from parse_mcp.guidance.table import ROWS
 from parse_mcp.meta import Meta, RateSnapshot, read_meta, read_rate
 from parse_mcp.policy.deadline import time_left
 from parse_mcp.policy.pacing import Go, Refuse
@@ -159,7 +160,13 @@ class HttpClient:
             if failure.record.code in ("rate_limited_burst", "rate_limited_daily"):
                 await self._pacing.rejected(self._clock(), failure.record.limit_type, failure.record.retry_after)
             delay = retry_delay(
-                failure, method=request.method, attempt=attempts, waited=waited, policy=self._retry, random=self._random
+                failure,
+                repeat=ROWS[failure.record.code].repeat,
+                method=request.method,
+                attempt=attempts,
+                waited=waited,
+                policy=self._retry,
+                random=self._random,
             )
             if delay is None or delay + MIN_REQUEST_SECONDS > self._time_left():
                 failure.meta = failure.meta.with_attempts(attempts, waited)

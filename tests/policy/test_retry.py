@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from parse_mcp.errors import CallFailed, ErrorCode, ErrorRecord, TransportFailure, UpstreamFailure
+from parse_mcp.guidance.table import ROWS
 from parse_mcp.policy.retry import RetryPolicy, backoff, retry_delay
 
 POLICY = RetryPolicy(max_attempts=3, wait_budget_seconds=15, initial_delay=0.5, max_delay=8)
@@ -15,7 +16,16 @@ def upstream(code: ErrorCode, retry_after: float | None = None) -> UpstreamFailu
 
 
 def decide(failure: CallFailed, method: str = "GET", attempt: int = 1, waited: float = 0.0) -> float | None:
-    return retry_delay(failure, method=method, attempt=attempt, waited=waited, policy=POLICY, random=lambda: 0.0)
+    """As the HTTP client decides: the failure's row says whether its request may be repeated here."""
+    repeat = ROWS[failure.record.code].repeat
+    return retry_delay(
+        failure, repeat=repeat, method=method, attempt=attempt, waited=waited, policy=POLICY, random=lambda: 0.0
+    )
+
+
+def test_only_a_429_and_a_proxy_s_5xx_are_rows_this_server_repeats_by_itself() -> None:
+    repeated = {code: row.repeat for code, row in ROWS.items() if row.repeat != "never"}
+    assert repeated == {"rate_limited_burst": "always", "service_unavailable": "reads"}
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
