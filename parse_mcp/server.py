@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import anyio
 import httpx2
@@ -58,64 +58,90 @@ do_not_retry, check_id, login, ask_user, report_bug). Follow guidance.action; wh
 is a ready call. Start with list_apis, then describe_api, then execute_endpoint."""
 
 
-@dataclass(frozen=True, slots=True)
+# `--toolsets` (contract section 1): named groups of tools, so a deployment can hand out a subset.
+Toolset = Literal["apis", "tasks", "marketplace", "parsers"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ToolSpec:
+    """One tool, said once: its function (whose name, signature and docstring the SDK reads), its title and
+    annotations, its toolset, and whether a call starts paid work (then a call cut short may have started it)."""
+
     fn: Callable[..., Any]
     title: str
     annotations: ToolAnnotations
+    toolset: Toolset
+    creates_work: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
 
 
-def _hints(*, read_only: bool, idempotent: bool, destructive: bool = False) -> ToolAnnotations:
+def _tool(
+    fn: Callable[..., Any],
+    title: str,
+    toolset: Toolset,
+    *,
+    read_only: bool,
+    idempotent: bool,
+    destructive: bool = False,
+    creates_work: bool = False,
+) -> ToolSpec:
     # Every tool reaches the outside world (a service that scrapes third-party sites).
-    return ToolAnnotations(
+    hints = ToolAnnotations(
         read_only_hint=read_only, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=True
     )
+    return ToolSpec(fn=fn, title=title, annotations=hints, toolset=toolset, creates_work=creates_work)
 
 
 AIPARSER_TOOLS: tuple[ToolSpec, ...] = (
     # Creating spends 30,000 credits and makes a new parser each time: neither read-only nor idempotent.
-    ToolSpec(aiparser.create_parser, "Create an AI parser", _hints(read_only=False, idempotent=False)),
-    ToolSpec(aiparser.get_parser, "Show an AI parser", _hints(read_only=True, idempotent=True)),
-    ToolSpec(aiparser.list_parsers, "List AI parsers", _hints(read_only=True, idempotent=True)),
-    ToolSpec(aiparser.update_parser, "Change an AI parser's fields", _hints(read_only=False, idempotent=False)),
+    _tool(
+        aiparser.create_parser, "Create an AI parser", "parsers", read_only=False, idempotent=False, creates_work=True
+    ),
+    _tool(aiparser.get_parser, "Show an AI parser", "parsers", read_only=True, idempotent=True),
+    _tool(aiparser.list_parsers, "List AI parsers", "parsers", read_only=True, idempotent=True),
+    _tool(aiparser.update_parser, "Change an AI parser's fields", "parsers", read_only=False, idempotent=False),
     # The one destructive tool: it is never offered in a next_call.
-    ToolSpec(aiparser.delete_parser, "Delete an AI parser", _hints(read_only=False, idempotent=True, destructive=True)),
+    _tool(aiparser.delete_parser, "Delete an AI parser", "parsers", read_only=False, idempotent=True, destructive=True),
     # Each parse spends credits: not read-only, whatever it leaves unchanged upstream.
-    ToolSpec(aiparser.parse_url, "Parse a URL with an AI parser", _hints(read_only=False, idempotent=False)),
-    ToolSpec(aiparser.wait_for_parser, "Wait for an AI parser", _hints(read_only=True, idempotent=True)),
+    _tool(aiparser.parse_url, "Parse a URL with an AI parser", "parsers", read_only=False, idempotent=False),
+    _tool(aiparser.wait_for_parser, "Wait for an AI parser", "parsers", read_only=True, idempotent=True),
 )
 
 PARSEBOT_TOOLS: tuple[ToolSpec, ...] = (
     # Executing may spend credits and, for POST endpoints, act on the site: not read-only, not idempotent.
-    ToolSpec(parsebot.execute_endpoint, "Run a Parse.bot endpoint", _hints(read_only=False, idempotent=False)),
-    ToolSpec(parsebot.list_apis, "List Parse.bot APIs", _hints(read_only=True, idempotent=True)),
-    ToolSpec(parsebot.describe_api, "Describe a Parse.bot API", _hints(read_only=True, idempotent=True)),
-    ToolSpec(
-        marketplace.search_marketplace, "Search the Parse.bot marketplace", _hints(read_only=True, idempotent=True)
+    _tool(parsebot.execute_endpoint, "Run a Parse.bot endpoint", "apis", read_only=False, idempotent=False),
+    _tool(parsebot.list_apis, "List Parse.bot APIs", "apis", read_only=True, idempotent=True),
+    _tool(parsebot.describe_api, "Describe a Parse.bot API", "apis", read_only=True, idempotent=True),
+    _tool(
+        marketplace.search_marketplace,
+        "Search the Parse.bot marketplace",
+        "marketplace",
+        read_only=True,
+        idempotent=True,
     ),
-    ToolSpec(marketplace.get_marketplace_api, "Show a marketplace API", _hints(read_only=True, idempotent=True)),
+    _tool(marketplace.get_marketplace_api, "Show a marketplace API", "marketplace", read_only=True, idempotent=True),
     # Builds and revisions start paid work on each call.
-    ToolSpec(tasks.create_api, "Build an API from a URL", _hints(read_only=False, idempotent=False)),
-    ToolSpec(tasks.list_tasks, "List build tasks", _hints(read_only=True, idempotent=True)),
-    ToolSpec(tasks.get_task, "Show a build task", _hints(read_only=True, idempotent=True)),
-    ToolSpec(tasks.wait_for_task, "Wait for a build task", _hints(read_only=True, idempotent=True)),
-    ToolSpec(tasks.revise_api, "Revise an API", _hints(read_only=False, idempotent=False)),
-    ToolSpec(tasks.check_updates, "Check marketplace updates", _hints(read_only=True, idempotent=True)),
-    ToolSpec(tasks.preview_update, "Preview a marketplace update", _hints(read_only=False, idempotent=False)),
-    ToolSpec(tasks.merge_updates, "Merge marketplace updates", _hints(read_only=False, idempotent=True)),
-    ToolSpec(parsebot.login, "Log in to an authenticated API", _hints(read_only=False, idempotent=False)),
+    _tool(tasks.create_api, "Build an API from a URL", "tasks", read_only=False, idempotent=False, creates_work=True),
+    _tool(tasks.list_tasks, "List build tasks", "tasks", read_only=True, idempotent=True),
+    _tool(tasks.get_task, "Show a build task", "tasks", read_only=True, idempotent=True),
+    _tool(tasks.wait_for_task, "Wait for a build task", "tasks", read_only=True, idempotent=True),
+    _tool(tasks.revise_api, "Revise an API", "tasks", read_only=False, idempotent=False, creates_work=True),
+    _tool(tasks.check_updates, "Check marketplace updates", "marketplace", read_only=True, idempotent=True),
+    _tool(tasks.preview_update, "Preview a marketplace update", "marketplace", read_only=False, idempotent=False),
+    _tool(tasks.merge_updates, "Merge marketplace updates", "marketplace", read_only=False, idempotent=True),
+    _tool(parsebot.login, "Log in to an authenticated API", "apis", read_only=False, idempotent=False),
 )
 
 
-# `--toolsets` (contract section 1): named groups of tools, so a deployment can hand out a subset.
 TOOLSETS: Mapping[str, frozenset[str]] = {
-    "apis": frozenset({"execute_endpoint", "list_apis", "describe_api", "login"}),
-    "tasks": frozenset({"create_api", "list_tasks", "get_task", "wait_for_task", "revise_api"}),
-    "marketplace": frozenset(
-        {"search_marketplace", "get_marketplace_api", "check_updates", "preview_update", "merge_updates"}
-    ),
-    "parsers": frozenset(spec.fn.__name__ for spec in AIPARSER_TOOLS),
+    toolset: frozenset(spec.name for spec in (*PARSEBOT_TOOLS, *AIPARSER_TOOLS) if spec.toolset == toolset)
+    for toolset in get_args(Toolset)
 }
+# Tools whose request starts paid work: a call cut short may still have started it.
+CREATES_WORK = frozenset(spec.name for spec in (*PARSEBOT_TOOLS, *AIPARSER_TOOLS) if spec.creates_work)
 
 
 def parse_toolsets(text: str | None) -> frozenset[str] | None:
@@ -140,7 +166,7 @@ def selected(specs: Sequence[ToolSpec], *, read_only: bool, toolsets: Collection
     return tuple(
         spec
         for spec in specs
-        if (chosen is None or spec.fn.__name__ in chosen) and (not read_only or spec.annotations.read_only_hint)
+        if (chosen is None or spec.name in chosen) and (not read_only or spec.annotations.read_only_hint)
     )
 
 
@@ -220,8 +246,6 @@ async def _unreported(_progress: float, _total: float | None, _message: str) -> 
     """Outside a client's request (a call made in-process with no context) there is nobody to tell."""
 
 
-# Tools whose request starts paid work: a call cut short may still have started it.
-CREATES_WORK = frozenset({"create_api", "revise_api", "create_parser"})
 PRIVATE = frozenset({"credentials"})
 BACKSTOP_GRACE_SECONDS = 1.0
 
@@ -306,7 +330,7 @@ def build_server(
     # AI Parser tools only with their key, so a Parse.bot-only setup does not pay for them in context.
     available = PARSEBOT_TOOLS + (AIPARSER_TOOLS if settings.scraperapi_key is not None else ())
     specs = selected(available, read_only=read_only, toolsets=toolsets)
-    listed = frozenset(spec.fn.__name__ for spec in specs)
+    listed = frozenset(spec.name for spec in specs)
     if not specs:
         logger.warning("no tool is listed: the toolsets chosen have no tool this configuration offers")
 
@@ -369,7 +393,7 @@ def build_server(
             # derived once (`output_schema`), instead of the SDK deriving the same one again for each tool.
             structured_output=False,
         )
-    every_tool = [spec.fn.__name__ for spec in PARSEBOT_TOOLS + AIPARSER_TOOLS]
+    every_tool = [spec.name for spec in PARSEBOT_TOOLS + AIPARSER_TOOLS]
     for template in load_templates():
         # A prompt that walks an agent through a tool this server does not list would send it astray.
         if template.tools_named(every_tool) <= listed:

@@ -55,7 +55,7 @@ ECHO_BODY = (
 )
 ECHO_HEADERS = (("X-Request-Id", "{key}"), ("Content-Type", "application/json"))
 LOOKUPS = frozenset({"/dispatch/tasks", "/sdk/schemas"})
-PARSEBOT_TOOL_NAMES = frozenset(spec.fn.__name__ for spec in PARSEBOT_TOOLS)
+PARSEBOT_TOOL_NAMES = frozenset(spec.name for spec in PARSEBOT_TOOLS)
 SHAPE = frozenset({"ok", "summary", "next_step", "next_call", "meta"})
 
 

@@ -18,7 +18,7 @@ from tests.conftest import Sandbox
 
 pytestmark = pytest.mark.anyio
 
-EVERY_TOOL = frozenset(spec.fn.__name__ for spec in PARSEBOT_TOOLS + AIPARSER_TOOLS)
+EVERY_TOOL = frozenset(spec.name for spec in PARSEBOT_TOOLS + AIPARSER_TOOLS)
 
 
 def server_for(sandbox: Sandbox, *, read_only: bool = False, toolsets: Collection[str] | None = None) -> Any:
@@ -47,7 +47,7 @@ async def structured(client: Client, tool: str, arguments: dict[str, Any]) -> di
 def test_the_toolsets_cover_every_tool_once() -> None:
     names = [name for tools in TOOLSETS.values() for name in tools]
     assert sorted(names) == sorted(EVERY_TOOL)
-    assert TOOLSETS["parsers"] == frozenset(spec.fn.__name__ for spec in AIPARSER_TOOLS)
+    assert TOOLSETS["parsers"] == frozenset(spec.name for spec in AIPARSER_TOOLS)
 
 
 async def test_read_only_lists_only_the_tools_hinted_read_only_and_parse_url_is_not_one(sandbox: Sandbox) -> None:
