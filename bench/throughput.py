@@ -1,0 +1,197 @@
+"""Throughput over streamable HTTP: calls per second of ONE parse-mcp process, beside the naive one-tool server.
+
+    python -m bench.throughput [--rounds 4] [--clients 20] [--calls 25]
+
+Three processes on this machine: the upstream (bench.scaling's app, answering about 1 KB, never rate-limited),
+`parse-mcp --transport http` and `python -m bench.naive_server --http`, both wired to that upstream. Each round
+opens N MCP clients (sessions) on one server, then, once all are open, each makes M `execute_endpoint` calls
+one after the other, all clients at once; the round's figure is the calls over the seconds they took (sessions
+opened before the clock starts). Rounds alternate between the two servers, so a busy machine slows both alike,
+after one warm-up round each; the figures are medians. Beside calls per second, each server's CPU time per
+call (from /proc), which a machine shared with other work disturbs far less than wall time.
+
+Goal: parse-mcp at least 0.85x the naive server's calls per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+from mcp import Client
+
+from bench.common import median, verdict
+from bench.scaling import KEY, SCRAPER, upstream_app
+from parse_mcp.sandbox.serve import running_sandbox
+from tests.processes import free_port, keyless_env
+
+GOAL = 0.85
+ARGUMENTS = {"scraper_id": SCRAPER, "endpoint": "rows", "params": {"size": "1KB"}}
+START_SECONDS = 30.0
+# No round may run away: 500 calls take about 2 s here; a round past this is a failure, not a figure.
+ROUND_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Served:
+    """One server process, reachable at `url`."""
+
+    name: str
+    pid: int
+    url: str
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Rounds:
+    """Each round's calls per second and the server's CPU milliseconds per call."""
+
+    per_second: list[float] = field(default_factory=list)
+    cpu_ms_per_call: list[float] = field(default_factory=list)
+
+    def describe(self, name: str) -> str:
+        rates = ", ".join(f"{rate:.0f}" for rate in self.per_second)
+        return (
+            f"{name:>10}: median {median(self.per_second):6.1f} calls/s (rounds: {rates}); "
+            f"server CPU {median(self.cpu_ms_per_call):.2f} ms a call"
+        )
+
+
+@contextmanager
+def process(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process, stopped (by its own PID) when the block ends."""
+    with subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as child:
+        try:
+            yield child
+        finally:
+            child.terminate()
+            child.wait(timeout=10)
+
+
+async def listening(port: int, child: subprocess.Popen[bytes]) -> None:
+    """Until `port` accepts connections, for at most START_SECONDS."""
+    with anyio.fail_after(START_SECONDS):
+        while True:
+            if child.poll() is not None:
+                raise RuntimeError(f"{child.args!r} exited with {child.returncode} before it listened")
+            try:
+                stream = await anyio.connect_tcp("127.0.0.1", port)
+            except OSError:
+                await anyio.sleep(0.05)  # between polls while the process starts; nothing is timed yet
+                continue
+            await stream.aclose()
+            return
+
+
+def server_commands() -> dict[str, tuple[int, list[str]]]:
+    """Each server's name, its port, and the command that serves it there."""
+    port, naive_port = free_port(), free_port()
+    ours = [sys.executable, "-m", "parse_mcp.cli", "--transport", "http", "--port", str(port)]
+    naive = [sys.executable, "-m", "bench.naive_server", "--http", str(naive_port)]
+    return {"parse-mcp": (port, ours), "naive": (naive_port, naive)}
+
+
+async def one_round(server: Served, clients: int, calls: int) -> tuple[float, float]:
+    """Calls per second and server CPU ms per call, for `clients` sessions making `calls` calls each."""
+    failures: list[str] = []
+    all_open = anyio.Event()
+    opened = 0
+    started = cpu_before = 0.0
+
+    async def client_loop() -> None:
+        nonlocal opened, started, cpu_before
+        async with Client(server.url) as client:
+            opened += 1
+            if opened == clients:
+                started, cpu_before = time.perf_counter(), server.cpu_seconds()
+                all_open.set()
+            await all_open.wait()
+            for _ in range(calls):
+                result = await client.call_tool("execute_endpoint", ARGUMENTS)
+                if result.is_error:
+                    failures.append(str(result.content)[:200])
+
+    with anyio.fail_after(ROUND_SECONDS):
+        async with anyio.create_task_group() as group:
+            for _ in range(clients):
+                group.start_soon(client_loop)
+    # Every client has closed its session by now; the calls ended before that, so this overstates a little,
+    # and alike for both servers.
+    elapsed = time.perf_counter() - started
+    cpu = server.cpu_seconds() - cpu_before
+    if failures:
+        raise RuntimeError(f"{server.name}: {len(failures)} calls failed, e.g. {failures[0]}")
+    total = clients * calls
+    return total / elapsed, cpu * 1000 / total
+
+
+async def measure(servers: list[Served], args: argparse.Namespace) -> dict[str, Rounds]:
+    results = {server.name: Rounds() for server in servers}
+    for server in servers:
+        await one_round(server, args.clients, args.calls)  # warm-up: schema read, caches, allocator
+    for n in range(args.rounds):
+        # Alternate which goes first, so neither always follows the other's leftovers.
+        for server in servers if n % 2 == 0 else servers[::-1]:
+            rate, cpu_ms = await one_round(server, args.clients, args.calls)
+            results[server.name].per_second.append(rate)
+            results[server.name].cpu_ms_per_call.append(cpu_ms)
+    return results
+
+
+async def main(args: argparse.Namespace) -> None:
+    upstream_port = free_port()
+    upstream_url = f"http://127.0.0.1:{upstream_port}"
+    env = keyless_env() | {"PARSE_API_KEY": KEY, "PARSE_API_BASE_URL": upstream_url, "NAIVE_UPSTREAM": upstream_url}
+    with ExitStack() as stack:
+        upstream = stack.enter_context(
+            process([sys.executable, "-m", "bench.throughput", "upstream", str(upstream_port)], env)
+        )
+        await listening(upstream_port, upstream)
+        servers: list[Served] = []
+        for name, (server_port, command) in server_commands().items():
+            child = stack.enter_context(process(command, env))
+            await listening(server_port, child)
+            servers.append(Served(name, child.pid, f"http://127.0.0.1:{server_port}/mcp"))
+        results = await measure(servers, args)
+    ours, naive = results["parse-mcp"], results["naive"]
+    print(
+        f"throughput over streamable HTTP: {args.clients} concurrent clients x {args.calls} calls (1 KB answers), "
+        f"{args.rounds} interleaved rounds each after a warm-up round"
+    )
+    print(ours.describe("parse-mcp"))
+    print(naive.describe("naive"))
+    ratio = median(ours.per_second) / median(naive.per_second)
+    cpu_ratio = median(ours.cpu_ms_per_call) / median(naive.cpu_ms_per_call)
+    print(f"ratio of calls/s {ratio:.2f} (goal >= {GOAL}: {verdict(ratio >= GOAL)})")
+    print(f"ratio of server CPU a call {cpu_ratio:.2f}")
+
+
+async def serve_upstream(port: int) -> None:
+    async with running_sandbox(upstream_app(), port=port):
+        await anyio.sleep_forever()
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.throughput")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--calls", type=int, default=25)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["upstream"]:
+        anyio.run(serve_upstream, int(sys.argv[2]))
+    else:
+        anyio.run(main, _arguments())
