@@ -71,16 +71,20 @@ class Redactor:
         """The text with every form of every known secret, and anything key-shaped, replaced."""
         return self._everything.sub(_replacement, text)
 
-    def json(self, value: object) -> object:
+    def json(self, value: object, *, source: bytes | None = None) -> object:
         """A JSON value with the known secrets removed from every string and dict key, at any depth.
 
-        Returns the very same object when nothing had to change: a clean answer costs one serialisation
-        and one scan. Otherwise it walks without recursion (any depth is safe, a cycle is not followed
-        twice) and rebuilds only the containers on the way to a changed string (a cycle, which JSON cannot express,
-        is not followed into).
+        Returns the very same object when nothing had to change: a clean answer costs one scan (of `source`,
+        the JSON text it was parsed from, when given and plain enough to judge; else of the value serialised
+        again). Otherwise it walks without recursion (any depth is safe, a cycle is not followed twice) and
+        rebuilds only the containers on the way to a changed string (a cycle, which JSON cannot express, is not
+        followed into).
         """
         known = self._known
-        if known is None or not _may_hold(known, value):
+        if known is None:
+            return value
+        clean = _source_is_clean(known, source) if source is not None else None
+        if clean or (clean is None and not _may_hold(known, value)):
             return value
         if isinstance(value, str):
             return known.sub(REDACTED, value)
@@ -218,6 +222,23 @@ def _may_hold(known: re.Pattern[str], value: object) -> bool:
     except (RecursionError, ValueError, TypeError):
         return True
     return known.search(serialised) is not None
+
+
+def _source_is_clean(known: re.Pattern[str], source: bytes) -> bool | None:
+    """Whether the JSON text a value was parsed from shows that none of its strings holds a secret: True when
+    the text holds no form of one, False when it does; None when the text cannot tell.
+
+    Parsing changes a string only where the text escapes a character. The pattern knows each character of a
+    secret in its `\\uXXXX` spelling and `/` as `\\/`, and the other escapes (`\\"`, `\\\\`, `\\n`...) spell
+    nothing a secret or its encodings contain; but a `\\u` escape can also spell a character of an encoding
+    (the `%` of a percent-encoded key): text with one is judged on the parsed value instead.
+    """
+    if json.detect_encoding(source) not in ("utf-8", "utf-8-sig"):
+        return None  # UTF-16 or UTF-32 text: the pattern reads characters, not their bytes
+    text = source.decode("utf-8", "surrogateescape")
+    if "\\u" in text:
+        return None
+    return known.search(text) is None
 
 
 def _opaque(_value: object) -> None:

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from parse_mcp.policy.size import loads_bounded
 from parse_mcp.redact import REDACTED, RedactingFilter, Redactor, redactor_for
 
 PARSEBOT_KEY = "pmx_live_4f9a8b7c6d5e_Zq+/x"
@@ -331,3 +332,26 @@ def test_text_without_a_key_is_left_unchanged(text: str) -> None:
     assert REDACTOR.text(text) == text
     value = {text: [text, {"k": text}]}
     assert REDACTOR.json(value) is value
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f'{{"m": "{PARSEBOT_KEY}"}}'.encode(),
+        f'{{"m": "{quote(PARSEBOT_KEY, safe="")}"}}'.encode(),
+        # The `%` of a percent-encoded key, JSON-escaped: only the parsed string shows the key's encoding.
+        ('{"m": "' + quote(PARSEBOT_KEY, safe="").replace("%", "\\u0025") + '"}').encode(),
+        f'{{"m": "{PARSEBOT_KEY}"}}'.encode("utf-16"),
+        f'{{"{PARSEBOT_KEY}": 1}}'.encode(),
+    ],
+    ids=["plain", "percent", "escaped percent", "utf-16", "in a key"],
+)
+def test_a_body_judged_by_its_text_still_loses_every_key_once_parsed(body: bytes) -> None:
+    value = REDACTOR.json(loads_bounded(body), source=body)
+    assert not leaked(json.dumps(value), PARSEBOT_KEY)
+
+
+def test_a_clean_body_judged_by_its_text_is_returned_as_it_was_parsed() -> None:
+    body = b'{"rows": [{"title": "a/b", "note": "nothing secret here"}]}'
+    value = loads_bounded(body)
+    assert REDACTOR.json(value, source=body) is value

@@ -88,7 +88,7 @@ class Reply:
     def json(self) -> object:
         """The body as JSON, at any depth, without the keys this server holds; raises ValueError when it is not
         JSON. Success data is a third party's text too: a key it echoes is removed like one in an error."""
-        return self.redactor.json(loads_bounded(self.body))
+        return self.redactor.json(loads_bounded(self.body), source=self.body)
 
 
 # (purpose, status, lower-case headers, body, now) -> the record of a failure: the final verdict, never revised.
