@@ -29,7 +29,7 @@ from typing import Final
 import anyio
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
-from mcp_types import JSONRPCMessage, jsonrpc_message_adapter
+from mcp.types import JSONRPCMessage, jsonrpc_message_adapter
 from redis.exceptions import RedisError
 
 from parse_mcp.state.faults import StateUnavailable

@@ -16,7 +16,7 @@ from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.streamable_http import EventMessage
-from mcp_types import JSONRPCMessage, JSONRPCNotification, JSONRPCResponse
+from mcp.types import JSONRPCMessage, JSONRPCNotification, JSONRPCResponse
 
 from parse_mcp.state.events import STORE_RETRY_SECONDS, STORE_TIMEOUT_SECONDS, UNSTORED, RedisEventStore
 from parse_mcp.state.keys import session_tag
