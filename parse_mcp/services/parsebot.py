@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import httpx2
 
 from parse_mcp.errors import CallFailed, ErrorRecord, RejectedLocally, UpstreamFailure
+from parse_mcp.guidance import refusals
 from parse_mcp.guidance.classify import Purpose, classify_parsebot, classify_unexpected_success
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
@@ -18,7 +19,7 @@ from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.services.http import HttpClient, Reply, Request
 from parse_mcp.services.paths import path_segment
-from parse_mcp.services.specs import ApiSpec, EndpointSpec, encode_query, parse_api, parse_api_list
+from parse_mcp.services.specs import ApiSpec, EndpointSpec, check_params, encode_query, parse_api, parse_api_list
 from parse_mcp.settings import Secret, Settings
 from parse_mcp.state.pacing import PacingStore
 from parse_mcp.state.sessions import SessionCredentials
@@ -118,6 +119,37 @@ class ParseBotClient:
         return api
 
     # -- execution ---------------------------------------------------------------------------------
+
+    async def run_endpoint(
+        self,
+        scraper_id: str,
+        endpoint: str,
+        params: Mapping[str, object],
+        *,
+        snapshot_version: int | None = None,
+        session: SessionCredentials | None = None,
+    ) -> tuple[JsonValue, Meta]:
+        """The workflow behind `execute_endpoint`: the endpoint's spec, the params checked against it before a
+        credit is spent (refused naming each parameter to fix), then the call with the spec's method."""
+        spec = await self.endpoint_spec(scraper_id, endpoint, snapshot_version)
+        problems = check_params(spec, params)
+        if problems:
+            message = "; ".join(p.message for p in problems)
+            raise RejectedLocally(refusals.invalid_arguments(message, *dict.fromkeys(p.field for p in problems)))
+        return await self.execute(scraper_id, spec, params, snapshot_version=snapshot_version, session=session)
+
+    async def endpoint_spec(self, scraper_id: str, endpoint: str, snapshot_version: int | None) -> EndpointSpec:
+        """One endpoint's spec, from the cached schema, read again once when it does not name the endpoint (the
+        cache may predate a revision that added it); `unknown_endpoint` when the schema has no such endpoint."""
+        # A version below 1 cannot exist, so there is no schema to check it against: the request goes out
+        # with it and the service's own 400 says what is wrong.
+        version = snapshot_version if snapshot_version is not None and snapshot_version >= 1 else None
+        spec = (await self.api_spec(scraper_id, version)).endpoint(endpoint)
+        if spec is None:
+            spec = (await self.api_spec(scraper_id, version, refresh=True)).endpoint(endpoint)
+        if spec is None:
+            raise RejectedLocally(refusals.unknown_endpoint())
+        return spec
 
     async def execute(
         self,

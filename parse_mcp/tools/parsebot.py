@@ -26,7 +26,6 @@ from parse_mcp.services.specs import (
     EndpointSpec,
     ParamSpec,
     bounded_object,
-    check_params,
     condensed,
     names,
 )
@@ -86,13 +85,8 @@ async def execute_endpoint(
             credentials = await state.sessions.get(current_client(), session, scraper_id)
             if credentials is None:
                 raise RejectedLocally(refusals.unknown_session())
-        spec = await _endpoint_spec(client, scraper_id, endpoint, snapshot_version)
-        problems = check_params(spec, given)
-        if problems:
-            message = "; ".join(p.message for p in problems)
-            raise RejectedLocally(refusals.invalid_arguments(message, *dict.fromkeys(p.field for p in problems)))
-        data, meta = await client.execute(
-            scraper_id, spec, given, snapshot_version=snapshot_version, session=credentials
+        data, meta = await client.run_endpoint(
+            scraper_id, endpoint, given, snapshot_version=snapshot_version, session=credentials
         )
         session_made = session_of(data)
         if session_made is not None and isinstance(data, dict):
@@ -184,23 +178,6 @@ async def describe_api(
         )
 
     return await run_parsebot(state_of(ctx), ToolCall("describe_api", arguments), run)
-
-
-async def _endpoint_spec(
-    client: ParseBotClient, scraper_id: str, endpoint: str, snapshot_version: int | None
-) -> EndpointSpec:
-    # A version below 1 cannot exist, so there is no schema to check it against: the request goes out
-    # with it and the service's own 400 says what is wrong.
-    version = snapshot_version if snapshot_version is not None and snapshot_version >= 1 else None
-    api = await client.api_spec(scraper_id, version)
-    spec = api.endpoint(endpoint)
-    if spec is None:
-        # The cached schema may predate a revision that added the endpoint.
-        api = await client.api_spec(scraper_id, version, refresh=True)
-        spec = api.endpoint(endpoint)
-    if spec is None:
-        raise RejectedLocally(refusals.unknown_endpoint())
-    return spec
 
 
 def _shape(data: JsonValue) -> str:
