@@ -8,6 +8,9 @@ parse-mcp answers with at most about 40,000 characters of data (the rest is cut,
 naive server sends the whole answer twice (structured and as text). So past that size parse-mcp should cost
 less, not more. Goals: at most 1.3x the naive server at every size, and at most 1.0x at 2 MB.
 
+Then the per-call overhead at 1 KB on its own, over more calls (the median of a few milliseconds needs them):
+goal at most 1.10x the naive server.
+
     python -m bench.scaling
 """
 
@@ -37,6 +40,8 @@ KEY = "pmx_bench_0123456789abcdef"
 SCRAPER = "bench"
 GOAL_EVERY_SIZE = 1.3
 GOAL_LARGEST = 1.0
+OVERHEAD_CALLS = int(os.environ.get("BENCH_OVERHEAD_CALLS", "200"))
+GOAL_OVERHEAD_1KB = 1.10
 
 
 def rows_of(size: int) -> bytes:
@@ -103,25 +108,38 @@ async def timed(client: Client, size: str) -> float:
     return elapsed
 
 
+async def interleaved(ours: Client, naive: Client, size: str, calls: int) -> tuple[list[float], list[float]]:
+    """`calls` timed calls to each server after a warm-up, alternating which goes first."""
+    mine: list[float] = []
+    theirs: list[float] = []
+    for n in range(WARMUP + calls):
+        first, second = (ours, naive) if n % 2 == 0 else (naive, ours)
+        a, b = await timed(first, size), await timed(second, size)
+        if n >= WARMUP:
+            mine.append(a if first is ours else b)
+            theirs.append(b if first is ours else a)
+    return mine, theirs
+
+
 async def main() -> None:
     async with running_sandbox(upstream_app()) as upstream, clients(upstream) as (ours, naive):
         print(f"per-call cost over stdio, median of {ROUNDS} calls each, interleaved")
         print(f"{'answer':>8} | {'parse-mcp':>10} | {'naive':>10} | ratio | goal")
         for label in SIZES:
-            mine: list[float] = []
-            theirs: list[float] = []
-            for n in range(WARMUP + ROUNDS):
-                first, second = (ours, naive) if n % 2 == 0 else (naive, ours)
-                a, b = await timed(first, label), await timed(second, label)
-                if n >= WARMUP:
-                    mine.append(a if first is ours else b)
-                    theirs.append(b if first is ours else a)
+            mine, theirs = await interleaved(ours, naive, label, ROUNDS)
             ratio = median(mine) / median(theirs)
             goal = GOAL_LARGEST if label == "2 MB" else GOAL_EVERY_SIZE
             print(
                 f"{label:>8} | {median(mine):>7.1f} ms | {median(theirs):>7.1f} ms | {ratio:5.2f} | "
                 f"<= {goal}: {verdict(ratio <= goal)}"
             )
+        mine, theirs = await interleaved(ours, naive, "1 KB", OVERHEAD_CALLS)
+        ratio = median(mine) / median(theirs)
+        print(
+            f"per-call overhead at 1 KB, median of {OVERHEAD_CALLS} calls each, interleaved: parse-mcp "
+            f"{median(mine):.2f} ms, naive {median(theirs):.2f} ms, ratio {ratio:.2f} "
+            f"(goal <= {GOAL_OVERHEAD_1KB}: {verdict(ratio <= GOAL_OVERHEAD_1KB)})"
+        )
 
 
 if __name__ == "__main__":

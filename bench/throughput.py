@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -40,31 +41,52 @@ START_SECONDS = 30.0
 ROUND_SECONDS = 120.0
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class Served:
-    """One server process, reachable at `url`."""
+    """One server process, reachable at `url`, and the upstream process it calls."""
 
     name: str
     pid: int
     url: str
+    upstream_pid: int
 
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    def cpu_seconds(self) -> tuple[float, float, float]:
+        """CPU seconds used so far by the server, by this process (the clients), and by the upstream."""
+        mine = resource.getrusage(resource.RUSAGE_SELF)
+        clients = mine.ru_utime + mine.ru_stime
+        return process_cpu_seconds(self.pid), clients, process_cpu_seconds(self.upstream_pid)
+
+
+@dataclass(frozen=True)
+class Round:
+    calls_per_second: float
+    # CPU milliseconds per call of the server, the MCP clients and the upstream.
+    cpu_ms: tuple[float, float, float]
 
 
 @dataclass
 class Rounds:
-    """Each round's calls per second and the server's CPU milliseconds per call."""
+    """Each round's calls per second, and the CPU each process spent per call."""
 
-    per_second: list[float] = field(default_factory=list)
-    cpu_ms_per_call: list[float] = field(default_factory=list)
+    rounds: list[Round] = field(default_factory=list)
+
+    def rate(self) -> float:
+        return median([r.calls_per_second for r in self.rounds])
+
+    def cpu_ms(self, party: int) -> float:
+        return median([r.cpu_ms[party] for r in self.rounds])
 
     def describe(self, name: str) -> str:
-        rates = ", ".join(f"{rate:.0f}" for rate in self.per_second)
+        rates = ", ".join(f"{r.calls_per_second:.0f}" for r in self.rounds)
         return (
-            f"{name:>10}: median {median(self.per_second):6.1f} calls/s (rounds: {rates}); "
-            f"server CPU {median(self.cpu_ms_per_call):.2f} ms a call"
+            f"{name:>10}: median {self.rate():6.1f} calls/s (rounds: {rates}); CPU a call: "
+            f"server {self.cpu_ms(0):.2f} ms, clients {self.cpu_ms(1):.2f} ms, upstream {self.cpu_ms(2):.2f} ms"
         )
 
 
@@ -102,12 +124,13 @@ def server_commands() -> dict[str, tuple[int, list[str]]]:
     return {"parse-mcp": (port, ours), "naive": (naive_port, naive)}
 
 
-async def one_round(server: Served, clients: int, calls: int) -> tuple[float, float]:
-    """Calls per second and server CPU ms per call, for `clients` sessions making `calls` calls each."""
+async def one_round(server: Served, clients: int, calls: int) -> Round:
+    """`clients` sessions making `calls` calls each: calls per second, and CPU per call."""
     failures: list[str] = []
     all_open = anyio.Event()
     opened = 0
-    started = cpu_before = 0.0
+    started = 0.0
+    cpu_before = (0.0, 0.0, 0.0)
 
     async def client_loop() -> None:
         nonlocal opened, started, cpu_before
@@ -129,11 +152,23 @@ async def one_round(server: Served, clients: int, calls: int) -> tuple[float, fl
     # Every client has closed its session by now; the calls ended before that, so this overstates a little,
     # and alike for both servers.
     elapsed = time.perf_counter() - started
-    cpu = server.cpu_seconds() - cpu_before
+    cpu_after = server.cpu_seconds()
     if failures:
         raise RuntimeError(f"{server.name}: {len(failures)} calls failed, e.g. {failures[0]}")
     total = clients * calls
-    return total / elapsed, cpu * 1000 / total
+    after, before = cpu_after, cpu_before
+    return Round(
+        total / elapsed,
+        (
+            ms_each(after[0] - before[0], total),
+            ms_each(after[1] - before[1], total),
+            ms_each(after[2] - before[2], total),
+        ),
+    )
+
+
+def ms_each(seconds: float, calls: int) -> float:
+    return seconds * 1000 / calls
 
 
 async def measure(servers: list[Served], args: argparse.Namespace) -> dict[str, Rounds]:
@@ -143,9 +178,7 @@ async def measure(servers: list[Served], args: argparse.Namespace) -> dict[str, 
     for n in range(args.rounds):
         # Alternate which goes first, so neither always follows the other's leftovers.
         for server in servers if n % 2 == 0 else servers[::-1]:
-            rate, cpu_ms = await one_round(server, args.clients, args.calls)
-            results[server.name].per_second.append(rate)
-            results[server.name].cpu_ms_per_call.append(cpu_ms)
+            results[server.name].rounds.append(await one_round(server, args.clients, args.calls))
     return results
 
 
@@ -162,7 +195,7 @@ async def main(args: argparse.Namespace) -> None:
         for name, (server_port, command) in server_commands().items():
             child = stack.enter_context(process(command, env))
             await listening(server_port, child)
-            servers.append(Served(name, child.pid, f"http://127.0.0.1:{server_port}/mcp"))
+            servers.append(Served(name, child.pid, f"http://127.0.0.1:{server_port}/mcp", upstream.pid))
         results = await measure(servers, args)
     ours, naive = results["parse-mcp"], results["naive"]
     print(
@@ -171,10 +204,10 @@ async def main(args: argparse.Namespace) -> None:
     )
     print(ours.describe("parse-mcp"))
     print(naive.describe("naive"))
-    ratio = median(ours.per_second) / median(naive.per_second)
-    cpu_ratio = median(ours.cpu_ms_per_call) / median(naive.cpu_ms_per_call)
+    ratio = ours.rate() / naive.rate()
     print(f"ratio of calls/s {ratio:.2f} (goal >= {GOAL}: {verdict(ratio >= GOAL)})")
-    print(f"ratio of server CPU a call {cpu_ratio:.2f}")
+    server, clients = ours.cpu_ms(0) / naive.cpu_ms(0), ours.cpu_ms(1) / naive.cpu_ms(1)
+    print(f"ratio of CPU a call: server {server:.2f}, clients {clients:.2f} (they share this machine's cores)")
 
 
 async def serve_upstream(port: int) -> None:
