@@ -73,7 +73,9 @@ def loads_bounded(body: bytes) -> object:
     except ValueError:
         pass
     text = body.decode(json.detect_encoding(body))
-    if deeper_than(text, READ_MAX_DEPTH):
+    # One pass of ours over the strings and brackets: this way is taken by what the fast parser refused, which
+    # for a body deeper than it goes is cheaper to cut than to judge level by level (`deeper_than`).
+    if text.count("[") + text.count("{") > READ_MAX_DEPTH:
         text = _without_deep_values(text, READ_MAX_DEPTH)
     try:
         return json.loads(text)
