@@ -73,10 +73,14 @@ class SessionCap:
             await self._app(scope, receive, send)
             return
         session_id = _header(scope, _SESSION_HEADER)
-        if session_id is None:
+        if session_id is not None:
+            await self._use(session_id.decode("latin-1"), scope, receive, send)
+        elif _opens_a_session(scope):
             await self._open(scope, receive, send)
         else:
-            await self._use(session_id.decode("latin-1"), scope, receive, send)
+            # Nothing to count or watch (a sessionless-era call, or a GET or DELETE naming no session): straight
+            # through, without a wrapper on every message of the busiest kind of request.
+            await self._app(scope, receive, send)
 
     async def _use(self, session_id: str, scope: Scope, receive: Receive, send: Send) -> None:
         principal = self._principals.get(_principal(scope))
@@ -99,7 +103,7 @@ class SessionCap:
     async def _open(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = _principal(scope)
         principal = self._principals.setdefault(name, _Principal())
-        if _opens_a_session(scope) and len(principal.sessions) >= self._per_client and _oldest_idle(principal) is None:
+        if len(principal.sessions) >= self._per_client and _oldest_idle(principal) is None:
             await _refuse(send, self._per_client)
             return
         status = _Status(send)
