@@ -10,8 +10,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -209,7 +209,8 @@ async def _serve(args: argparse.Namespace) -> None:
         _scrub_logs(settings)
         for problem in settings.problems() if not settings.sandbox else []:
             logger.warning("%s", problem)
-        server = build_server(settings, read_only=args.read_only, toolsets=toolsets)
+        with _rich_unloaded():
+            server = build_server(settings, read_only=args.read_only, toolsets=toolsets)
         if security is not None:
             port = args.port or DEFAULT_HTTP_PORT
             access = "bearer token required" if security.requires_token else "no token: this machine only"
@@ -227,6 +228,24 @@ async def _serve(args: argparse.Namespace) -> None:
                 )
         else:
             await server.run_stdio_async()
+
+
+@contextmanager
+def _rich_unloaded() -> Iterator[None]:
+    """While the server is built, `import rich` fails as it does where rich is not installed.
+
+    `MCPServer()` imports rich to hand `logging.basicConfig` a rich handler, which basicConfig drops: `main` has
+    configured the root logger already. Without rich the SDK falls back to a plain handler, dropped alike. The
+    import cost every start about 12 ms (`python -m bench.cold_start`), for nothing."""
+    if "rich" in sys.modules:  # loaded already: nothing to save
+        yield
+        return
+    sys.modules["rich"] = None  # type: ignore[assignment]  # None there is how Python marks a module unimportable
+    try:
+        yield
+    finally:
+        if "rich" in sys.modules and sys.modules["rich"] is None:
+            del sys.modules["rich"]
 
 
 @asynccontextmanager

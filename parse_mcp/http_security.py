@@ -36,7 +36,6 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parse_mcp.errors import ConfigError
-from parse_mcp.http_sessions import DEFAULT_SESSIONS_PER_CLIENT, SessionCap
 from parse_mcp.settings import Secret
 from parse_mcp.state.keys import session_tag
 
@@ -216,10 +215,13 @@ def http_app(
     *,
     stateless: bool = False,
     event_store: EventStore | None = None,
-    sessions_per_client: int = DEFAULT_SESSIONS_PER_CLIENT,
+    sessions_per_client: int | None = None,
 ) -> ASGIApp:
     """The server's streamable HTTP app at `/mcp`, behind the bearer gate, with DNS-rebinding protection and
-    at most `sessions_per_client` open MCP sessions per principal."""
+    at most `sessions_per_client` open MCP sessions per principal (`http_sessions`' default when None)."""
+    # Imported here: a stdio server imports this module for `principal_of` only, and starts sooner without it.
+    from parse_mcp.http_sessions import DEFAULT_SESSIONS_PER_CLIENT, SessionCap
+
     app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         stateless_http=stateless,
@@ -228,7 +230,8 @@ def http_app(
         host=security.host,
     )
     # Inside the gate: the cap counts sessions by the principal the gate has put in the scope.
-    return BearerGate(app if stateless else SessionCap(app, MCP_PATH, sessions_per_client), security.tokens)
+    per_client = DEFAULT_SESSIONS_PER_CLIENT if sessions_per_client is None else sessions_per_client
+    return BearerGate(app if stateless else SessionCap(app, MCP_PATH, per_client), security.tokens)
 
 
 async def serve_http(
