@@ -1,6 +1,6 @@
 """Throughput over streamable HTTP: calls per second of ONE parse-mcp process, beside the naive one-tool server.
 
-    python -m bench.throughput [--rounds 4] [--clients 20] [--calls 25]
+    python -m bench.throughput [--rounds 4] [--clients 20] [--calls 25] [--profile ours.prof]
 
 Three processes on this machine: the upstream (bench.scaling's app, answering about 1 KB, never rate-limited),
 `parse-mcp --transport http` and `python -m bench.naive_server --http`, both wired to that upstream. Each round
@@ -11,6 +11,9 @@ after one warm-up round each; the figures are medians. Beside calls per second, 
 call (from /proc), which a machine shared with other work disturbs far less than wall time.
 
 Goal: parse-mcp at least 0.85x the naive server's calls per second.
+
+`--profile PATH` runs each server under cProfile and writes its profile to PATH.<name> (read it with pstats):
+both run about three times slower then, so the figures printed are only for comparing the two profiles.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -91,14 +95,16 @@ class Rounds:
 
 
 @contextmanager
-def process(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """A child process, stopped (by its own PID) when the block ends."""
+def process(
+    command: list[str], env: dict[str, str], stop: signal.Signals = signal.SIGTERM
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process, stopped (by its own PID, with `stop`) when the block ends."""
     with subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as child:
         try:
             yield child
         finally:
-            child.terminate()
-            child.wait(timeout=10)
+            child.send_signal(stop)
+            child.wait(timeout=30)
 
 
 async def listening(port: int, child: subprocess.Popen[bytes]) -> None:
@@ -116,12 +122,18 @@ async def listening(port: int, child: subprocess.Popen[bytes]) -> None:
             return
 
 
-def server_commands() -> dict[str, tuple[int, list[str]]]:
-    """Each server's name, its port, and the command that serves it there."""
+def server_commands(profile: str | None) -> dict[str, tuple[int, list[str]]]:
+    """Each server's name, its port, and the command that serves it there (under cProfile with `profile`)."""
     port, naive_port = free_port(), free_port()
-    ours = [sys.executable, "-m", "parse_mcp.cli", "--transport", "http", "--port", str(port)]
-    naive = [sys.executable, "-m", "bench.naive_server", "--http", str(naive_port)]
-    return {"parse-mcp": (port, ours), "naive": (naive_port, naive)}
+    commands = {
+        "parse-mcp": (port, ["-m", "parse_mcp.cli", "--transport", "http", "--port", str(port)]),
+        "naive": (naive_port, ["-m", "bench.naive_server", "--http", str(naive_port)]),
+    }
+    return {name: (at, [sys.executable, *_profiled(profile, name), *args]) for name, (at, args) in commands.items()}
+
+
+def _profiled(profile: str | None, name: str) -> list[str]:
+    return ["-m", "cProfile", "-o", f"{profile}.{name}"] if profile else []
 
 
 async def one_round(server: Served, clients: int, calls: int) -> Round:
@@ -192,8 +204,9 @@ async def main(args: argparse.Namespace) -> None:
         )
         await listening(upstream_port, upstream)
         servers: list[Served] = []
-        for name, (server_port, command) in server_commands().items():
-            child = stack.enter_context(process(command, env))
+        for name, (server_port, command) in server_commands(args.profile).items():
+            # SIGINT: uvicorn then shuts down cleanly, and cProfile writes its profile on the way out.
+            child = stack.enter_context(process(command, env, stop=signal.SIGINT))
             await listening(server_port, child)
             servers.append(Served(name, child.pid, f"http://127.0.0.1:{server_port}/mcp", upstream.pid))
         results = await measure(servers, args)
@@ -220,6 +233,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--calls", type=int, default=25)
+    parser.add_argument("--profile", default=None, metavar="PATH", help="write each server's cProfile to PATH.<name>")
     return parser.parse_args()
 
 
