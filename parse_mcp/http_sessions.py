@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from mcp.types import version as protocol
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
@@ -177,7 +177,9 @@ def _opens_a_session(scope: Scope) -> bool:
     """A POST without a session id opens one, unless its protocol version is one of the sessionless era's
     (the SDK sends those to a handler that never opens a session)."""
     version = _header(scope, _VERSION_HEADER)
-    return scope["method"] == "POST" and (version is None or version.decode("latin-1") in HANDSHAKE_PROTOCOL_VERSIONS)
+    return scope["method"] == "POST" and (
+        version is None or version.decode("latin-1") in protocol.HANDSHAKE_PROTOCOL_VERSIONS
+    )
 
 
 def _oldest_idle(principal: _Principal, besides: str | None = None) -> str | None:
