@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -96,8 +97,8 @@ class SessionCap:
         finally:
             session.in_flight -= 1
             principal.sessions.move_to_end(session_id)
-        deleted = scope["method"] == "DELETE" and status.code is not None and status.code < 300
-        if deleted or status.code == _NOT_FOUND:  # ended by its client, or by the SDK (idle, crashed)
+        deleted = scope["method"] == "DELETE" and status.http_status is not None and status.http_status < 300
+        if deleted or status.http_status == _NOT_FOUND:  # ended by its client, or by the SDK (idle, crashed)
             principal.sessions.pop(session_id, None)
 
     async def _open(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -106,15 +107,16 @@ class SessionCap:
         if len(principal.sessions) >= self._per_client and _oldest_idle(principal) is None:
             await _refuse(send, self._per_client)
             return
-        status = _Status(send)
-        try:
-            await self._app(scope, receive, status.send)
-        finally:
-            opened = status.session_id
-            if opened is not None and status.code is not None and status.code < 400:
-                principal.sessions[opened] = _Session(name, _credentials(scope), _header(scope, b"host") or b"")
-        if opened is not None:
-            await self._close_beyond_cap(principal, keep=opened)
+
+        def opened(session_id: str) -> None:
+            # Counted as the response starts, before the client can read it and use the session: counted after,
+            # a stream the client opened at once would find it unknown, and it would pass for idle.
+            principal.sessions[session_id] = _Session(name, _credentials(scope), _header(scope, b"host") or b"")
+
+        status = _Status(send, on_session=opened)
+        await self._app(scope, receive, status.send)
+        if status.session_id is not None and status.counted:
+            await self._close_beyond_cap(principal, keep=status.session_id)
 
     async def _close_beyond_cap(self, principal: _Principal, *, keep: str) -> None:
         while len(principal.sessions) > self._per_client:
@@ -148,17 +150,22 @@ class SessionCap:
 class _Status:
     """Passes a response through, noting its status and the session id it names."""
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, on_session: Callable[[str], None] | None = None) -> None:
         self._send = send
-        self.code: int | None = None
+        self._on_session = on_session
+        self.http_status: int | None = None
         self.session_id: str | None = None
+        self.counted = False
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            self.code = message["status"]
+            self.http_status = message["status"]
             for name, value in message.get("headers", []):
                 if name.lower() == _SESSION_HEADER:
                     self.session_id = value.decode("latin-1")
+            if self._on_session is not None and self.session_id is not None and self.http_status < 400:
+                self._on_session(self.session_id)
+                self.counted = True
         await self._send(message)
 
 

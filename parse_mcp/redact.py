@@ -229,7 +229,7 @@ def _source_is_clean(known: re.Pattern[str], source: bytes) -> bool | None:
     the text holds no form of one, False when it does; None when the text cannot tell.
 
     Parsing changes a string only where the text escapes a character. The pattern knows each character of a
-    secret in its `\\uXXXX` spelling and `/` as `\\/`, and the other escapes (`\\"`, `\\\\`, `\\n`...) spell
+    secret in its `\\u0070`-style spelling and `/` as `\\/`, and the other escapes (`\\"`, `\\\\`, `\\n`...) spell
     nothing a secret or its encodings contain; but a `\\u` escape can also spell a character of an encoding
     (the `%` of a percent-encoded key): text with one is judged on the parsed value instead.
     """

@@ -9,12 +9,14 @@ import resource
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import IO
 
 import anyio
 import httpx2
+import uvicorn
+from starlette.types import ASGIApp
 
 
 def free_port() -> int:
@@ -102,3 +104,33 @@ async def until_healthy(base_url: str, *, seconds: float = 30) -> None:
                 except httpx2.TransportError:
                     pass
                 await anyio.sleep(0.05)  # the interval between polls, not a wait for the server
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its signal handlers: the test runner owns the process."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@asynccontextmanager
+async def serving_app(app: ASGIApp) -> AsyncIterator[str]:
+    """Serve `app` with uvicorn in this process on a free loopback port, and yield its base URL.
+
+    The socket listens before uvicorn starts, so requests queue in the backlog until it accepts them:
+    nothing has to wait for start-up."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    config = uvicorn.Config(app, log_config=None, access_log=False, log_level="warning", ws="none")
+    uvicorn_server = _QuietServer(config)
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(lambda: uvicorn_server.serve(sockets=[sock]))
+            try:
+                yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+            finally:
+                uvicorn_server.should_exit = True
+    finally:
+        sock.close()

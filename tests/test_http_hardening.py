@@ -26,6 +26,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from parse_mcp.http_limits import ConnectionGuard, HttpLimits, ceiling, quiet_accept_errors
+from parse_mcp.http_sessions import SessionCap
 from tests.processes import free_port, limited_http_server, until_healthy
 
 pytestmark = pytest.mark.anyio
@@ -274,6 +275,34 @@ async def test_a_busy_session_is_never_closed_to_make_room(tmp_path: Path) -> No
     assert refused.status_code == 503
     assert "Too many open sessions for this client" in refused.json()["error"]["message"]
     assert still == 200
+
+
+async def test_a_session_counts_as_open_from_the_moment_its_response_starts() -> None:
+    # The client may use a session as soon as it reads the answer that names it, while the server is still
+    # finishing its side: the cap must know the session by then, or a stream opened at once passes for idle.
+    finishing = anyio.Event()
+    started = anyio.Event()
+
+    async def sdk(_scope: Any, _receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"mcp-session-id", b"s-1")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+        await finishing.wait()
+
+    async def client_side(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            started.set()
+
+    async def no_body() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    cap = SessionCap(sdk, "/mcp", per_client=1)
+    scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": [(b"host", b"127.0.0.1")]}
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(cap, scope, no_body, client_side)
+            await started.wait()
+            assert cap.open_sessions("local") == 1
+            finishing.set()
 
 
 # ------------------------------------------------------------------------------- logs ----

@@ -6,16 +6,14 @@ client over streamable HTTP in both protocol eras."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-from collections.abc import AsyncIterator, Generator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
@@ -32,7 +30,7 @@ from parse_mcp.http_security import (
 )
 from parse_mcp.server import build_server
 from parse_mcp.settings import Secret, Settings
-from tests.processes import free_port, read_until_listening, sandbox_http_server
+from tests.processes import free_port, read_until_listening, sandbox_http_server, serving_app
 
 pytestmark = pytest.mark.anyio
 
@@ -49,38 +47,15 @@ INITIALIZE = {
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the test runner owns the process."""
-
-    @contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
 @asynccontextmanager
 async def serving(
     security: HttpSecurity, server: MCPServer[Any] | None = None, *, stateless: bool = False
 ) -> AsyncIterator[str]:
-    """Serve `http_app` on a free loopback port and yield its base URL.
-
-    The socket listens before uvicorn starts, so requests queue in the backlog until it accepts them:
-    nothing has to wait for start-up."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
+    """Serve `http_app` on a free loopback port and yield its base URL."""
     app = http_app(server or build_server(Settings()), security, stateless=stateless)
-    config = uvicorn.Config(app, log_config=None, access_log=False, log_level="warning", ws="none")
-    uvicorn_server = _QuietServer(config)
-    try:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(lambda: uvicorn_server.serve(sockets=[sock]))
-            try:
-                with anyio.fail_after(30):
-                    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-            finally:
-                uvicorn_server.should_exit = True
-    finally:
-        sock.close()
+    async with serving_app(app) as url:
+        with anyio.fail_after(30):
+            yield url
 
 
 def guarded(*tokens: str, allowed_hosts: tuple[str, ...] = ()) -> HttpSecurity:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -18,7 +17,6 @@ from typing import Any
 
 import anyio
 import httpx2
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -38,6 +36,7 @@ from parse_mcp.server import build_server
 from parse_mcp.settings import Secret, Settings
 from parse_mcp.state.events import RedisEventStore
 from parse_mcp.state.redis_stores import redis_stores
+from tests.processes import serving_app
 from tests.redis_server import RedisServer
 from tests.state.conftest import SESSION_SECRET
 
@@ -52,14 +51,6 @@ LOGIN = {"scraper_id": MEMBERS_API_ID, "credentials": {"username": DEMO_USERNAME
 Call = Callable[[Client], Awaitable[dict[str, Any]]]
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the caller owns the process."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @asynccontextmanager
 async def served_on_redis(redis: RedisServer, prefix: str, budget_seconds: float) -> AsyncIterator[str]:
     """The server, all its state in `redis`, over streamable HTTP on a free loopback port; yields its base URL."""
@@ -72,22 +63,10 @@ async def served_on_redis(redis: RedisServer, prefix: str, budget_seconds: float
         session_secrets=(Secret(SESSION_SECRET),),
     )
     server = build_server(settings, parsebot_transport=sandbox, runtime=REAL_TIME, call_budget_seconds=budget_seconds)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
     async with redis_stores(settings) as (shared, sealer):
         app = http_app(server, http_security("127.0.0.1", []), event_store=RedisEventStore(shared, sealer))
-        config = uvicorn.Config(app, log_config=None, access_log=False, log_level="warning", ws="none")
-        uvicorn_server = _QuietServer(config)
-        try:
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(lambda: uvicorn_server.serve(sockets=[sock]))
-                try:
-                    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-                finally:
-                    uvicorn_server.should_exit = True
-        finally:
-            sock.close()
+        async with serving_app(app) as url:
+            yield url
 
 
 @asynccontextmanager
