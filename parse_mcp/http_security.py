@@ -128,7 +128,7 @@ def principal_for(token: Secret) -> str:
     """A short id for the holder of `token`: stable across requests, processes and replicas, and not the token.
 
     64 bits of a hash of a token of at least 16 characters: the token cannot be recovered from it."""
-    return PRINCIPAL_PREFIX + hashlib.sha256(token.reveal().encode()).hexdigest()[:16]
+    return PRINCIPAL_PREFIX + hashlib.sha256(token.get_secret_value().encode()).hexdigest()[:16]
 
 
 def principal_of(ctx: Context[Any, Any]) -> str | None:
@@ -158,7 +158,7 @@ class BearerGate:
         self._app = app
         # Digests, not tokens: every comparison then takes the same time whatever the presented value's
         # length, and the tokens themselves are not kept in one more place.
-        self._known = tuple((hashlib.sha256(t.reveal().encode()).digest(), principal_for(t)) for t in tokens)
+        self._known = tuple((hashlib.sha256(t.get_secret_value().encode()).digest(), principal_for(t)) for t in tokens)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -1,7 +1,8 @@
 """Configuration from the environment, validated once at start-up.
 
-Keys are held as `Secret`s: their repr and str are masked, so a key cannot leak into a log line or an
-exception text by accident; code that must send a key calls `reveal()` at the one place it does so.
+Keys are held as `Secret`s (pydantic's `SecretStr`): their repr and str are masked, so a key cannot leak into a
+log line or an exception text by accident; code that must send a key calls `get_secret_value()` at the one place
+it does so.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
+
+from pydantic import SecretStr
 
 from parse_mcp.errors import ConfigError
 from parse_mcp.policy.size import DEFAULT_MAX_DATA_CHARS
@@ -37,27 +40,10 @@ _REDIS_PREFIX = re.compile(r"[A-Za-z0-9\-_.]{1,64}")
 MIN_SESSION_SECRET_CHARS = 32
 
 
-class Secret:
-    """A string that never shows itself in repr, str or format."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+# A key, token or URL with a password: pydantic's `SecretStr`, whose repr and str are masked, so that it cannot
+# leak into a log line or an exception text by accident; code that must send it calls `get_secret_value()` at the
+# one place it does so.
+Secret = SecretStr
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +95,8 @@ class Settings:
         """What scrubs every secret this process holds (both keys, the HTTP tokens, the Redis URL and its
         password, the session secrets) out of copied text."""
         held = (self.parse_api_key, self.scraperapi_key, *self.http_tokens, self.redis_url, *self.session_secrets)
-        revealed = [secret.reveal() for secret in held if secret is not None]
-        password = urlsplit(self.redis_url.reveal()).password if self.redis_url is not None else None
+        revealed = [secret.get_secret_value() for secret in held if secret is not None]
+        password = urlsplit(self.redis_url.get_secret_value()).password if self.redis_url is not None else None
         # Both spellings of the password: as written in the URL (percent-encoded) and as sent to Redis.
         passwords = [password, unquote(password)] if password else []
         return redactor_for([*revealed, *passwords])
@@ -170,7 +156,7 @@ def session_secrets_from_env(env: Mapping[str, str]) -> tuple[Secret, ...]:
 def check_redis_url(url: Secret) -> None:
     """Refuse a Redis URL redis-py would not read as Redis; the message never repeats the URL (it may hold a
     password)."""
-    parts = urlsplit(url.reveal())
+    parts = urlsplit(url.get_secret_value())
     if parts.scheme not in REDIS_SCHEMES:
         shown = f"{parts.scheme}://" if parts.scheme else "no scheme"
         raise ConfigError(f"PARSE_MCP_REDIS_URL must start with redis://, rediss:// or unix://, got {shown}.")

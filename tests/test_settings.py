@@ -60,7 +60,7 @@ def test_a_secret_never_shows_itself() -> None:
     settings = Settings(parse_api_key=secret)
     for shown in (repr(secret), str(secret), f"{secret}", repr(settings)):
         assert "pmx_topsecret" not in shown
-    assert secret.reveal() == "pmx_topsecret"
+    assert secret.get_secret_value() == "pmx_topsecret"
 
 
 def test_http_tokens_are_read_as_secrets_one_per_comma_without_blanks_or_repeats() -> None:

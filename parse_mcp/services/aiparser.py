@@ -162,7 +162,7 @@ class AiParserClient:
         creates_work: bool = False,
         purpose: Purpose = "parser",
     ) -> Reply:
-        key = self._key.reveal()
+        key = self._key.get_secret_value()
         if method in ("POST", "PATCH"):
             request = Request(
                 purpose,

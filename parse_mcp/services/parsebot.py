@@ -55,7 +55,7 @@ class ParseBotClient:
 
         http = HttpClient(
             settings.parse_base_url,
-            headers={"X-API-Key": key.reveal(), "X-Parse-Client": "parse-mcp"},
+            headers={"X-API-Key": key.get_secret_value(), "X-Parse-Client": "parse-mcp"},
             request_timeout=settings.request_timeout_seconds,
             connect_timeout=settings.connect_timeout_seconds,
             classify=classify,
@@ -166,7 +166,7 @@ class ParseBotClient:
             headers["API-Snapshot-Version"] = str(snapshot_version)
         if session is not None:
             headers["X-Session-ID"] = session.session_id
-            headers["X-Encryption-Key"] = session.encryption_key.reveal()
+            headers["X-Encryption-Key"] = session.encryption_key.get_secret_value()
         path = f"/scraper/{path_segment(scraper_id, 'scraper_id')}/{path_segment(endpoint.name, 'endpoint')}"
         if endpoint.method == "GET":
             request = Request("execute", "GET", path, query=encode_query(params), headers=headers, paced=True)

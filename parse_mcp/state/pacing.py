@@ -83,4 +83,4 @@ def pacing_store(stores: Stores, upstream_key: Secret, runtime: Runtime) -> Paci
         return MemoryPacing()
     from parse_mcp.state.pacing_redis import RedisPacing
 
-    return RedisPacing.for_account(stores.shared, upstream_key.reveal(), runtime)
+    return RedisPacing.for_account(stores.shared, upstream_key.get_secret_value(), runtime)

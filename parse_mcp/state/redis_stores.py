@@ -89,11 +89,11 @@ async def redis_stores(settings: Settings) -> AsyncIterator[tuple[SharedRedis, S
     if settings.redis_url is None or not settings.session_secrets:
         raise ValueError("Redis stores need PARSE_MCP_REDIS_URL and PARSE_MCP_SESSION_SECRET")
     upstream_key = settings.parse_api_key or settings.scraperapi_key or Secret("")
-    client = connect(settings.redis_url.reveal())
+    client = connect(settings.redis_url.get_secret_value())
     try:
         yield (
-            SharedRedis(client, Keyspace.for_key(settings.redis_prefix, upstream_key.reveal())),
-            Sealer([secret.reveal() for secret in settings.session_secrets]),
+            SharedRedis(client, Keyspace.for_key(settings.redis_prefix, upstream_key.get_secret_value())),
+            Sealer([secret.get_secret_value() for secret in settings.session_secrets]),
         )
     finally:
         await client.aclose()
@@ -118,7 +118,7 @@ class RedisSessionStore:
             "client": client,
             "scraper_id": scraper_id,
             "session_id": credentials.session_id,
-            "encryption_key": credentials.encryption_key.reveal(),
+            "encryption_key": credentials.encryption_key.get_secret_value(),
             "expires_at": expires_at,
         }
         ttl = SESSION_TTL_SECONDS if expires_at is None else max(1, math.ceil(expires_at - self._clock()))

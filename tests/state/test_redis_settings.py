@@ -61,4 +61,5 @@ def test_the_redis_url_its_password_and_the_session_secrets_are_redacted() -> No
 
     for secret in (url, "p@ss-w0rd-9Q", "p%40ss-w0rd-9Q", SECRET, "t" * 40):
         assert secret not in text
-    assert "Secret('********')" in repr(settings)
+    assert "SecretStr('**********')" in repr(settings)
+    assert url not in repr(settings)
