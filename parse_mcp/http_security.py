@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http import EventStore
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.authentication import AuthCredentials
@@ -131,16 +131,12 @@ def principal_for(token: Secret) -> str:
     return PRINCIPAL_PREFIX + hashlib.sha256(token.get_secret_value().encode()).hexdigest()[:16]
 
 
-def principal_of(ctx: Context[Any, Any]) -> str | None:
-    """The principal whose bearer token authenticated the request this tool call arrived on, else None.
+def principal_of(request: object) -> str | None:
+    """The principal whose bearer token authenticated the HTTP request a message arrived on, else None.
 
-    Read from the ASGI scope of the HTTP request that carried the call (in both protocol eras the SDK
-    hands that request to the tool's context), where only `BearerGate` puts it: no header can set it.
-    None over stdio, in memory, and over HTTP without a configured token."""
-    try:
-        request = ctx.request_context.request
-    except ValueError:  # outside a request
-        return None
+    Read from the ASGI scope of that request (in both protocol eras the SDK hands it to the request's
+    context), where only `BearerGate` puts it: no header can set it. None over stdio, in memory, and over
+    HTTP without a configured token."""
     if not isinstance(request, HTTPConnection):
         return None
     user = request.scope.get("user")

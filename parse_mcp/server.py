@@ -13,7 +13,7 @@ from typing import Any, Literal, get_args
 
 import anyio
 import httpx2
-from mcp.server.context import ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import (
@@ -26,6 +26,7 @@ from mcp.types import (
     ToolAnnotations,
 )
 from pydantic import ValidationError
+from starlette.requests import HTTPConnection
 
 from parse_mcp import __version__
 from parse_mcp.errors import ConfigError, ErrorRecord
@@ -184,6 +185,7 @@ class ParseMCPServer(MCPServer[AppState]):
         self.listed_tools = listed_tools
         self.runtime = runtime
         self.call_budget_seconds = call_budget_seconds
+        self.middleware.append(CallScope(self))
         # Registered on the low-level server, as the SDK's own `completion()` decorator does, but with the request
         # context: completions read what this connection's clients have already cached.
         self._lowlevel_server.add_request_handler("completion/complete", CompleteRequestParams, self._complete)
@@ -197,22 +199,7 @@ class ParseMCPServer(MCPServer[AppState]):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
-        """One tool call, for one client, under one time budget (contract section 5)."""
-        client = client_of(context) if context is not None else LOCAL_CLIENT
-        budget = self.call_budget_seconds
-        progress = CallProgress(context.report_progress if context is not None else _unreported, self.runtime.clock)
-        with acting_for(client), call_budget(self.runtime.clock(), budget), reporting_progress(progress):
-            # The budget is enforced where the call waits or sends; this backstop answers even if something
-            # else should ever hang, with the same guidance as a request that ran out of time.
-            with anyio.move_on_after(budget + BACKSTOP_GRACE_SECONDS):
-                return await self._call_tool_shaped(name, arguments, context)
-        logger.warning("tool %s outlived its %.0f s budget", name, budget)
-        record = classify_transport("deadline", creates_work=name in CREATES_WORK)
-        return self._shape(name, arguments, record)
-
-    async def _call_tool_shaped(
-        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None
-    ) -> CallToolResult | InputRequiredResult:
+        """The SDK's call, with a rejected or crashed one shaped as the contract's result too."""
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError:
@@ -225,6 +212,11 @@ class ParseMCPServer(MCPServer[AppState]):
                 message = f"There is no tool named {name[:80]!r}; list the tools to see which exist."
                 return self._shape(name, {}, refusals.invalid_arguments(message, "name"))
             raise
+
+    def answer_late(self, name: str, arguments: Mapping[str, Any]) -> CallToolResult:
+        """The answer to a call that outlived its budget: the guidance of a request that ran out of time."""
+        logger.warning("tool %s outlived its %.0f s budget", name, self.call_budget_seconds)
+        return self._shape(name, arguments, classify_transport("deadline", creates_work=name in CREATES_WORK))
 
     async def list_tools(self) -> list[Tool]:
         """The tools with their input schemas (derived by the SDK from the arguments) compacted, and the one
@@ -242,23 +234,45 @@ class ParseMCPServer(MCPServer[AppState]):
         return render(failure(record, self.listed_tools, ToolCall(name, safe)))
 
 
-async def _unreported(_progress: float, _total: float | None, _message: str) -> None:
-    """Outside a client's request (a call made in-process with no context) there is nobody to tell."""
+class CallScope:
+    """The per-call context, as the SDK's context-tier middleware (`ServerMiddleware`): each `tools/call` runs
+    for one client, under one time budget (contract section 5), its waits reported through one `CallProgress`
+    (so values a client receives only increase). The budget is enforced where a call waits or sends; the
+    backstop here answers even if something else should ever hang."""
+
+    def __init__(self, server: ParseMCPServer) -> None:
+        self._server = server
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "tools/call":
+            return await call_next(ctx)
+        server = self._server
+        budget = server.call_budget_seconds
+        progress = CallProgress(ctx.session.report_progress, server.runtime.clock)
+        with (
+            acting_for(client_of(ctx.request)),
+            call_budget(server.runtime.clock(), budget),
+            reporting_progress(progress),
+            anyio.move_on_after(budget + BACKSTOP_GRACE_SECONDS),
+        ):
+            return await call_next(ctx)
+        params = ctx.params or {}
+        arguments = params.get("arguments")
+        return server.answer_late(str(params.get("name", "")), arguments if isinstance(arguments, dict) else {})
 
 
 PRIVATE = frozenset({"credentials"})
 BACKSTOP_GRACE_SECONDS = 1.0
 
 
-def client_of(context: Context[AppState, Any]) -> str:
+def client_of(request: object) -> str:
     """Whose call this is, as a short name that reveals nothing: the bearer token's principal over HTTP,
     else the MCP session (the legacy era's `Mcp-Session-Id`), else the one local client (stdio, in-memory,
     or a sessionless HTTP request without a token, which has no identity to tell apart)."""
-    principal = principal_of(context)
+    principal = principal_of(request)
     if principal is not None:
         return principal
-    headers = context.headers
-    session_id = headers.get("mcp-session-id") if headers is not None else None
+    session_id = request.headers.get("mcp-session-id") if isinstance(request, HTTPConnection) else None
     if session_id:
         return "mcp-session:" + hashlib.sha256(session_id.encode()).hexdigest()[:16]
     return LOCAL_CLIENT

@@ -68,7 +68,7 @@ def whoami_server() -> MCPServer[Any]:
     @server.tool()
     def whoami(ctx: Context[Any, Any]) -> str:
         """The principal of the request this call arrived on."""
-        return principal_of(ctx) or "none"
+        return principal_of(ctx.request_context.request) or "none"
 
     return server
 
