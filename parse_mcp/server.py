@@ -8,6 +8,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -18,9 +19,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import (
     CallToolResult,
-    CompleteRequestParams,
-    CompleteResult,
     Completion,
+    CompletionArgument,
+    CompletionContext,
     InputRequiredResult,
     Tool,
     ToolAnnotations,
@@ -186,15 +187,17 @@ class ParseMCPServer(MCPServer[AppState]):
         self.runtime = runtime
         self.call_budget_seconds = call_budget_seconds
         self.middleware.append(CallScope(self))
-        # Registered on the low-level server, as the SDK's own `completion()` decorator does, but with the request
-        # context: completions read what this connection's clients have already cached.
-        self._lowlevel_server.add_request_handler("completion/complete", CompleteRequestParams, self._complete)
+        self.completion()(self._complete)  # type: ignore[no-untyped-call]  # the SDK's decorator is unannotated
 
-    async def _complete(self, ctx: ServerRequestContext[AppState], params: CompleteRequestParams) -> CompleteResult:
-        known = (params.context.arguments if params.context is not None else None) or {}
-        values = complete(ctx.lifespan_context.parsebot, params.argument.name, params.argument.value, known)
+    async def _complete(
+        self, _ref: object, argument: CompletionArgument, context: CompletionContext | None
+    ) -> Completion:
+        """Values for an argument being typed, from what this connection's clients have already read (the
+        Parse.bot client of the message's lifespan, which `CallScope` hands over)."""
+        known = (context.arguments if context is not None else None) or {}
+        values = complete(_completing.get(), argument.name, argument.value, known)
         shown = values[:MAX_VALUES]
-        return CompleteResult(completion=Completion(values=shown, total=len(values), has_more=len(values) > len(shown)))
+        return Completion(values=shown, total=len(values), has_more=len(values) > len(shown))
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
@@ -234,16 +237,29 @@ class ParseMCPServer(MCPServer[AppState]):
         return render(failure(record, self.listed_tools, ToolCall(name, safe)))
 
 
+# The Parse.bot client of the connection a `completion/complete` arrived on, while it is answered.
+_completing: ContextVar[ParseBotClient | None] = ContextVar("parse_mcp_completing", default=None)
+
+
 class CallScope:
-    """The per-call context, as the SDK's context-tier middleware (`ServerMiddleware`): each `tools/call` runs
-    for one client, under one time budget (contract section 5), its waits reported through one `CallProgress`
-    (so values a client receives only increase). The budget is enforced where a call waits or sends; the
-    backstop here answers even if something else should ever hang."""
+    """The per-message context, as the SDK's context-tier middleware (`ServerMiddleware`): each `tools/call`
+    runs for one client, under one time budget (contract section 5), its waits reported through one
+    `CallProgress` (so values a client receives only increase); a `completion/complete` gets its connection's
+    Parse.bot client. The budget is enforced where a call waits or sends; the backstop here answers even if
+    something else should ever hang."""
 
     def __init__(self, server: ParseMCPServer) -> None:
         self._server = server
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method == "completion/complete":
+            # The SDK hands a completion handler the request's arguments only: the client it reads goes along.
+            state: AppState = ctx.lifespan_context
+            token = _completing.set(state.parsebot)
+            try:
+                return await call_next(ctx)
+            finally:
+                _completing.reset(token)
         if ctx.method != "tools/call":
             return await call_next(ctx)
         server = self._server
