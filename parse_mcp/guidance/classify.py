@@ -269,6 +269,11 @@ def _code_for_purpose(code: ErrorCode, purpose: Purpose, http_status: int) -> Er
     return code
 
 
+# A target site's statuses below 500 that say "not now" rather than "no": 429 (documented), and 408 Request
+# Timeout and 425 Too Early, transient by definition (RFC 9110, RFC 8470) though neither reference lists them.
+TRANSIENT_SITE_STATUSES = frozenset({408, 425, 429})
+
+
 def _code_from_envelope(
     status: str | None, kind: str | None, upstream: int | None, retry_after: float | None
 ) -> ErrorCode | None:
@@ -279,7 +284,7 @@ def _code_from_envelope(
             return "upstream_not_found"
         if upstream in (401, 403):
             return "upstream_auth"
-        if upstream is not None and (upstream == 429 or 500 <= upstream <= 599):
+        if upstream is not None and (upstream in TRANSIENT_SITE_STATUSES or 500 <= upstream <= 599):
             return "upstream_transient"
         return "upstream_other"
     if status == "blocked":

@@ -344,7 +344,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         next_call=PREPARED_REVISION,
     ),
     "upstream_transient": Row(
-        cause="502 `upstream_error`, upstream 429 or 5xx",
+        cause="502 `upstream_error`, upstream 429 or 5xx (and 408, 425: inferred, transient by RFC 9110)",
         action="retry_later",
         fault="target_site",
         retryable=True,

@@ -128,6 +128,13 @@ ROWS: dict[str, Row] = {
     "502 upstream 503": Row(
         lab("fetch_status", code=503), "retry_later", "target_site", True, 30, [], SAME, "upstream_transient"
     ),
+    # Transient by definition (RFC 9110), though neither reference lists them.
+    "502 upstream 408": Row(
+        lab("fetch_status", code=408), "retry_later", "target_site", True, 30, [], SAME, "upstream_transient"
+    ),
+    "502 upstream 425": Row(
+        lab("fetch_status", code=425), "retry_later", "target_site", True, 30, [], SAME, "upstream_transient"
+    ),
     "502 upstream other": Row(
         lab("fetch_status", code=418), "do_not_retry", "target_site", False, code="upstream_other"
     ),
