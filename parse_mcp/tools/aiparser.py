@@ -26,7 +26,7 @@ from parse_mcp.tools.documents import field_of, integer_of, token_of
 from parse_mcp.tools.waiting import wait_until_settled
 from parse_mcp.voice import said
 
-FAILED, GENERATING = "FAILED", "GENERATING"
+FINISHED, FAILED, GENERATING = "FINISHED", "FAILED", "GENERATING"
 
 # The documented causes of a FAILED generation, and the words of an error that point at each.
 FAILURE_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -284,7 +284,8 @@ async def wait_for_parser(
 
 
 def parser_observation(parser_id: str, version: int | None, details: JsonValue, meta: Meta) -> ToolResult:
-    """A parser's state as an ok answer: FINISHED leads to parse_url, FAILED to its likely causes."""
+    """A parser's state as an ok answer: FINISHED leads to parse_url, FAILED to its likely causes, GENERATING to
+    waiting, and a state the references do not list to looking again, never to parsing."""
     status = field_of(details, "status")
     shown = _version(details)
     known = shown if shown is not None else version
@@ -306,12 +307,23 @@ def parser_observation(parser_id: str, version: int | None, details: JsonValue, 
             next_step="Call wait_for_parser until it is FINISHED.",
             next_call=NextCall.offer("wait_for_parser", _ids(parser_id, version)),
         )
-    # The example URLs are the service's text: named in data, not copied into a ready call.
+    if status == FINISHED:
+        # The example URLs are the service's text: named in data, not copied into a ready call.
+        return ToolResult.success(
+            f"{label} is FINISHED.",
+            details,
+            meta,
+            next_step="Call parse_url with a page of this type (data.urls has the examples it was made from).",
+        )
+    # A state neither reference lists is read the cautious way: not ready (parsing may fail and spend credits).
+    named = token_of(status)
     return ToolResult.success(
-        f"{label} is {token_of(status) or 'in a state this server does not know'}.",
+        f"{label} is in a state this server does not know" + (f" ({named})." if named else "."),
         details,
         meta,
-        next_step="Call parse_url with a page of this type (data.urls has the examples it was made from).",
+        next_step="Do not parse with it yet: look again with get_parser in a minute, and report it if the state "
+        "stays unknown.",
+        next_call=NextCall.offer("get_parser", _ids(parser_id, version)),
     )
 
 

@@ -58,6 +58,8 @@ PARSERS: dict[str, dict[str, Any]] = {
     "failed": {"id": "failed", "status": "FAILED", "version": EVIL, "error": EVIL + " javascript"},
     "finished": {"id": "finished", "status": "FINISHED", "version": 0, "urls": [f"https://example.com/{MARK}"]},
     "odd": {"id": "odd", "status": EVIL, "version": 0},
+    # A state neither reference lists (the service may add one tomorrow).
+    "archived": {"id": "archived", "status": "ARCHIVED", "version": 2},
 }
 
 
@@ -204,3 +206,18 @@ async def test_an_over_long_argument_is_fix_input_naming_the_field_and_the_limit
     assert structured["guidance"]["action"] == "fix_input"
     assert field in structured["guidance"]["fix_fields"]
     assert "at most" in structured["error"]["message"]
+
+
+@pytest.mark.parametrize("parser_id", ["archived", "odd"])
+async def test_a_parser_state_the_references_do_not_list_is_never_read_as_ready(
+    hostile: Client, parser_id: str
+) -> None:
+    for tool in ("get_parser", "wait_for_parser"):
+        with anyio.fail_after(30):
+            result = await hostile.call_tool(tool, {"parser_id": parser_id})
+        structured = result.structured_content
+        assert structured is not None
+        assert structured["ok"] is True
+        assert "does not know" in structured["summary"]
+        assert "parse_url" not in structured["next_step"]
+        assert structured["next_call"] == {"tool": "get_parser", "arguments": {"parser_id": parser_id}}
