@@ -267,6 +267,9 @@ class Row:
     summary: str
     next_step: str
     next_call: NextCallSpec | None = None
+    # What to do instead when `next_step` points at a call that cannot be prepared (the evidence it needs was
+    # not found, or its tool is not listed): words and call must stay in step.
+    next_step_without_call: str | None = None
     instead_when_found: Instead | None = None
     # The row that applies instead when the enrichment step read the parser's status: the state decides, never
     # the wording of the service's message.
@@ -292,6 +295,11 @@ STATE_BACKOFF_SECONDS: Final = 5.0
 BURST_FALLBACK_SECONDS: Final = 5.0
 
 _WAIT_NOW = "Wait {wait}, then make the same call again unchanged."
+_NO_REVISION = (
+    "No revision can be prepared here (this API has no build task in this account, or revise_api is not listed): "
+    "tell the user that {endpoint} is broken and needs a revision in the Parse.bot dashboard, and use another "
+    "endpoint or API meanwhile."
+)
 _REVISE = (
     "Call revise_api with the description prepared in next_call, then wait_for_task before calling {endpoint} again."
 )
@@ -341,6 +349,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         summary="The target site refused the scraper with HTTP {upstream}: the API's stored credentials or request "
         "setup need attention.",
         next_step=_REVISE,
+        next_step_without_call=_NO_REVISION,
         next_call=PREPARED_REVISION,
     ),
     "upstream_transient": Row(
@@ -381,6 +390,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
             "Do not retry now; if the block persists, call revise_api with the description prepared in next_call."
         ),
         next_call=PREPARED_REVISION,
+        next_step_without_call="Do not retry now. " + _NO_REVISION,
     ),
     "scraper_bug": Row(
         cause="500 `error` (`scraper_bug`)",
@@ -391,6 +401,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
             "The scraper behind {endpoint} crashed (HTTP 500 scraper_bug): the API itself is broken, not the input."
         ),
         next_step=_REVISE,
+        next_step_without_call=_NO_REVISION,
         next_call=PREPARED_REVISION,
     ),
     "rate_limited_burst": Row(
@@ -752,6 +763,10 @@ def guide(record: ErrorRecord, context: CallContext, *, repeats: int = 0) -> Fai
     if instead is not None and Found(instead.evidence).value(record, context) is not None:
         summary, next_step, next_call = instead.summary, instead.next_step, instead.next_call
     prepared = next_call.build(record, context) if next_call is not None else None
+    if prepared is not None and prepared.tool not in context.listed_tools:
+        prepared = None
+    if prepared is None and next_call is not None and row.next_step_without_call is not None:
+        next_step = row.next_step_without_call
     failure = Failure(
         error=record,
         guidance=Guidance(
@@ -759,7 +774,7 @@ def guide(record: ErrorRecord, context: CallContext, *, repeats: int = 0) -> Fai
         ),
         summary=summary.format_map(values),
         next_step=next_step.format_map(values),
-        next_call=prepared if prepared is not None and prepared.tool in context.listed_tools else None,
+        next_call=prepared,
     )
     return _stopped(failure, repeats) if repeats >= STOP_AFTER else failure
 

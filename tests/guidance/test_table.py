@@ -274,3 +274,31 @@ def test_after_repeats_the_breaker_turns_any_guidance_into_stop_and_ask() -> Non
     assert stopped.next_call is None
     assert stopped.code == "blocked_transient"
     assert stopped.summary.startswith("This call has now failed 3 times in a row the same way (blocked_transient).")
+
+
+# The contexts a row meets: the evidence found (a task behind the API), none found (a marketplace API has no task
+# in the account), and the call's tool not listed (--read-only, --toolsets).
+CONTEXTS = {
+    "task known": CALL,
+    "no task": replace(CALL, evidence=Evidence(known_params=CALL.evidence.known_params)),
+    "tool not listed": replace(CALL, listed_tools=frozenset({"execute_endpoint"})),
+}
+
+
+@pytest.mark.parametrize("situation", sorted(CONTEXTS))
+@pytest.mark.parametrize("code", get_args(ErrorCode))
+def test_words_and_call_stay_in_step_in_every_context(code: ErrorCode, situation: str) -> None:
+    context = CONTEXTS[situation]
+    decided = guide(ErrorRecord(code=code, http_status=500, upstream_status_code=403, retry_after=7), context)
+    if decided.next_call is None:
+        assert "next_call" not in decided.next_step, decided.next_step
+        assert "next_call" not in decided.summary, decided.summary
+    else:
+        assert decided.next_call.tool in context.listed_tools
+
+
+def test_a_broken_endpoint_of_an_api_without_a_task_tells_the_agent_what_to_do_instead() -> None:
+    decided = guide(ErrorRecord(code="scraper_bug", http_status=500), CONTEXTS["no task"])
+    assert decided.next_call is None
+    assert decided.next_step.startswith("No revision can be prepared here")
+    assert "get_book is broken" in decided.next_step
