@@ -247,6 +247,9 @@ def task_observation(client: ParseBotClient, task_id: str, task: JsonValue, meta
             next_call=_first_call(scraper_id, task),
         )
     if status == "failed":
+        revised = token_of(field_of(task, "revision_of"))
+        if revised is not None:
+            return _failed_revision(named, revised, task, meta)
         if field_of(task, "may_require_auth") is True:
             step = "Tell the user this site needs a login: authenticated APIs are built in the Parse.bot dashboard."
         else:
@@ -267,6 +270,25 @@ def task_observation(client: ParseBotClient, task_id: str, task: JsonValue, meta
         meta,
         next_step="Call wait_for_task until it settles.",
         next_call=NextCall.offer("wait_for_task", {"task_id": task_id}),
+    )
+
+
+def _failed_revision(named: str, revised: str, task: JsonValue, meta: Meta) -> ToolResult:
+    """A revision that failed: its API still works as it did, so the way on is another revision of the same
+    task, never a new build (which would throw the working API away and pay for it again)."""
+    description = (
+        f"The revision in task {named} failed (its error says why). Make the change it asked for again, in "
+        "smaller steps, keeping every endpoint that works."
+    )
+    return ToolResult.success(
+        f"Revision task {named} failed; data.error has the service's reason. The API it revised is unchanged.",
+        task,
+        meta,
+        next_step=(
+            f"Call revise_api on task {revised} again with a clearer description (next_call has one to refine with "
+            "what data.error says); do not call create_api, which would replace the working API."
+        ),
+        next_call=NextCall.offer("revise_api", {"task_id": revised, "description": description}),
     )
 
 

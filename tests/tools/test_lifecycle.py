@@ -12,6 +12,7 @@ from mcp import Client
 from parse_mcp.sandbox import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
+    FAILURE_LAB_TASK_ID,
     MEMBERS_API_ID,
     QUOTES_API_ID,
     QUOTES_TASK_ID,
@@ -61,6 +62,23 @@ async def test_the_repair_loop_turns_a_broken_endpoint_into_a_working_one(
 
     fixed = await call(client, "execute_endpoint", failing)
     assert fixed["ok"] is True, fixed
+
+
+async def test_a_failed_revision_leads_to_another_revision_of_the_same_task_never_to_a_new_build(
+    client: Client,
+) -> None:
+    # The Failure Lab's failures are deliberate: the sandbox fails every revision of it.
+    queued = await call(client, "revise_api", {"task_id": FAILURE_LAB_TASK_ID, "description": "Fix get_job."})
+    settled = await follow_waits(client, queued)
+    assert settled["data"]["status"] == "failed", settled
+    assert settled["data"]["revision_of"] == FAILURE_LAB_TASK_ID
+    again = settled["next_call"]
+    assert again["tool"] == "revise_api"
+    assert again["arguments"]["task_id"] == FAILURE_LAB_TASK_ID
+    assert "do not call create_api" in settled["next_step"]
+    # The prepared call is one the service takes: it queues another revision of the same API.
+    requeued = await call(client, "revise_api", again["arguments"])
+    assert requeued["ok"] is True, requeued
 
 
 async def test_a_build_from_a_url_ends_with_a_ready_call_and_reports_progress(sandbox: Sandbox, client: Client) -> None:
