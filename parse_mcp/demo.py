@@ -199,8 +199,9 @@ async def _repair(client: Client, style: Style) -> None:
     failing = {"scraper_id": QUOTES_API_ID, "endpoint": "get_author", "params": {"slug": "albert-einstein"}}
     broken = await _failure(client, style, "The Quotes API's get_author crashes on every input.", failing)
     revised = await _follow(client, style, broken["next_call"])
-    await _follow(client, style, revised["next_call"], until_settled=True)
-    fixed = _structured(await _call(client, style, "execute_endpoint", failing))
+    completed = await _follow(client, style, revised["next_call"], until_settled=True)
+    # The completed revision's next_call is the call that failed: the loop ends where it began.
+    fixed = await _follow(client, style, completed["next_call"])
     print(f"     {style.dim(_short(fixed['data'], 110))}")
 
 

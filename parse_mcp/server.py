@@ -398,6 +398,7 @@ def build_server(
                     listed,
                     stores.streaks,
                     runtime,
+                    stores.repairs,
                 )
             finally:
                 for client in (parsebot_client, aiparser_client):

@@ -7,6 +7,7 @@
     pacing picture          PacingStore       MemoryPacing             RedisPacing (state/pacing_redis.py,
                             (services/http)   (services/http.py)       one WATCH/MULTI/EXEC per decision)
     HTTP event store        EventStore (SDK)  none (no resumption)     state/events.py
+    calls to repair         RepairMemory      MemoryRepairMemory       RedisRepairMemory (sealed, with TTL)
 
 What belongs to the account (the login cap, the rate-limit picture per upstream key) is shared by every
 process on one key when Redis is set; what belongs to a client (sessions, streaks) stays that client's, in
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING
 from parse_mcp.settings import Settings
 from parse_mcp.state.faults import StateUnavailable
 from parse_mcp.state.logins import LoginAttempts, MemoryLoginAttempts
+from parse_mcp.state.repairs import MemoryRepairMemory, RepairMemory
 from parse_mcp.state.sessions import MemorySessionStore, SessionStore
 from parse_mcp.state.streaks import FailureStreaks, MemoryFailureStreaks
 
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FailureStreaks",
     "LoginAttempts",
+    "RepairMemory",
     "SessionStore",
     "StateUnavailable",
     "Stores",
@@ -50,12 +53,13 @@ class Stores:
     sessions: SessionStore
     logins: LoginAttempts
     streaks: FailureStreaks
+    repairs: RepairMemory
     # The Redis connection and key names, for the stores built on top (pacing, the HTTP event store); None in memory.
     shared: SharedRedis | None = None
 
 
 def memory_stores(clock: Callable[[], float]) -> Stores:
-    return Stores(MemorySessionStore(clock), MemoryLoginAttempts(), MemoryFailureStreaks())
+    return Stores(MemorySessionStore(clock), MemoryLoginAttempts(), MemoryFailureStreaks(), MemoryRepairMemory(clock))
 
 
 @asynccontextmanager
@@ -68,6 +72,7 @@ async def opened_stores(settings: Settings, clock: Callable[[], float]) -> Async
     from parse_mcp.state.redis_stores import (
         RedisFailureStreaks,
         RedisLoginAttempts,
+        RedisRepairMemory,
         RedisSessionStore,
         redis_stores,
     )
@@ -77,5 +82,6 @@ async def opened_stores(settings: Settings, clock: Callable[[], float]) -> Async
             RedisSessionStore(shared, sealer, clock),
             RedisLoginAttempts(shared, clock),
             RedisFailureStreaks(shared, clock),
+            RedisRepairMemory(shared, sealer, clock),
             shared,
         )

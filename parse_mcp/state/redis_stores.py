@@ -34,6 +34,7 @@ from parse_mcp.settings import Secret, Settings
 from parse_mcp.state.faults import StateUnavailable
 from parse_mcp.state.keys import Keyspace, digest
 from parse_mcp.state.logins import LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS
+from parse_mcp.state.repairs import REMEMBERED_SECONDS, worth_remembering
 from parse_mcp.state.sealing import Sealer
 from parse_mcp.state.sessions import SessionCredentials, StoredSession, new_handle
 
@@ -201,6 +202,46 @@ class RedisLoginAttempts:
         async with reaching_redis_within_budget("counting logins", self._clock):
             wait = await self._script(keys=[self._keys.key("logins", scraper_id)], args=arguments)
         return None if wait is None else max(0.0, float(wait))
+
+
+# -- the repair loop's memory ----------------------------------------------------------------------------
+
+
+class RedisRepairMemory:
+    """Each remembered call under a hash of (client, task or revision), sealed (a call may carry a session handle),
+    expiring by itself: any replica the client reaches next knows which call a revision was for."""
+
+    def __init__(self, shared: SharedRedis, sealer: Sealer, clock: Callable[[], float]) -> None:
+        self._redis = shared.client
+        self._keys = shared.keys
+        self._sealer = sealer
+        self._clock = clock
+
+    async def remember(self, client: str, task_id: str, call: Mapping[str, JsonValue]) -> None:
+        encoded = worth_remembering(call)
+        if encoded is None:
+            return
+        sealed = self._sealer.seal(encoded.encode())
+        async with reaching_redis_within_budget("remembering a call to repair", self._clock):
+            await self._redis.set(self._key(client, "task", task_id), sealed, ex=int(REMEMBERED_SECONDS))
+
+    async def follow(self, client: str, task_id: str, revision_id: str) -> None:
+        async with reaching_redis_within_budget("following a revision", self._clock):
+            sealed = await self._redis.getdel(self._key(client, "task", task_id))
+            if isinstance(sealed, bytes):
+                await self._redis.set(self._key(client, "revision", revision_id), sealed, ex=int(REMEMBERED_SECONDS))
+
+    async def take(self, client: str, revision_id: str) -> dict[str, JsonValue] | None:
+        async with reaching_redis_within_budget("taking a repaired call", self._clock):
+            sealed = await self._redis.getdel(self._key(client, "revision", revision_id))
+        plain = self._sealer.open(sealed) if isinstance(sealed, bytes) else None
+        if plain is None:
+            return None
+        call: dict[str, JsonValue] = json.loads(plain)
+        return call
+
+    def _key(self, client: str, kind: str, task_id: str) -> str:
+        return self._keys.key("repair", digest("\x00".join((client, kind, task_id))))
 
 
 # -- the repeated-failure breaker ------------------------------------------------------------------------

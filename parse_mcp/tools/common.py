@@ -19,14 +19,14 @@ from mcp.types import CallToolResult
 
 from parse_mcp.errors import CallFailed, ErrorRecord
 from parse_mcp.guidance import refusals
-from parse_mcp.guidance.table import CallContext, Evidence, decided_code, guide
+from parse_mcp.guidance.table import CallContext, Evidence, NextCall, decided_code, guide
 from parse_mcp.json_types import JsonValue
 from parse_mcp.results import ToolResult, limit_size, render
 from parse_mcp.runtime import Runtime
 from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.settings import Settings
-from parse_mcp.state import FailureStreaks, LoginAttempts, SessionStore
+from parse_mcp.state import FailureStreaks, LoginAttempts, RepairMemory, SessionStore, StateUnavailable
 from parse_mcp.tools.evidence import aiparser_evidence, parsebot_evidence
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class AppState:
     listed_tools: frozenset[str]
     breaker: FailureStreaks
     runtime: Runtime
+    repairs: RepairMemory
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +131,27 @@ async def _run(
         code = decided_code(exc.record.code, evidence)
         repeats = await state.breaker.failed(attempt, code, state.runtime.clock())
         decided = guide(exc.record, context, repeats=repeats)
+        await _remember_for_repair(state, call, decided.next_call)
         outcome = ToolResult.failure(decided, exc.meta)
         logger.info("%s failed: %s", call.tool, decided.code)
     else:
         await state.breaker.succeeded(attempt)
         outcome = limit_size(outcome, state.settings.max_data_chars)
     return render(offered_only_if_listed(outcome, state.listed_tools))
+
+
+async def _remember_for_repair(state: AppState, call: ToolCall, prepared: NextCall | None) -> None:
+    """When a failed endpoint call's guidance prepared a revision, remember the call: once that revision
+    completes, it is the one to make again (`tools.tasks`). A memory that cannot be reached costs only that offer."""
+    if call.tool != "execute_endpoint" or prepared is None or prepared.tool != "revise_api":
+        return
+    task_id = prepared.arguments.get("task_id")
+    if not isinstance(task_id, str):
+        return
+    try:
+        await state.repairs.remember(current_client(), task_id, {"tool": call.tool, "arguments": dict(call.arguments)})
+    except StateUnavailable:
+        logger.info("the call to repair could not be remembered")
 
 
 def offered_only_if_listed(outcome: ToolResult, listed_tools: frozenset[str]) -> ToolResult:

@@ -6,6 +6,7 @@ token (an id, a status) or a number; anything else it says stays in `data`, whic
 No `from __future__ import annotations` here: the SDK reads these signatures at run time.
 """
 
+import logging
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -19,10 +20,13 @@ from parse_mcp.meta import Meta
 from parse_mcp.results import ToolResult
 from parse_mcp.services.parsebot import ParseBotClient, scraper_id_of_task
 from parse_mcp.services.specs import MAX_OBJECT_KEYS, bounded_object, parse_endpoint
-from parse_mcp.tools.common import AppState, ToolCall, run_parsebot, state_of
+from parse_mcp.state import StateUnavailable
+from parse_mcp.tools.common import AppState, ToolCall, current_client, run_parsebot, state_of
 from parse_mcp.tools.documents import field_of, integer_of, token_of
 from parse_mcp.tools.waiting import wait_until_settled
 from parse_mcp.voice import said, speakable
+
+logger = logging.getLogger(__name__)
 
 SETTLED = frozenset({"completed", "failed", "needs_input"})
 TaskId = Annotated[str, Field(min_length=1, max_length=200, description="A task id from create_api or list_tasks.")]
@@ -87,11 +91,13 @@ async def get_task(task_id: TaskId, ctx: Context[AppState, Any]) -> Annotated[Ca
     Use it to look once; wait_for_task waits until the task settles. A failed build is a normal answer.
     """
 
+    state = state_of(ctx)
+
     async def run(client: ParseBotClient) -> ToolResult:
         found, meta = await client.get_task(task_id)
-        return task_observation(client, task_id, found, meta)
+        return await _with_repaired_call(state, task_id, task_observation(client, task_id, found, meta))
 
-    return await run_parsebot(state_of(ctx), ToolCall("get_task", {"task_id": task_id}), run)
+    return await run_parsebot(state, ToolCall("get_task", {"task_id": task_id}), run)
 
 
 async def wait_for_task(
@@ -118,7 +124,8 @@ async def wait_for_task(
         )
         if not waited.settled:
             return waited.keep_waiting(f"Task {said(task_id, 'given')}", "wait_for_task", arguments)
-        return task_observation(client, task_id, waited.document, waited.meta)
+        observed = task_observation(client, task_id, waited.document, waited.meta)
+        return await _with_repaired_call(state, task_id, observed)
 
     return await run_parsebot(state, ToolCall("wait_for_task", arguments), run)
 
@@ -135,9 +142,13 @@ async def revise_api(
     """
     arguments: dict[str, JsonValue] = {"task_id": task_id, "description": description}
 
+    state = state_of(ctx)
+
     async def run(client: ParseBotClient) -> ToolResult:
         revision, meta = await client.revise_api(task_id, description)
         revision_id = token_of(field_of(revision, "task_id")) or token_of(field_of(revision, "id"))
+        if revision_id is not None:
+            await _follow_repair(state, task_id, revision_id)
         next_call = NextCall.offer("wait_for_task", {"task_id": revision_id}) if revision_id else None
         return ToolResult.success(
             f"Revision task {revision_id} is queued."
@@ -149,7 +160,7 @@ async def revise_api(
             next_call=next_call,
         )
 
-    return await run_parsebot(state_of(ctx), ToolCall("revise_api", arguments), run)
+    return await run_parsebot(state, ToolCall("revise_api", arguments), run)
 
 
 async def check_updates(task_id: TaskId, ctx: Context[AppState, Any]) -> Annotated[CallToolResult, ToolResult]:
@@ -229,6 +240,37 @@ async def merge_updates(
         return ToolResult.success(f"Merged {what} into your copy.", merged, meta)
 
     return await run_parsebot(state_of(ctx), ToolCall("merge_updates", arguments), run)
+
+
+async def _follow_repair(state: AppState, task_id: str, revision_id: str) -> None:
+    """The call that prompted this revision (if a failed call did) is now waiting for `revision_id`."""
+    try:
+        await state.repairs.follow(current_client(), task_id, revision_id)
+    except StateUnavailable:
+        logger.info("the call to repair could not be followed to its revision")
+
+
+async def _with_repaired_call(state: AppState, task_id: str, observed: ToolResult) -> ToolResult:
+    """A completed revision's observation, offering the call that prompted the revision (once) instead of the
+    API's first endpoint: the repair loop ends where it began."""
+    if not observed.ok or field_of(observed.data, "status") != "completed":
+        return observed
+    try:
+        repaired = await state.repairs.take(current_client(), task_id)
+    except StateUnavailable:
+        return observed
+    tool = repaired.get("tool") if repaired is not None else None
+    arguments = repaired.get("arguments") if repaired is not None else None
+    again = NextCall.offer(tool, arguments) if isinstance(tool, str) and isinstance(arguments, dict) else None
+    if again is None:
+        return observed
+    return observed.model_copy(
+        update={
+            "next_step": "Make the call that failed again: the revision made for it has completed (next_call is "
+            "that call, as it was).",
+            "next_call": again,
+        }
+    )
 
 
 def task_observation(client: ParseBotClient, task_id: str, task: JsonValue, meta: Meta) -> ToolResult:

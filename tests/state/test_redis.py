@@ -77,6 +77,20 @@ async def test_two_processes_on_one_redis_share_sessions_and_the_login_cap(
         assert await first.logins.claim("api-1", clock.now) is not None
 
 
+async def test_a_repair_remembered_through_one_replica_is_offered_through_another_and_kept_sealed(
+    redis_server: RedisServer, clock: Clock
+) -> None:
+    prefix = fresh_prefix()
+    settings = redis_settings(redis_server.url, prefix)
+    failed: dict[str, Any] = {"tool": "execute_endpoint", "arguments": {"params": {"q": "plain-query-5Tg1"}}}
+    async with opened_stores(settings, clock) as first, opened_stores(settings, clock) as second:
+        await first.repairs.remember("client-a", "task-1", failed)
+        await second.repairs.follow("client-a", "task-1", "rev-1")
+        assert b"plain-query-5Tg1" not in b"\n".join(raw_contents(redis_server, prefix))
+        assert await first.repairs.take("client-a", "rev-1") == failed
+        assert await second.repairs.take("client-a", "rev-1") is None
+
+
 async def test_accounts_sharing_one_redis_never_see_each_others_state(redis_server: RedisServer, clock: Clock) -> None:
     prefix = fresh_prefix()
     one = redis_settings(redis_server.url, prefix, key="pmx_account_one")

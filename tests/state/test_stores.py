@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from parse_mcp.json_types import JsonValue
 from parse_mcp.settings import Secret
 from parse_mcp.state import Stores
 from parse_mcp.state.logins import LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS
+from parse_mcp.state.repairs import MAX_CALL_CHARS
 from parse_mcp.state.sessions import MAX_SESSIONS_PER_CLIENT, SessionCredentials
 from parse_mcp.state.streaks import MAX_STREAKS_PER_CLIENT
 from tests.state.conftest import Clock
@@ -110,3 +112,40 @@ async def test_a_client_failing_many_distinct_calls_never_evicts_another_clients
 
     again = await stores.streaks.begin("client-b", "get_task", {"task_id": "t-1"}, clock.now)
     assert await stores.streaks.failed(again, "task_not_found", clock.now) == 2
+
+
+FAILED_CALL: dict[str, JsonValue] = {
+    "tool": "execute_endpoint",
+    "arguments": {"scraper_id": "api-1", "endpoint": "get", "params": {"q": "x"}},
+}
+
+
+async def test_the_call_that_prompted_a_revision_is_offered_once_to_its_client_when_the_revision_is_taken(
+    stores: Stores,
+) -> None:
+    await stores.repairs.remember("client-a", "task-1", FAILED_CALL)
+    await stores.repairs.follow("client-a", "task-1", "rev-1")
+
+    assert await stores.repairs.take("client-b", "rev-1") is None
+    assert await stores.repairs.take("client-a", "rev-1") == FAILED_CALL
+    assert await stores.repairs.take("client-a", "rev-1") is None
+
+
+async def test_a_revision_another_client_asked_for_takes_nothing_this_client_remembered(stores: Stores) -> None:
+    await stores.repairs.remember("client-a", "task-1", FAILED_CALL)
+    await stores.repairs.follow("client-b", "task-1", "rev-1")
+    await stores.repairs.follow("client-a", "task-1", "rev-2")
+
+    assert await stores.repairs.take("client-b", "rev-1") is None
+    assert await stores.repairs.take("client-a", "rev-2") == FAILED_CALL
+
+
+async def test_a_call_too_large_to_offer_again_is_not_remembered(stores: Stores) -> None:
+    huge: dict[str, JsonValue] = {
+        "tool": "execute_endpoint",
+        "arguments": {"params": {"q": "x" * (MAX_CALL_CHARS + 1)}},
+    }
+    await stores.repairs.remember("client-a", "task-1", huge)
+    await stores.repairs.follow("client-a", "task-1", "rev-1")
+
+    assert await stores.repairs.take("client-a", "rev-1") is None

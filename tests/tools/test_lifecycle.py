@@ -60,7 +60,9 @@ async def test_the_repair_loop_turns_a_broken_endpoint_into_a_working_one(
     settled = await follow_waits(client, queued)
     assert settled["data"]["status"] == "completed", settled
 
-    fixed = await call(client, "execute_endpoint", failing)
+    # The loop ends where it began: the call offered is the one that failed, made again by following next_call.
+    assert settled["next_call"] == {"tool": "execute_endpoint", "arguments": failing}
+    fixed = await call(client, settled["next_call"]["tool"], settled["next_call"]["arguments"])
     assert fixed["ok"] is True, fixed
 
 
