@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("parse_mcp")
 
+DEFAULT_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8765
 DEFAULT_SANDBOX_PORT = 8787
 # The doctor sends each check once: a person is waiting, and a failure is worth seeing at once.
@@ -54,8 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr, level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
+        _refuse_stray_http_flags(args)
         if args.command == "sandbox":
-            anyio.run(_run_sandbox_alone, args.host, args.port or DEFAULT_SANDBOX_PORT)
+            anyio.run(_run_sandbox_alone, args.host or DEFAULT_HOST, args.port or DEFAULT_SANDBOX_PORT)
             return 0
         if args.command == "demo":
             from parse_mcp.demo import run_demo
@@ -70,6 +72,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+# The flags that only mean something to `--transport http` (and, for the first two, to `sandbox`), by their
+# `argparse` destination and how they are spelled.
+_HTTP_FLAGS = {
+    "host": "--host",
+    "port": "--port",
+    "stateless": "--stateless",
+    "allowed_host": "--allowed-host",
+    "allowed_origin": "--allowed-origin",
+    "header_timeout": "--header-timeout",
+    "max_connections": "--max-connections",
+    "max_sessions_per_client": "--max-sessions-per-client",
+}
+_SANDBOX_FLAGS = frozenset({"host", "port"})
+
+
+def _refuse_stray_http_flags(args: argparse.Namespace) -> None:
+    """An HTTP flag given where nothing serves HTTP is refused, not ignored: `parse-mcp --port 9000` would
+    otherwise serve stdio, and the person would wait for a port that never opens."""
+    if args.command == "serve" and args.transport == "http":
+        return
+    allowed = _SANDBOX_FLAGS if args.command == "sandbox" else frozenset()
+    given = [
+        flag
+        for dest, flag in _HTTP_FLAGS.items()
+        if dest not in allowed and getattr(args, dest) not in (None, False, [])
+    ]
+    if given:
+        verb = "applies" if len(given) == 1 else "apply"
+        where = "over stdio" if args.command == "serve" else f"to `parse-mcp {args.command}`"
+        raise ConfigError(
+            f"{', '.join(given)} {verb} only with --transport http, not {where}: add --transport http, or leave "
+            f"{'it' if len(given) == 1 else 'them'} out."
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
         "demo: a guided tour; doctor: check the configuration and keys",
     )
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
-    parser.add_argument("--host", default="127.0.0.1", help="for http and sandbox (default 127.0.0.1)")
+    parser.add_argument("--host", default=None, help="for http and sandbox (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="http: 8765, sandbox: 8787")
     parser.add_argument(
         "--allowed-host",
@@ -212,10 +249,10 @@ async def _serve(args: argparse.Namespace) -> None:
         with _rich_unloaded():
             server = build_server(settings, read_only=args.read_only, toolsets=toolsets)
         if security is not None:
-            port = args.port or DEFAULT_HTTP_PORT
+            host, port = args.host or DEFAULT_HOST, args.port or DEFAULT_HTTP_PORT
             access = "bearer token required" if security.requires_token else "no token: this machine only"
             mode = ", stateless" if args.stateless else ""
-            print(f"parse-mcp: streamable HTTP at {endpoint_url(args.host, port)} ({access}{mode})", file=sys.stderr)
+            print(f"parse-mcp: streamable HTTP at {endpoint_url(host, port)} ({access}{mode})", file=sys.stderr)
             async with _event_store(settings, stateless=args.stateless) as event_store:
                 await serve_http(
                     server,
@@ -287,7 +324,7 @@ def _http_security(args: argparse.Namespace) -> HttpSecurity:
     from parse_mcp.http_security import http_security
 
     return http_security(
-        args.host,
+        args.host or DEFAULT_HOST,
         http_tokens_from_env(os.environ),
         allowed_hosts=args.allowed_host,
         allowed_origins=args.allowed_origin,

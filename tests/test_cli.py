@@ -234,3 +234,23 @@ except SystemExit as exit:
 heavy = ("parse_mcp.server", "parse_mcp.sandbox", "parse_mcp.demo", "mcp.server.mcpserver", "uvicorn")
 print(json.dumps(sorted(name for name in heavy if name in sys.modules)))
 """
+
+
+@pytest.mark.parametrize(
+    ("argv", "flags"),
+    [
+        (["--port", "9000"], "--port applies"),
+        (["--stateless", "--allowed-origin", "https://a.example"], "--stateless, --allowed-origin apply"),
+        (["--transport", "stdio", "--max-connections", "5"], "--max-connections applies"),
+        (["sandbox", "--stateless"], "--stateless applies"),
+        (["doctor", "--host", "0.0.0.0"], "--host applies"),
+    ],
+)
+def test_an_http_flag_where_nothing_serves_http_is_refused_in_one_line_not_ignored(
+    argv: list[str], flags: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith(f"parse-mcp: configuration error: {flags} only with --transport http")
