@@ -33,6 +33,7 @@ from parse_mcp import __version__
 from parse_mcp.errors import ConfigError, ErrorRecord
 from parse_mcp.guidance import refusals
 from parse_mcp.guidance.classify import classify_transport
+from parse_mcp.guidance.table import Action
 from parse_mcp.http_security import principal_of
 from parse_mcp.json_types import JsonValue
 from parse_mcp.policy.deadline import DEFAULT_CALL_BUDGET_SECONDS, call_budget
@@ -53,11 +54,11 @@ from parse_mcp.voice import speakable
 
 logger = logging.getLogger(__name__)
 
-INSTRUCTIONS = """\
-Runs and repairs Parse.bot scraper APIs. Every result has the same shape: ok, summary, next_step,
-next_call, and on failure guidance.action (fix_input, change_input, retry_later, revise_api,
-do_not_retry, check_id, login, ask_user, report_bug). Follow guidance.action; when next_call is set it
-is a ready call. Start with list_apis, then describe_api, then execute_endpoint."""
+INSTRUCTIONS = f"""\
+Runs and repairs Parse.bot scraper APIs and ScraperAPI AI parsers. Every result has the same shape: ok,
+summary, next_step, next_call, and on failure guidance.action ({", ".join(get_args(Action))}).
+Follow guidance.action; when next_call is set it is a ready call. Start with list_apis, then describe_api,
+then execute_endpoint."""
 
 
 # `--toolsets` (contract section 1): named groups of tools, so a deployment can hand out a subset.

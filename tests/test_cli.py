@@ -243,7 +243,7 @@ print(json.dumps(sorted(name for name in heavy if name in sys.modules)))
         (["--stateless", "--allowed-origin", "https://a.example"], "--stateless, --allowed-origin apply"),
         (["--transport", "stdio", "--max-connections", "5"], "--max-connections applies"),
         (["sandbox", "--stateless"], "--stateless applies"),
-        (["doctor", "--host", "0.0.0.0"], "--host applies"),
+        (["doctor", "--host", "mcp.example.com"], "--host applies"),
     ],
 )
 def test_an_http_flag_where_nothing_serves_http_is_refused_in_one_line_not_ignored(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
 import jsonschema
 import pytest
 from mcp import Client
 
 from parse_mcp.errors import ErrorRecord
-from parse_mcp.guidance.table import CallContext, guide
+from parse_mcp.guidance.table import Action, CallContext, guide
 from parse_mcp.meta import Meta
 from parse_mcp.results import ToolResult, limit_size, render
 from parse_mcp.server import build_server, compact_schema
@@ -141,3 +141,10 @@ def test_the_advertised_schema_refuses_what_no_result_can_be() -> None:
     ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(broken, schema)
+
+
+async def test_the_instructions_a_client_receives_name_every_action(client: Client) -> None:
+    instructions = client.instructions
+    assert instructions is not None
+    missing = [action for action in get_args(Action) if action not in instructions]
+    assert missing == []
