@@ -59,12 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sandbox":
             anyio.run(_run_sandbox_alone, args.host or DEFAULT_HOST, args.port or DEFAULT_SANDBOX_PORT)
             return 0
-        if args.command == "demo":
-            from parse_mcp.demo import run_demo
-
-            return anyio.run(run_demo)
-        if args.command == "doctor":
-            return anyio.run(_doctor_for, args.sandbox)
+        if args.command in ("demo", "doctor"):
+            return _to_a_reader(args)
         anyio.run(_serve, args)
         return 0
     except ConfigError as exc:
@@ -72,6 +68,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _to_a_reader(args: argparse.Namespace) -> int:
+    """Run `demo` or `doctor`, which print for a person; a reader that stops early (`parse-mcp doctor | head`)
+    ends it quietly, as it ends any command-line tool, not with a BrokenPipeError traceback."""
+    try:
+        if args.command == "demo":
+            from parse_mcp.demo import run_demo
+
+            code = anyio.run(run_demo)
+        else:
+            code = anyio.run(_doctor_for, args.sandbox)
+        sys.stdout.flush()  # here, where a closed pipe can still be caught, rather than at exit
+        return code
+    except BrokenPipeError:
+        # Whatever is still buffered goes nowhere: the exit's own flush then has nothing to fail on.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 # The flags that only mean something to `--transport http` (and, for the first two, to `sandbox`), by their

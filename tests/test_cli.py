@@ -21,6 +21,7 @@ from parse_mcp.runtime import Runtime
 from parse_mcp.sandbox import ManualClock, running_sandbox
 from parse_mcp.settings import Secret, Settings
 from tests.conftest import Sandbox, VirtualTime
+from tests.processes import keyless_env
 
 ROOT = Path(__file__).parent.parent
 
@@ -254,3 +255,19 @@ def test_an_http_flag_where_nothing_serves_http_is_refused_in_one_line_not_ignor
     assert captured.out == ""
     (line,) = captured.err.strip().splitlines()
     assert line.startswith(f"parse-mcp: configuration error: {flags} only with --transport http")
+
+
+def test_a_reader_that_stops_early_ends_the_doctor_quietly() -> None:
+    # `parse-mcp doctor | head`: here the reader leaves before the first line is written.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "parse_mcp.cli", "doctor", "--sandbox"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=keyless_env(),
+    )
+    assert process.stdout is not None
+    process.stdout.close()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert b"BrokenPipeError" not in err
+    assert b"Traceback" not in err
