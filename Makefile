@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup clients redis-server demo serve test lint bench clean
+.PHONY: help setup clients redis-server demo serve test lint bench clean
 
 # The package holds its version (pyproject reads it there): a new version reinstalls, so the metadata follows.
 $(BIN)/parse-mcp: pyproject.toml parse_mcp/__init__.py
@@ -12,7 +12,7 @@ $(BIN)/parse-mcp: pyproject.toml parse_mcp/__init__.py
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-setup: $(BIN)/parse-mcp
+setup: $(BIN)/parse-mcp     ## make .venv and install the package with its dev tools
 
 # MCP clients written by others (the MCP Inspector CLI, the conformance suite) at the versions the lock file
 # pins; tests/test_real_clients.py runs them. npm writes node_modules/.package-lock.json on every install, so a
@@ -46,7 +46,7 @@ demo: setup                 ## the guided tour on the embedded sandbox
 serve: setup                ## the MCP server on the embedded sandbox, streamable HTTP at http://127.0.0.1:8765/mcp
 	$(BIN)/parse-mcp --sandbox --transport http
 
-lint: setup
+lint: setup                 ## ruff, mypy --strict and the import contracts
 	$(BIN)/ruff format --check parse_mcp tests bench
 	$(BIN)/ruff check parse_mcp tests bench
 	$(BIN)/mypy
@@ -58,5 +58,13 @@ test: lint clients redis-server   ## lint, types, then the whole test suite with
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report
 
-clean:
+# Every benchmark, one after the other (several minutes; each prints its figures and its verdict).
+BENCHES := context cold_start overhead scaling throughput pacing load replicas frozen_redis
+bench: setup redis-server   ## every benchmark in bench/, each beside the simplest server or the goal it is held to
+	@for name in $(BENCHES); do echo "== python -m bench.$$name"; $(BIN)/python -m bench.$$name || exit 1; done
+
+help:                       ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
+
+clean:                      ## remove .venv, coverage data, build output and the npm clients
 	rm -rf $(VENV) .coverage build dist clients/node_modules
