@@ -266,7 +266,8 @@ async def _serve(args: argparse.Namespace) -> None:
             host, port = args.host or DEFAULT_HOST, args.port or DEFAULT_HTTP_PORT
             access = "bearer token required" if security.requires_token else "no token: this machine only"
             mode = ", stateless" if args.stateless else ""
-            print(f"parse-mcp: streamable HTTP at {endpoint_url(host, port)} ({access}{mode})", file=sys.stderr)
+            where = endpoint_url(host, port, args.allowed_host)
+            print(f"parse-mcp: streamable HTTP at {where} ({access}{mode})", file=sys.stderr)
             async with _event_store(settings, stateless=args.stateless) as event_store:
                 await serve_http(
                     server,

@@ -320,7 +320,14 @@ def _uvicorn_logs_at(level_name: str) -> None:
     logging.getLogger("uvicorn.asgi").setLevel(level)
 
 
-def endpoint_url(host: str, port: int) -> str:
+def endpoint_url(host: str, port: int, allowed_hosts: Sequence[str] = ()) -> str:
+    """Where clients reach this server: the bound address, or, for a bind on every address (which is no address
+    to connect to), the first name it accepts (`--allowed-host`), with its own port when it names one."""
+    if _is_unspecified(host) and allowed_hosts:
+        name = allowed_hosts[0]
+        _, _, port_part = name.rpartition(":")
+        has_port = port_part.isdigit() and not name.endswith("]")
+        return f"http://{name}{MCP_PATH}" if has_port else f"http://{name}:{port}{MCP_PATH}"
     return f"http://{_bracketed(host)}:{port}{MCP_PATH}"
 
 

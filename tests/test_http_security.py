@@ -23,6 +23,7 @@ from parse_mcp.errors import ConfigError
 from parse_mcp.http_security import (
     LOOPBACK_HOSTS,
     HttpSecurity,
+    endpoint_url,
     http_app,
     http_security,
     principal_for,
@@ -312,3 +313,17 @@ async def test_the_server_process_with_tokens_serves_their_holders_and_never_sho
     for token in (TOKEN_A, TOKEN_B):
         for shown in (started, out, err, refused.content, health.content, json.dumps(listed.model_dump()).encode()):
             assert token.encode() not in shown
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "url"),
+    [
+        ("127.0.0.1", [], "http://127.0.0.1:8765/mcp"),
+        ("::1", [], "http://[::1]:8765/mcp"),
+        ("0.0.0.0", ["mcp.example.com"], "http://mcp.example.com:8765/mcp"),  # noqa: S104 - the bind under test
+        ("0.0.0.0", ["mcp.example.com:443", "other.example"], "http://mcp.example.com:443/mcp"),  # noqa: S104
+        ("::", ["[2001:db8::1]"], "http://[2001:db8::1]:8765/mcp"),
+    ],
+)
+def test_the_banner_names_an_address_clients_can_reach(host: str, allowed: list[str], url: str) -> None:
+    assert endpoint_url(host, 8765, allowed) == url
