@@ -249,7 +249,7 @@ def _environment_epilog() -> str:
 
 async def _serve(args: argparse.Namespace) -> None:
     # Imported here, not above: `--version`, `sandbox`, `demo` and `doctor` start without the server's modules.
-    from parse_mcp.http_security import endpoint_url, serve_http
+    from parse_mcp.http_security import check_port, endpoint_url, serve_http
     from parse_mcp.server import build_server, parse_toolsets
 
     # Judged before anything starts (the sandbox included): an open bind must not serve even briefly, and a
@@ -264,6 +264,7 @@ async def _serve(args: argparse.Namespace) -> None:
             server = build_server(settings, read_only=args.read_only, toolsets=toolsets)
         if security is not None:
             host, port = args.host or DEFAULT_HOST, args.port or DEFAULT_HTTP_PORT
+            check_port(host, port)
             access = "bearer token required" if security.requires_token else "no token: this machine only"
             mode = ", stateless" if args.stateless else ""
             where = endpoint_url(host, port, args.allowed_host)

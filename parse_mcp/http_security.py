@@ -20,6 +20,7 @@ import ipaddress
 import json
 import logging
 import secrets
+import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -318,6 +319,24 @@ def _uvicorn_logs_at(level_name: str) -> None:
         error_log.removeFilter(old)
     error_log.addFilter(_AtLevelBesidesListening(level))
     logging.getLogger("uvicorn.asgi").setLevel(level)
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse, in one line a person can act on, a port this server cannot listen on (out of range, in use, not
+    allowed), before anything says it is serving; uvicorn would otherwise log the error and exit after the
+    banner. Bound the way asyncio binds (address reuse on), then released at once for uvicorn to take."""
+    if not 1 <= port <= 65_535:
+        raise ConfigError(f"--port {port} is not a TCP port: choose one from 1 to 65535.")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise ConfigError(
+                f"--port {port}: cannot listen on {host} ({exc.strerror or exc}): choose another --port, or stop "
+                "what listens there."
+            ) from None
 
 
 def endpoint_url(host: str, port: int, allowed_hosts: Sequence[str] = ()) -> str:

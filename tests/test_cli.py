@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -271,3 +272,16 @@ def test_a_reader_that_stops_early_ends_the_doctor_quietly() -> None:
     assert process.returncode == 0
     assert b"BrokenPipeError" not in err
     assert b"Traceback" not in err
+
+
+def test_a_busy_or_impossible_port_is_one_line_naming_it_and_no_banner(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        for port, says in ((busy, f"--port {busy}: cannot listen on 127.0.0.1"), (70_000, "--port 70000 is not")):
+            assert main(["--sandbox", "--transport", "http", "--port", str(port)]) == 2
+            captured = capsys.readouterr()
+            assert captured.out == ""
+            (line,) = captured.err.strip().splitlines()
+            assert line.startswith(f"parse-mcp: configuration error: {says}")
