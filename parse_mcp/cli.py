@@ -393,6 +393,9 @@ async def _doctor(settings: Settings) -> int:
         print("  PARSE_API_KEY: not set (the Parse.bot tools will answer ask_user)")
         healthy = False
     else:
+        for problem in settings.problems():
+            if problem.startswith("PARSE_API_KEY"):
+                print(f"  warning: {problem}")
         client = ParseBotClient.from_settings(settings, settings.parse_api_key, retry=ONE_ATTEMPT)
         healthy &= await _check(
             "PARSE_API_KEY", "GET /dispatch/tasks", client.list_tasks(limit=1), client.aclose, PARSEBOT_CHECK
@@ -419,14 +422,32 @@ async def _check(
         await request
     except CallFailed as exc:
         guidance = guide(exc.record, context)
-        # The sentences an agent would get, then the code (with the HTTP status) for a search or a bug report.
+        # What happened, in the guidance's words, then the code (with the HTTP status) for a search or a bug
+        # report; the next step is said to the person at the terminal, who is the one to act.
         print(f"  {variable}: the check failed: {guidance.summary} [{exc}]")
-        print(f"    next step: {guidance.next_step}")
+        print(f"    next step: {_for_the_person(variable, context.service, guidance.code) or guidance.next_step}")
         return False
     finally:
         await close()
     print(f"  {variable}: accepted ({call} answered)")
     return True
+
+
+# What the person at the terminal does about the failures only a person can fix (an agent is told "ask the user").
+_FOR_THE_PERSON = {
+    "unauthorized": "{variable} is set but {service} refused it: {shape}check for quotes or spaces around it, and "
+    "that the key is still active in the service's dashboard.",
+    "credits_exhausted": "{variable} works, but the account has no credits left: add credits or change plan in the "
+    "service's dashboard.",
+    "forbidden": "{variable} works, but the account's plan does not allow this call: check the plan in the "
+    "service's dashboard.",
+}
+_KEY_SHAPES = {"PARSE_API_KEY": "Parse.bot keys start with pmx_; "}
+
+
+def _for_the_person(variable: str, service: str, code: str) -> str | None:
+    said = _FOR_THE_PERSON.get(code)
+    return said.format(variable=variable, service=service, shape=_KEY_SHAPES.get(variable, "")) if said else None
 
 
 def client_configuration(settings: Settings) -> dict[str, object]:

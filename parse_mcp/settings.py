@@ -20,6 +20,7 @@ from parse_mcp.policy.size import DEFAULT_MAX_DATA_CHARS
 from parse_mcp.redact import Redactor, redactor_for
 
 DEFAULT_PARSE_BASE_URL = "https://api.parse.bot"
+PARSEBOT_KEY_PREFIX = "pmx_"
 DEFAULT_AIPARSER_BASE_URL = "https://aiparser.scraperapi.com"
 
 # Live scrapes take 2-20 s and sometimes minutes; a tool call must still end well before the 60 s many
@@ -108,6 +109,12 @@ class Settings:
             found.append(
                 "PARSE_API_KEY is not set: the Parse.bot tools will answer ask_user until it is "
                 "(or run `parse-mcp --sandbox` to rehearse without an account)."
+            )
+        elif not self.parse_api_key.get_secret_value().startswith(PARSEBOT_KEY_PREFIX):
+            # Said without the key: a person checks what they pasted (another service's key, quotes around it).
+            found.append(
+                f"PARSE_API_KEY does not start with {PARSEBOT_KEY_PREFIX}, as Parse.bot keys do: check that it is "
+                "the Parse.bot key, with no quotes or spaces around it."
             )
         if self.scraperapi_key is None:
             found.append("SCRAPERAPI_API_KEY is not set: the AI Parser tools are not listed.")

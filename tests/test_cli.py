@@ -96,7 +96,11 @@ async def test_the_doctor_reports_a_refused_key_without_showing_it(
         "PARSE_API_KEY: the check failed: Parse.bot refused the API key (HTTP 401): it is missing, invalid or "
         "expired. [unauthorized (HTTP 401)]"
     ) in out
-    assert "next step: Ask the user to check PARSE_API_KEY" in out
+    assert (
+        "next step: PARSE_API_KEY is set but Parse.bot refused it: Parse.bot keys start with pmx_; check for quotes "
+        "or spaces around it"
+    ) in out
+    assert "ask the user" not in out.lower()
     assert "pmx_wrong_and_secret" not in out
     entry = _printed_configuration(out)["mcpServers"]["parse"]
     assert entry["env"]["PARSE_API_KEY"] == "pmx_... (your Parse.bot key)"

@@ -88,3 +88,11 @@ def test_a_weak_or_unsendable_http_token_is_refused_without_showing_it(raw: str,
     assert "PARSE_MCP_HTTP_TOKEN" in message
     for token in raw.split(","):
         assert token not in message
+
+
+def test_a_parse_key_without_the_pmx_prefix_is_warned_about_without_showing_it() -> None:
+    settings = Settings.from_env({"PARSE_API_KEY": '"sk-another-services-key"', "SCRAPERAPI_API_KEY": "s" * 20})
+    (problem,) = settings.problems()
+    assert problem.startswith("PARSE_API_KEY does not start with pmx_")
+    assert "sk-another" not in problem
+    assert Settings.from_env({"PARSE_API_KEY": "pmx_fine", "SCRAPERAPI_API_KEY": "s" * 20}).problems() == []
