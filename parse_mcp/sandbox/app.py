@@ -1,4 +1,5 @@
-"""The sandbox application: the Parse.bot and AI Parser routes, the target site, and routing errors."""
+"""The sandbox application: the Parse.bot and AI Parser routes, the target site, what it is (`GET /`), and routing
+errors."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from parse_mcp.sandbox.aiparser import aiparser_routes, render_page
+from parse_mcp.sandbox.aiparser import AIPARSER_KEY, aiparser_routes, render_page
 from parse_mcp.sandbox.clock import Clock, SystemClock
 from parse_mcp.sandbox.config import SandboxConfig
+from parse_mcp.sandbox.parsebot.keys import PARSEBOT_KEY
 from parse_mcp.sandbox.parsebot.routes import ParseBotRoutes
 from parse_mcp.sandbox.site.router import render as render_site
 
@@ -35,9 +37,37 @@ def create_app(config: SandboxConfig | None = None, clock: Clock | None = None) 
             *parsebot.routes(),
             *aiparser_routes(config.aiparser, clock),
             Route("/site/{path:path}", serve_site, methods=["GET"]),
+            Route("/", about, methods=["GET"]),
         ],
         exception_handlers={HTTPException: routing_error},
         middleware=[Middleware(RequestIdMiddleware, ids=itertools.count(1))],
+    )
+
+
+async def about(request: Request) -> Response:
+    """What this is, for a person who opens the base URL: both services it stands in for, their keys and a first
+    call each, and the site its scrapers read."""
+    base = str(request.base_url).rstrip("/")
+    return JSONResponse(
+        {
+            "sandbox": "parse-mcp's local stand-in for Parse.bot and the ScraperAPI AI Parser, with the web site "
+            "their scrapers read; nothing here reaches the internet",
+            "services": {
+                "parsebot": {
+                    "base_url": base,
+                    "key": PARSEBOT_KEY,
+                    "send_key_as": "X-API-Key header",
+                    "first_call": f"GET {base}/sdk/schemas",
+                },
+                "aiparser": {
+                    "base_url": base,
+                    "key": AIPARSER_KEY,
+                    "send_key_as": "api_key (query for GET and DELETE, JSON body for POST and PATCH)",
+                    "first_call": f"GET {base}/parsers?api_key={AIPARSER_KEY}",
+                },
+            },
+            "site": f"{base}/site/",
+        }
     )
 
 

@@ -73,3 +73,17 @@ def test_the_sandbox_imports_nothing_from_the_client_it_stands_in_for() -> None:
     assert len(sources) > 40
     for source in sources:
         assert not outside.search(source.read_text()), source.relative_to(package)
+
+
+async def test_the_base_url_says_what_the_sandbox_is_and_how_to_call_each_service() -> None:
+    async with running_sandbox(create_app()) as url, httpx2.AsyncClient(base_url=url) as client:
+        about = (await client.get("/")).json()
+        assert "stand-in for Parse.bot and the ScraperAPI AI Parser" in about["sandbox"]
+        parsebot, aiparser = about["services"]["parsebot"], about["services"]["aiparser"]
+        # The first calls it names work, with the keys it names.
+        schemas = await client.get("/sdk/schemas", headers={"X-API-Key": parsebot["key"]})
+        parsers = await client.get("/parsers", params={"api_key": aiparser["key"]})
+    assert parsebot["base_url"] == aiparser["base_url"] == url
+    assert schemas.status_code == 200
+    assert parsers.status_code == 200
+    assert about["site"] == f"{url}/site/"
