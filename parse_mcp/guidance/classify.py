@@ -288,7 +288,9 @@ def _code_from_envelope(
             return "upstream_transient"
         return "upstream_other"
     if status == "blocked":
-        return "blocked_transient" if retry_after is not None else "blocked"
+        # The service calls the block solvable: without a usable wait it is still transient, not permanent.
+        transient = retry_after is not None or kind == "antibot_solvable"
+        return "blocked_transient" if transient else "blocked"
     if status == "error" or kind == "scraper_bug":
         return "scraper_bug"
     return None

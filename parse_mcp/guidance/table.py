@@ -293,6 +293,8 @@ NETWORK_BACKOFF_SECONDS: Final = 5.0
 # A Redis that went away is usually back within seconds (a restart, a failover); the client reconnects by itself.
 STATE_BACKOFF_SECONDS: Final = 5.0
 BURST_FALLBACK_SECONDS: Final = 5.0
+# A block the service calls solvable but gives no usable wait for: a minute, the order of waits it documents.
+BLOCKED_FALLBACK_SECONDS: Final = 60.0
 
 _WAIT_NOW = "Wait {wait}, then make the same call again unchanged."
 _NO_REVISION = (
@@ -371,12 +373,12 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         next_step="Do not retry this call; change the input, or tell the user what the site answered.",
     ),
     "blocked_transient": Row(
-        cause="503 `blocked` with `retry_after`",
+        cause="503 `blocked` with `retry_after`, or with kind `antibot_solvable` and no usable wait (inferred)",
         action="retry_later",
         fault="anti_bot",
         retryable=True,
-        wait=Wait(),
-        summary="The site's bot protection blocked every proxy; the service says a retry in {wait} may pass.",
+        wait=Wait(default_seconds=BLOCKED_FALLBACK_SECONDS),
+        summary="The site's bot protection blocked every proxy; a retry in {wait} may pass.",
         next_step=_WAIT_NOW,
         next_call=SAME_CALL,
     ),

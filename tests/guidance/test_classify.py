@@ -21,6 +21,7 @@ from parse_mcp.guidance.classify import (
     classify_unexpected_success,
     parse_retry_after,
 )
+from parse_mcp.guidance.table import BLOCKED_FALLBACK_SECONDS, CallContext, guide
 from parse_mcp.policy.pacing import seconds_to_utc_midnight
 from parse_mcp.redact import Redactor
 from tests.test_redact import forms_of, leaked
@@ -361,3 +362,20 @@ def test_an_ai_parser_500_is_a_failed_extraction_only_when_the_request_parsed_a_
     body = _bytes({"detail": "Internal error"})
     assert classify_aiparser("parse", 500, {}, body, now=NOW).code == "extraction_failed"
     assert classify_aiparser("parser", 500, {}, body, now=NOW).code == "service_unavailable"
+
+
+@pytest.mark.parametrize("told", [None, -5, "soon", 1e12, "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_a_block_the_service_calls_solvable_is_transient_even_when_its_wait_is_unusable(told: object) -> None:
+    error: dict[str, object] = {"status": "blocked", "kind": "antibot_solvable", "attempts": 3, "retry_after": told}
+    body = json.dumps({"error": error, "status_code": 503}).encode()
+    record = classify_parsebot(503, {}, body, now=NOW)
+    assert record.code == "blocked_transient"
+    decided = guide(record, CallContext(tool="execute_endpoint", arguments={}, listed_tools=frozenset()))
+    assert decided.guidance.action == "retry_later"
+    assert decided.guidance.retry_after_seconds == BLOCKED_FALLBACK_SECONDS
+
+
+def test_a_block_the_service_calls_unsolvable_without_a_wait_stays_permanent() -> None:
+    error = {"status": "blocked", "kind": "antibot_unsolvable", "attempts": 3, "retry_after": None}
+    body = json.dumps({"error": error, "status_code": 503}).encode()
+    assert classify_parsebot(503, {}, body, now=NOW).code == "blocked"
