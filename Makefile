@@ -51,6 +51,7 @@ lint: setup                 ## ruff, mypy --strict and the import contracts
 	$(BIN)/ruff check parse_mcp tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo --no-cache   # the import contracts in pyproject.toml
+	$(BIN)/tdqs lint --command "$(BIN)/parse-mcp --sandbox" --fail-on warning --format text   # tool definitions (Glama TDQS)
 
 test: lint clients redis-server   ## lint, types, then the whole test suite with coverage (real clients included)
 	$(BIN)/coverage erase

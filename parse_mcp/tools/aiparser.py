@@ -79,11 +79,18 @@ class ScraperParams(BaseModel):
 
 
 ParserId = Annotated[str, Field(min_length=1, max_length=200, description="The parser's id.")]
+ScraperParamsArgument = Annotated[
+    ScraperParams | None,
+    Field(
+        description="How ScraperAPI fetches the pages: render true for pages built by JavaScript, premium or "
+        "ultra_premium proxies for protected sites (each costs more credits), country_code, device_type."
+    ),
+]
 Version = Annotated[int | None, Field(ge=0, description="A version (0 is the first); omit for the latest.")]
 
 
 async def create_parser(
-    name: Annotated[str, Field(min_length=1, max_length=200)],
+    name: Annotated[str, Field(min_length=1, max_length=200, description="A name to find the parser by later.")],
     urls: Annotated[
         list[ExampleUrl], Field(min_length=1, max_length=3, description="1 to 3 example URLs of one site.")
     ],
@@ -91,7 +98,7 @@ async def create_parser(
     fields: Annotated[
         list[FieldSpec] | None, Field(max_length=MAX_FIELDS, description="Omit to let the AI choose.")
     ] = None,
-    scraper_params: ScraperParams | None = None,
+    scraper_params: ScraperParamsArgument = None,
 ) -> Annotated[CallToolResult, ToolResult]:
     """Create an AI parser from 1-3 example pages of one type. Costs 30,000 ScraperAPI credits.
 
@@ -169,10 +176,18 @@ async def update_parser(
     parser_id: ParserId,
     ctx: Context[AppState, Any],
     version: Version = None,
-    add_fields: Annotated[list[FieldSpec] | None, Field(max_length=MAX_FIELDS)] = None,
-    modify_fields: Annotated[list[FieldSpec] | None, Field(max_length=MAX_FIELDS)] = None,
-    rename_fields: Annotated[list[Rename] | None, Field(max_length=MAX_FIELDS)] = None,
-    remove_fields: Annotated[list[FieldName] | None, Field(max_length=MAX_FIELDS)] = None,
+    add_fields: Annotated[
+        list[FieldSpec] | None, Field(max_length=MAX_FIELDS, description="New fields to extract (regenerates).")
+    ] = None,
+    modify_fields: Annotated[
+        list[FieldSpec] | None, Field(max_length=MAX_FIELDS, description="Fields to extract differently (regenerates).")
+    ] = None,
+    rename_fields: Annotated[
+        list[Rename] | None, Field(max_length=MAX_FIELDS, description="Fields to rename, keeping how they are read.")
+    ] = None,
+    remove_fields: Annotated[
+        list[FieldName] | None, Field(max_length=MAX_FIELDS, description="Names of fields to stop extracting.")
+    ] = None,
 ) -> Annotated[CallToolResult, ToolResult]:
     """Change an AI parser's fields, as a new version (older versions stay usable).
 
@@ -233,7 +248,7 @@ async def parse_url(
     url: Annotated[str, Field(min_length=1, max_length=2000, description="A page like the parser's examples.")],
     ctx: Context[AppState, Any],
     version: Version = None,
-    scraper_params: ScraperParams | None = None,
+    scraper_params: ScraperParamsArgument = None,
 ) -> Annotated[CallToolResult, ToolResult]:
     """Extract structured data from one URL with a FINISHED AI parser.
 

@@ -21,7 +21,7 @@ from parse_mcp.voice import said
 async def search_marketplace(
     ctx: Context[AppState, Any],
     query: Annotated[str | None, Field(max_length=200, description="Words to look for, e.g. a site's name.")] = None,
-    limit: Annotated[int, Field(ge=1, le=50)] = 10,
+    limit: Annotated[int, Field(ge=1, le=50, description="Most listings to return (1-50).")] = 10,
 ) -> Annotated[CallToolResult, ToolResult]:
     """Search the public Parse.bot marketplace for ready-made APIs.
 

@@ -65,11 +65,11 @@ async def execute_endpoint(
         str | None, Field(max_length=200, description="A session handle from login, for authenticated endpoints.")
     ] = None,
 ) -> Annotated[CallToolResult, ToolResult]:
-    """Run one endpoint of a Parse.bot API and return its data.
+    """Run one endpoint of a Parse.bot API and return its data. Spends the endpoint's price in credits.
 
-    Use this to get data. The server picks GET or POST from the endpoint's spec and checks params
-    against its input_params before any credit is spent. Find ids with list_apis and parameters with
-    describe_api. On failure, follow guidance.action and next_call.
+    Use this to get data from your APIs or a marketplace API (preview_update runs an update not yet
+    merged; parse_url is for ScraperAPI AI parsers). The server picks GET or POST from the endpoint's
+    spec and checks params before any credit is spent. Ids from list_apis, parameters from describe_api.
     """
     given = params
     arguments: dict[str, JsonValue] = {"scraper_id": scraper_id, "endpoint": endpoint, "params": given}
@@ -226,7 +226,9 @@ async def login(
             "passes through the conversation."
         ),
     ] = None,
-    endpoint: Annotated[str, Field(min_length=1, max_length=200)] = "login",
+    endpoint: Annotated[
+        str, Field(min_length=1, max_length=200, description="The API's login endpoint (describe_api names it).")
+    ] = "login",
 ) -> Annotated[CallToolResult, ToolResult]:
     """Log in to an authenticated Parse.bot API; returns a session handle for execute_endpoint.
 

@@ -67,8 +67,11 @@ async def create_api(
 
 async def list_tasks(
     ctx: Context[AppState, Any],
-    status: Literal["queued", "running", "needs_input", "completed", "failed"] | None = None,
-    limit: Annotated[int, Field(ge=1, le=100)] = 20,
+    status: Annotated[
+        Literal["queued", "running", "needs_input", "completed", "failed"] | None,
+        Field(description="Only tasks in this state; omit for all."),
+    ] = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="Most tasks to return (1-100), newest first.")] = 20,
 ) -> Annotated[CallToolResult, ToolResult]:
     """List this account's build and revision tasks, newest first.
 
@@ -135,10 +138,11 @@ async def revise_api(
     description: Annotated[str, Field(min_length=1, max_length=4000, description="What to fix or add.")],
     ctx: Context[AppState, Any],
 ) -> Annotated[CallToolResult, ToolResult]:
-    """Ask Parse.bot to fix or extend an API in words; the revision runs as a task.
+    """Ask Parse.bot to fix or extend a built API in words; runs as a task. Private revisions cost credits.
 
-    Use it when a failure's guidance says revise_api (next_call carries a prepared description), or to
-    add an endpoint. Then call wait_for_task on the revision. Never repeat it after a timeout: list_tasks.
+    Use it when guidance says revise_api (next_call carries a prepared description), or to add an
+    endpoint; only once the build has completed. Then wait_for_task: the API's scraper_id and schema
+    may change, so read them from the completed task. Never repeat it after a timeout: list_tasks.
     """
     arguments: dict[str, JsonValue] = {"task_id": task_id, "description": description}
 
@@ -191,7 +195,7 @@ async def check_updates(task_id: TaskId, ctx: Context[AppState, Any]) -> Annotat
 
 async def preview_update(
     task_id: TaskId,
-    endpoint: EndpointName,
+    endpoint: Annotated[str, Field(min_length=1, max_length=200, description="An endpoint name check_updates lists.")],
     ctx: Context[AppState, Any],
     params: Annotated[
         dict[str, Any],
@@ -201,7 +205,8 @@ async def preview_update(
 ) -> Annotated[CallToolResult, ToolResult]:
     """Run an endpoint as the marketplace's latest release has it, without changing your copy.
 
-    Use it after check_updates to see what merging would give.
+    Use it after check_updates (which names the endpoints) to see what merging would give. It runs
+    the endpoint for real, so it may spend the endpoint's credits like execute_endpoint.
     """
     arguments: dict[str, JsonValue] = {"task_id": task_id, "endpoint": endpoint, "params": params}
 
@@ -226,9 +231,10 @@ async def merge_updates(
     ],
     ctx: Context[AppState, Any],
 ) -> Annotated[CallToolResult, ToolResult]:
-    """Take marketplace updates into your copy of an API.
+    """Take marketplace updates into your copy of an API; its endpoints change to the new release's.
 
-    Use it after check_updates (and preview_update). Your API's schema changes: describe_api shows it.
+    Use it after check_updates (and preview_update). Not destructive, but not undone from here (the
+    dashboard can roll a merge back); data.code_merged says whether the code itself was merged.
     """
     arguments: dict[str, JsonValue] = {"task_id": task_id, "endpoints": list(endpoints)}
 
