@@ -61,6 +61,7 @@ class Redactor:
         forms = [alternative for secret in kept for alternative in _forms_of(secret)]
         self._count = len(kept)
         self._known = _compiled(forms) if forms else None
+        self._plain = _plain_needles(kept)
         self._everything = _compiled([*forms, *_KEY_SHAPES])
 
     def __repr__(self) -> str:
@@ -83,7 +84,7 @@ class Redactor:
         known = self._known
         if known is None:
             return value
-        clean = _source_is_clean(known, source) if source is not None else None
+        clean = _source_is_clean(known, self._plain, source) if source is not None else None
         if clean or (clean is None and not _may_hold(known, value)):
             return value
         if isinstance(value, str):
@@ -224,7 +225,7 @@ def _may_hold(known: re.Pattern[str], value: object) -> bool:
     return known.search(serialised) is not None
 
 
-def _source_is_clean(known: re.Pattern[str], source: bytes) -> bool | None:
+def _source_is_clean(known: re.Pattern[str], plain: PlainNeedles | None, source: bytes) -> bool | None:
     """Whether the JSON text a value was parsed from shows that none of its strings holds a secret: True when
     the text holds no form of one, False when it does; None when the text cannot tell.
 
@@ -232,13 +233,52 @@ def _source_is_clean(known: re.Pattern[str], source: bytes) -> bool | None:
     secret in its `\\u0070`-style spelling and `/` as `\\/`, and the other escapes (`\\"`, `\\\\`, `\\n`...) spell
     nothing a secret or its encodings contain; but a `\\u` escape can also spell a character of an encoding
     (the `%` of a percent-encoded key): text with one is judged on the parsed value instead.
+
+    ASCII text with neither `%` nor a backslash, which most answers are, can spell a secret only as plain
+    substrings (`PlainNeedles`), which C finds several times faster than the pattern, whose answer it gives.
     """
     if json.detect_encoding(source) not in ("utf-8", "utf-8-sig"):
         return None  # UTF-16 or UTF-32 text: the pattern reads characters, not their bytes
+    if plain is not None and source.isascii() and b"%" not in source and b"\\" not in source:
+        return not plain.found_in(source)
     text = source.decode("utf-8", "surrogateescape")
     if "\\u" in text:
         return None
     return known.search(text) is None
+
+
+class PlainNeedles:
+    """What every form the pattern knows of some secrets reduces to in ASCII text without `%` or a backslash:
+    the secret and its hex digits in any letter case, and its base64 cores with `-` and `_` read as `+` and
+    `/` (the URL-safe alphabet). Percent-encoded and escaped forms need the characters such text lacks."""
+
+    def __init__(self, any_case: tuple[bytes, ...], base64_cores: tuple[bytes, ...]) -> None:
+        self._any_case = any_case
+        self._base64_cores = base64_cores
+
+    def found_in(self, text: bytes) -> bool:
+        lowered = text.lower()
+        if any(needle in lowered for needle in self._any_case):
+            return True
+        standard = text.translate(_URL_SAFE_TO_STANDARD)
+        return any(core in standard for core in self._base64_cores)
+
+
+_URL_SAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+
+
+def _plain_needles(secrets: Iterable[str]) -> PlainNeedles | None:
+    """The plain substrings of these secrets' forms; None when one has a form that is not plain in such text: a
+    space (which may be spelled `+`), or a character beyond ASCII (whose case the pattern folds by Unicode's
+    rules, where `K` also matches the Kelvin sign)."""
+    any_case: list[bytes] = []
+    cores: list[bytes] = []
+    for secret in secrets:
+        if not secret.isascii() or " " in secret:
+            return None
+        any_case += [secret.lower().encode(), secret.encode().hex().encode()]
+        cores += [core.encode() for alignment in range(3) if (core := _base64_core(secret, alignment))]
+    return PlainNeedles(tuple(any_case), tuple(cores)) if any_case else None
 
 
 def _opaque(_value: object) -> None:

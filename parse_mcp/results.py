@@ -122,16 +122,25 @@ class ToolResult(BaseModel):
     def _present_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         body: dict[str, Any] = handler(self)
         if not self.ok:
-            del body["data"]
+            body.pop("data", None)
         for part in ("error", "guidance"):
             if body[part] is None:
                 del body[part]
         return body
 
     def structured(self) -> dict[str, JsonValue]:
-        """The result as JSON types: what `structuredContent` carries and the text channel repeats."""
-        return self.model_dump(mode="json")
+        """The result as JSON types: what `structuredContent` carries and the text channel repeats.
 
+        `data` is JSON already (parsed, scrubbed and fitted), so it goes in as it is: walking it through the
+        serializer again cost more than everything else the result holds.
+        """
+        body: dict[str, JsonValue] = self.model_dump(mode="json", exclude={"data"})
+        if not self.ok:
+            return body
+        return {name: self.data if name == "data" else body[name] for name in _FIELDS if name == "data" or name in body}
+
+
+_FIELDS = tuple(ToolResult.model_fields)
 
 CUT_STEP = (
     "Ask for less to see the rest (a page, a filter or fewer fields): the data was cut to fit, "

@@ -25,6 +25,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+import pydantic_core
+
 NAME_MAX: Final = 64
 _NAME: Final = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.\-]{{0,{NAME_MAX - 1}}}", re.ASCII)
 
@@ -122,15 +124,23 @@ def printable_json(value: object) -> str:
     """`value` as one line of JSON text in which every character that is not printable is written as its
     \\u escape, which means the same.
 
-    `json.dumps` escapes only the C0 controls; left raw are characters a reader may take for a line break
+    A JSON encoder escapes only the C0 controls; left raw are characters a reader may take for a line break
     (NEL, U+2028, U+2029), a terminal escape (DEL, the C1 controls with the 8-bit CSI), or text that hides or
     reorders what is shown (bidi controls, zero-width characters). In JSON text they can only sit inside
     strings, where an escape is equivalent.
     """
-    encoded = json.dumps(value, ensure_ascii=False)
+    encoded = _json_text(value)
     if encoded.isprintable():
         return encoded
     return "".join(ch if ch.isprintable() else _escape(ch) for ch in encoded)
+
+
+def _json_text(value: object) -> str:
+    """Compact JSON, written in Rust by pydantic_core; the standard library takes the nesting it refuses."""
+    try:
+        return pydantic_core.to_json(value).decode()
+    except ValueError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _escape(ch: str) -> str:

@@ -355,3 +355,39 @@ def test_a_clean_body_judged_by_its_text_is_returned_as_it_was_parsed() -> None:
     body = b'{"rows": [{"title": "a/b", "note": "nothing secret here"}]}'
     value = loads_bounded(body)
     assert REDACTOR.json(value, source=body) is value
+
+
+@pytest.mark.parametrize(("key", "name", "form"), CASES, ids=[f"{key[:4]}-{name}" for key, name, _ in CASES])
+def test_every_form_of_a_key_in_a_parsed_body_is_removed_whether_the_text_is_plain_or_not(
+    key: str, name: str, form: str
+) -> None:
+    # Plain ASCII text without `%` or a backslash is judged by substring search; the rest by the pattern.
+    for place, embed in PLACEMENTS.items():
+        body = json.dumps({"rows": [{"note": embed(form)}]}).encode()
+        value = REDACTOR.json(loads_bounded(body), source=body)
+        assert not leaked(json.dumps(value), key), (name, place)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.data(),
+    key=st.sampled_from(KEYS),
+    encoder=st.sampled_from(range(len(_ENCODERS))),
+    before=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+    after=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+)
+def test_a_key_in_plain_ascii_text_around_it_is_found_by_the_fast_judge_as_by_the_pattern(
+    data: st.DataObject, key: str, encoder: int, before: str, after: str
+) -> None:
+    body = json.dumps({"m": before + _ENCODERS[encoder](key, data) + after}).encode()
+    value = REDACTOR.json(loads_bounded(body), source=body)
+    assert not leaked(json.dumps(value), key)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=300))
+def test_plain_ascii_text_without_a_key_is_judged_clean_and_returned_as_it_was(text: str) -> None:
+    assume(not any(leaked(reading, key) for key in KEYS for reading in (text,)))
+    body = json.dumps({"m": text}).encode()
+    value = loads_bounded(body)
+    assert REDACTOR.json(value, source=body) is value

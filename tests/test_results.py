@@ -121,10 +121,10 @@ def test_whole_numbers_read_as_the_service_wrote_them_not_as_floats() -> None:
     record = ErrorRecord(code="blocked_transient", http_status=503, retry_after=60)
     text = text_of(render(failure(record, Meta(credits_charged=1, credits_remaining=2.5, waited_seconds=0))))
     own = text.splitlines()[2]
-    assert '"retry_after_seconds": 60,' in own
-    assert '"credits_charged": 1,' in own
-    assert '"credits_remaining": 2.5,' in own
-    assert '"waited_seconds": 0}' in own
+    assert '"retry_after_seconds":60,' in own
+    assert '"credits_charged":1,' in own
+    assert '"credits_remaining":2.5,' in own
+    assert '"waited_seconds":0}' in own
 
 
 def test_the_snippet_stays_whole_in_the_structured_content_and_is_fenced_in_the_text() -> None:

@@ -37,25 +37,34 @@ _ELLIPSIS = "…"
 # A complete JSON string (escapes included), or one bracket. Text between matches is numbers, literals,
 # commas, colons and white space, none of which can open or close a level.
 _STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_EMPTY_PAIR = re.compile(r"\[\]|\{\}")
+_NEITHER_QUOTE_NOR_BRACKET = bytes(byte for byte in range(256) if byte not in b'"[]{}')
+_EMPTY_PAIR = re.compile(rb"\[\]|\{\}")
 
 
 def size_of(value: object) -> int:
     """Characters of `value` as compact JSON, as pydantic writes it, which is how the structured content goes
     out (the standard library spells an exponent with a sign and two digits: `1e+16`, at most 2 more)."""
-    return len(compact_json(value))
+    return _chars(encode(value))
 
 
 def compact_json(value: object) -> str:
-    """`value` as compact JSON text. pydantic_core writes it (in Rust, several times faster than the standard
+    """`value` as compact JSON text (see `encode`)."""
+    return encode(value).decode()
+
+
+def encode(value: object) -> bytes:
+    """`value` as compact JSON in UTF-8. pydantic_core writes it (in Rust, several times faster than the standard
     library, above all for the many small values cutting measures); the standard library takes what it refuses
     (nesting past about 250 levels). The two differ at most in how an exponent is spelled (`1e-7`, `1e-07`)."""
     try:
-        return pydantic_core.to_json(value).decode()
+        return pydantic_core.to_json(value)
     except ValueError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _chars(encoded: bytes) -> int:
+    """Characters in UTF-8 text, without decoding it when it is ASCII (one byte a character)."""
+    return len(encoded) if encoded.isascii() else len(encoded.decode())
 
 
 def loads_bounded(body: bytes) -> object:
@@ -83,18 +92,20 @@ def loads_bounded(body: bytes) -> object:
         raise ValueError("JSON nested too deeply") from exc
 
 
-def deeper_than(text: str, levels: int) -> bool:
-    """Whether the JSON `text` nests lists and objects more than `levels` deep, at C speed for any body.
+def deeper_than(encoded: bytes, levels: int) -> bool:
+    """Whether the JSON text `encoded` (UTF-8) nests lists and objects more than `levels` deep, at C speed.
 
-    Strings go first (a bracket inside one is text), then everything but brackets; each pass then removes
-    the innermost empty pairs, one level a pass, so a body of depth d takes d passes over its brackets alone.
-    Text that is not JSON may be judged deeper (its brackets never pair up), which only sends it the slow
-    way to the parser's own error."""
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    The two escapes that could hide or fake a quote go first (an escaped backslash, then an escaped quote), then
+    every byte but quotes and brackets, then what lies between quotes (a bracket inside a string is text). Each
+    pass after that removes the innermost empty pairs, one level a pass, so a body of depth d takes d passes over
+    its brackets alone. Text that is not JSON may be judged deeper (its brackets never pair up), which only sends
+    it the slow way to the parser's own error."""
+    structure = encoded.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NEITHER_QUOTE_NOR_BRACKET)
+    brackets = b"".join(structure.split(b'"')[::2])
     for _ in range(levels):
         if not brackets:
             return False
-        brackets = _EMPTY_PAIR.sub("", brackets)
+        brackets = _EMPTY_PAIR.sub(b"", brackets)
     return bool(brackets)
 
 
@@ -128,22 +139,23 @@ def _without_deep_values(text: str, max_depth: int) -> str:
 
 def fit(value: JsonValue, max_chars: int, max_depth: int = MAX_DEPTH) -> tuple[JsonValue, list[Cut]]:
     """`value` itself when it fits, else a smaller valid value and the list of cuts made; in time linear in
-    the value's size: it is serialised once (in C) to judge it, and each size is measured once while cutting.
+    the value's size: it is serialised once (in Rust) to judge it, and cutting measures runs of items, not each.
 
     Lists and objects below `max_depth` levels become null (one `levels` cut each, with how many levels there
     were). A value too large is cut to size first, and then its kept part by depth: the depth of what is left
     out does not matter, and judging the part kept costs little. Cutting never recurses past `max_depth`.
     """
     try:
-        encoded = compact_json(value)
+        encoded = encode(value)
     except RecursionError:  # deeper than the C encoder goes: cut by depth first, without recursion
         value, depth_cuts = _cut_depth(value, max_depth)
-        shrunk, size_cuts = _fit_size(value, max_chars, max_depth)
+        shrunk, size_cuts, _ = _fit_size(value, max_chars, max_depth)
         return shrunk, depth_cuts + size_cuts
-    if len(encoded) <= max_chars:
+    size = _chars(encoded)
+    if size <= max_chars:
         return _cut_depth(value, max_depth) if deeper_than(encoded, max_depth) else (value, [])
-    shrunk, size_cuts = _fit_size(value, max_chars, max_depth, len(encoded))
-    if deeper_than(compact_json(shrunk), max_depth):
+    shrunk, size_cuts, shrunk_encoded = _fit_size(value, max_chars, max_depth, size)
+    if deeper_than(shrunk_encoded, max_depth):
         shrunk, depth_cuts = _cut_depth(shrunk, max_depth)
         return shrunk, size_cuts + depth_cuts
     return shrunk, size_cuts
@@ -241,18 +253,22 @@ class _Sizes:
         return known
 
 
-def _fit_size(value: JsonValue, max_chars: int, max_depth: int, size: int | None = None) -> tuple[JsonValue, list[Cut]]:
+def _fit_size(
+    value: JsonValue, max_chars: int, max_depth: int, size: int | None = None
+) -> tuple[JsonValue, list[Cut], bytes]:
+    """What `fit` keeps of a value too large, its cuts, and the kept value encoded (which `fit` judges next)."""
     sizes = _Sizes(max_depth)
     if size is not None:
         sizes.know(value, size)
     if sizes.of(value) <= max_chars:
-        return value, []
+        return value, [], encode(value)
     cuts: list[Cut] = []
     shrunk = _shrink(value, max_chars, "$", 1, cuts, sizes)
+    encoded = encode(shrunk)
     # Every size above is exact, so this holds unless the budget is smaller than any value (a 2-character one).
-    if size_of(shrunk) <= max_chars:
-        return shrunk, cuts
-    return None, [Cut("$", 0, sizes.of(value), "chars")]
+    if _chars(encoded) <= max_chars:
+        return shrunk, cuts, encoded
+    return None, [Cut("$", 0, sizes.of(value), "chars")], b"null"
 
 
 def _shrink(value: JsonValue, budget: int, path: str, level: int, cuts: list[Cut], sizes: _Sizes) -> JsonValue:
@@ -291,19 +307,34 @@ def _shrink_list(
     items: list[JsonValue], budget: int, path: str, level: int, cuts: list[Cut], sizes: _Sizes
 ) -> JsonValue:
     sizes.only_child(items)
-    kept: list[JsonValue] = []
-    used = 2  # the brackets
-    for index, item in enumerate(items):
-        cost = sizes.of(item) + (1 if kept else 0)
-        if used + cost <= budget:
-            kept.append(item)
-            used += cost
-            continue
-        if not kept and budget - used > 2:
-            kept.append(_shrink(item, budget - used, f"{path}[{index}]", level + 1, cuts, sizes))
-        break
+    room = budget - 2  # less the brackets
+    kept = items[: _fitting_prefix(items, room, sizes)]
+    if not kept and items and room > 2:
+        kept = [_shrink(items[0], room, f"{path}[0]", level + 1, cuts, sizes)]
     cuts.append(Cut(path, len(kept), len(items), "items"))
     return kept
+
+
+def _fitting_prefix(items: list[JsonValue], room: int, sizes: _Sizes) -> int:
+    """How many of the first `items` fit whole in `room` characters, the commas between them counted.
+
+    Items are measured a run at a time (one encoding of a run costs far less than one per item). The first run
+    is sized from the list's average item, each later one from the average of the items kept so far, and a run
+    that does not fit is halved: a list of similar rows takes a handful of encodings, and one whose items differ
+    wildly at most a few for each run kept. Each size is exact, so the prefix is too.
+    """
+    count = used = 0
+    step = max(1, room * len(items) // max(1, sizes.of(items)))
+    while count < len(items) and step > 0:
+        run = items[count : count + step]
+        cost = size_of(run) - 2 + (1 if count else 0)  # the run's items and commas, and one before it
+        if used + cost > room:
+            step //= 2
+            continue
+        count += len(run)
+        used += cost
+        step = max(1, (room - used) * count // max(1, used))
+    return count
 
 
 def _shrink_dict(

@@ -24,7 +24,9 @@ from parse_mcp.policy.size import (
     DEPTH_MARKER,
     MAX_DEPTH,
     READ_MAX_DEPTH,
+    deeper_than,
     depth_of,
+    encode,
     fit,
     loads_bounded,
     size_of,
@@ -85,6 +87,44 @@ def test_any_payload_comes_back_as_valid_json_within_the_budget(value: JsonValue
     assert len(text) <= budget
     assert json.loads(text) == cut
     assert (cuts == []) == (cut == value)
+
+
+# Strings made of the characters that could fool a judge of depth reading the text: quotes, backslashes, brackets.
+tricky_text = st.text(alphabet='"\\[]{}au\n', max_size=12)
+tricky_values = st.recursive(
+    st.none() | st.integers() | tricky_text,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(tricky_text, children, max_size=4),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=tricky_values, levels=st.integers(min_value=0, max_value=8))
+def test_depth_judged_from_the_text_agrees_with_the_depth_of_the_value(value: JsonValue, levels: int) -> None:
+    assert deeper_than(encode(value), levels) == (depth_of(value) > levels)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lengths=st.lists(st.integers(min_value=0, max_value=400), min_size=1, max_size=120),
+    budget=st.integers(min_value=40, max_value=6_000),
+)
+def test_a_list_too_long_keeps_exactly_the_longest_beginning_that_fits(lengths: list[int], budget: int) -> None:
+    items: list[JsonValue] = ["x" * length for length in lengths]
+    cut, _ = fit({"rows": items}, budget)
+    room = budget - len('{"rows":[]}')
+    longest, used = 0, -1
+    for length in lengths:  # one item at a time, the obvious way
+        used += length + 3  # its quotes and a comma
+        if used > room:
+            break
+        longest += 1
+    assert isinstance(cut, dict)
+    if longest or room <= 2:
+        assert cut["rows"] == items[:longest]
+    else:  # nothing fits whole: the first item is kept, shortened
+        assert isinstance(cut["rows"], list)
+        assert len(cut["rows"]) == 1
 
 
 DEPTHS = (10, 300, 900, 5_000, 1_000_000)
