@@ -96,11 +96,15 @@ def deeper_than(encoded: bytes, levels: int) -> bool:
     """Whether the JSON text `encoded` (UTF-8) nests lists and objects more than `levels` deep, at C speed.
 
     The two escapes that could hide or fake a quote go first (an escaped backslash, then an escaped quote), then
-    every byte but quotes and brackets, then what lies between quotes (a bracket inside a string is text). Each
-    pass after that removes the innermost empty pairs, one level a pass, so a body of depth d takes d passes over
-    its brackets alone. Text that is not JSON may be judged deeper (its brackets never pair up), which only sends
-    it the slow way to the parser's own error."""
-    structure = encoded.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NEITHER_QUOTE_NOR_BRACKET)
+    every byte but quotes and brackets, then what lies between quotes (a bracket inside a string is text): first
+    the many strings that held no bracket, now two adjacent quotes (a pair that closes one string and opens the
+    next only joins two strings into one, since nothing but text lay between them), then the rest. Each pass
+    after that removes the innermost empty pairs, one level a pass, so a body of depth d takes d passes over its
+    brackets alone. Text that is not JSON may be judged deeper (its brackets never pair up), which only sends it
+    the slow way to the parser's own error."""
+    if b"\\" in encoded:
+        encoded = encoded.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = encoded.translate(None, _NEITHER_QUOTE_NOR_BRACKET).replace(b'""', b"")
     brackets = b"".join(structure.split(b'"')[::2])
     for _ in range(levels):
         if not brackets:
