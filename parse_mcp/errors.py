@@ -36,6 +36,7 @@ ErrorCode = Literal[
     "scraper_bug",
     "rate_limited_burst",
     "rate_limited_daily",
+    "rate_limited_unlisted",
     "bad_snapshot_version",
     "session_pair",
     "bad_request",
@@ -97,6 +98,11 @@ class ErrorRecord(BaseModel):
     vendor: str | None = None
     attempts: int | None = None
     limit_type: str | None = None
+    # The wait the service sent (`Retry-After`, else `retry_after`), as read, whether or not it was usable: a number
+    # as sent; an HTTP date rewritten by this server (IMF-fixdate, UTC), so no character of it is the service's; any
+    # other value only when it passes the name grammar (`voice.speakable`), else "unreadable", so text that fails
+    # the grammar is never echoed. Compare it with `guidance.retry_after_seconds` to see whether it was used.
+    wait_read: int | float | str | None = None
     request_id: str | None = None
     next_tier: dict[str, JsonScalar] | None = None
     retry_after: int | float | None = Field(default=None, exclude=True)  # an int stays an int (`60`, not `60.0`)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC
-from email.utils import parsedate_to_datetime
-from typing import Literal
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Final, Literal
 
 from parse_mcp.errors import ErrorCode, ErrorRecord
 from parse_mcp.json_types import JsonScalar
@@ -88,17 +89,19 @@ def _classify(
     document = redactor.json(_load_json(body))
     top: dict[str, object] = document if isinstance(document, dict) else {}
     envelope = top.get("error")
-    fields_of: dict[str, object] = envelope if isinstance(envelope, dict) else {}
     detail = top.get("detail")
+    fields_of = _envelope_fields(top, envelope, detail)
 
     status = _name_text(fields_of.get("status"), 40)
     kind = (
         _name_text(fields_of.get("kind"), 40)
         or _name_text(fields_of.get("code"), 40)
         or _name_text(top.get("error_code"), 40)
+        or _name_text(top.get("kind"), 40)
     )
     message = _first_message(envelope, detail, top) or _body_preview(body, document)
-    retry_after = _retry_after(headers, now=now, sources=(fields_of, top, detail))
+    wait = _retry_after(headers, now=now, sources=(fields_of, top, detail))
+    retry_after = wait.seconds
     upstream = _integer(fields_of.get("upstream_status_code"))
     limit_type = _name_text(fields_of.get("limit_type"), 20) or _name_text(top.get("limit_type"), 20)
 
@@ -112,8 +115,9 @@ def _classify(
         limit_type=limit_type,
         message=message,
         has_error_key="error" in top,
-        has_detail_only=detail is not None and "error" not in top,
+        has_detail_only=detail is not None and "error" not in top and fields_of is not detail,
         is_envelope=bool(fields_of),
+        wait_given=wait.read is not None,
     )
     if code == "rate_limited_daily" and retry_after is None:
         retry_after = seconds_to_utc_midnight(now)
@@ -131,10 +135,29 @@ def _classify(
         attempts=_integer(fields_of.get("attempts")),
         limit_type=limit_type,
         retry_after=retry_after,
+        wait_read=wait.read,
         request_id=_header_text(headers, "x-railway-request-id", redactor),
         next_tier=_next_tier(fields_of.get("next_tier")),
         fields=_fields(detail),
     )
+
+
+# The `error.status` values of the reference's envelope. A body that carries one at its top level is that
+# envelope without its `error` wrapper; any other top-level `status` is not taken for one (the HTTP code decides).
+ENVELOPE_STATUSES: Final = frozenset({"stale_input", "upstream_error", "blocked", "error"})
+
+
+def _envelope_fields(top: dict[str, object], envelope: object, detail: object) -> dict[str, object]:
+    """The envelope's fields wherever the service put them: under `error` (the reference's shape), under `detail`
+    (the executor's exception before its handler renames the key, parsebot-api.md section 7), or unwrapped at the
+    top level."""
+    if isinstance(envelope, dict):
+        return envelope
+    if isinstance(detail, dict):
+        return detail
+    if top.get("status") in ENVELOPE_STATUSES:
+        return top
+    return {}
 
 
 def classify_aiparser(
@@ -168,11 +191,13 @@ def classify_aiparser(
         code = _code_from_http(
             http_status, limit_type=None, message=lowered, has_error_key=True, has_detail_only=False, is_envelope=False
         )
+    wait = _retry_after(headers, now=now, sources=())
     record = ErrorRecord(
         code=code,
         message=message,
         http_status=http_status,
-        retry_after=parse_retry_after(headers.get("retry-after"), now=now),
+        retry_after=wait.seconds,
+        wait_read=wait.read,
         request_id=_header_text(headers, "x-request-id", scrubber),
         fields=_fields(top.get("detail")),
     )
@@ -209,23 +234,32 @@ def classify_transport(fault: TransportFault, *, creates_work: bool) -> ErrorRec
 
 def parse_retry_after(raw: str | None, *, now: float) -> float | None:
     """`Retry-After` as seconds (integer or decimal) or an HTTP date; None when absent or unusable."""
-    if raw is None:
-        return None
+    return _usable_wait(_header_seconds(raw, now=now)[0]) if raw is not None else None
+
+
+def _header_seconds(raw: str, *, now: float) -> tuple[float, WaitRead]:
+    """A `Retry-After` value as seconds from `now` (possibly negative, huge or NaN), and what to record of it."""
     text = raw.strip()
     try:
         seconds = float(text)
     except ValueError:
+        when = _http_date(text)
+        if when is None:
+            return math.nan, _token(text)
         try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        try:
-            seconds = when.timestamp() - now
+            return when.timestamp() - now, format_datetime(when, usegmt=True)
         except (OverflowError, OSError, ValueError):
-            return None
-    return _usable_wait(seconds)
+            return math.nan, UNREADABLE
+    return seconds, _number_read(seconds)
+
+
+def _http_date(text: str) -> datetime | None:
+    """An HTTP date (RFC 9110's three forms, as `email.utils` reads them) in UTC; None for anything else."""
+    try:
+        when = parsedate_to_datetime(text)
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def parsebot_code(
@@ -241,10 +275,12 @@ def parsebot_code(
     has_error_key: bool,
     has_detail_only: bool,
     is_envelope: bool,
+    wait_given: bool = False,
 ) -> ErrorCode:
     """The one decision for a Parse.bot failure: the body's verdict first, the HTTP status as the fallback,
-    then what the request was for."""
-    code = _code_from_envelope(status, kind, upstream, retry_after) or _code_from_http(
+    then what the request was for. `wait_given`: the service sent a wait (a `Retry-After` header or a non-null
+    `retry_after`), usable or not."""
+    code = _code_from_envelope(status, kind, upstream, retry_after, wait_given) or _code_from_http(
         http_status,
         limit_type=limit_type,
         message=message.lower(),
@@ -274,8 +310,16 @@ def _code_for_purpose(code: ErrorCode, purpose: Purpose, http_status: int) -> Er
 TRANSIENT_SITE_STATUSES = frozenset({408, 425, 429})
 
 
+# The kinds the reference gives a block that will not lift soon ("retry_after: null (and no Retry-After header) ->
+# kind is antibot_unsolvable or ip_burned"). Only these, or no kind and no wait at all, justify the permanent reading.
+LASTING_BLOCK_KINDS: Final = frozenset({"antibot_unsolvable", "ip_burned"})
+# The `limit_type` values of a 429: burst and daily (the reference), login (its stricter login cap, as the
+# service names it). Anything else is a limit this server does not know.
+LIMIT_TYPES: Final = frozenset({"burst", "daily", "login"})
+
+
 def _code_from_envelope(
-    status: str | None, kind: str | None, upstream: int | None, retry_after: float | None
+    status: str | None, kind: str | None, upstream: int | None, retry_after: float | None, wait_given: bool = False
 ) -> ErrorCode | None:
     if status == "stale_input":
         return "input_not_found" if kind == "input_not_found" else "input_invalid"
@@ -288,12 +332,22 @@ def _code_from_envelope(
             return "upstream_transient"
         return "upstream_other"
     if status == "blocked":
-        # The service calls the block solvable: without a usable wait it is still transient, not permanent.
-        transient = retry_after is not None or kind == "antibot_solvable"
-        return "blocked_transient" if transient else "blocked"
+        return "blocked_transient" if _block_lifts(kind, retry_after, wait_given) else "blocked"
     if status == "error" or kind == "scraper_bug":
         return "scraper_bug"
     return None
+
+
+def _block_lifts(kind: str | None, retry_after: float | None, wait_given: bool) -> bool:
+    """Whether a block is read as transient. A usable wait says so, and so does the kind `antibot_solvable`. The
+    permanent reading needs what the reference gives for it: a lasting kind, or no kind and no wait at all. A wait
+    that was sent but cannot be used still says the block lifts; a kind the reference does not list cannot justify
+    the permanent reading, so it gets the cautious one: wait, and look again."""
+    if retry_after is not None or kind == "antibot_solvable":
+        return True
+    if kind in LASTING_BLOCK_KINDS:
+        return False
+    return wait_given if kind is None else True
 
 
 def _code_from_http(
@@ -310,6 +364,9 @@ def _code_from_http(
     if http_status == 429:
         if limit_type == "login":
             return "login_limited"
+        if limit_type is not None and limit_type not in LIMIT_TYPES:
+            # Not a burst (which this server would repeat by itself) nor a day (which asks the user): wait, look again.
+            return "rate_limited_unlisted"
         return "rate_limited_daily" if limit_type == "daily" else "rate_limited_burst"
     if http_status == 400:
         if "snapshot" in message:
@@ -369,13 +426,28 @@ def _validation_message(items: list[object]) -> str:
     return "; ".join(parts)[:MESSAGE_LIMIT]
 
 
+# Where FastAPI says an input was: the first item of a validation error's `loc`, before the field's own name.
+_LOC_PLACES: Final = frozenset({"body", "query", "path", "header", "cookie"})
+_FIELD_NAME_LIMIT: Final = 200
+
+
+def _loc_field(loc: object) -> str | None:
+    """The input a validation error's `loc` names: the first name after where it was sent (`["body", "count"]`,
+    `["query", "limit"]`; `["body", "filters", 0, "name"]` names the parameter `filters`). As sent, capped: it is
+    matched against the endpoint's declared parameters, and said only as `voice.field_name` allows."""
+    if not isinstance(loc, list):
+        return None
+    names = [item for item in loc if isinstance(item, str)]
+    if names and names[0] in _LOC_PLACES:
+        names = names[1:]
+    if not names or not names[0] or len(names[0]) > _FIELD_NAME_LIMIT:
+        return None
+    return names[0]
+
+
 def _loc_name(loc: object) -> str | None:
-    if isinstance(loc, list) and loc:
-        last = loc[-1]
-        if isinstance(last, str) and last not in ("body", "query"):
-            # It becomes a field name in fix_fields and in our next_step: only a plain identifier will do.
-            return speakable(last)
-    return None
+    # It appears in the message before the service's words: only a plain identifier will do.
+    return speakable(_loc_field(loc))
 
 
 def _body_preview(body: bytes, document: object) -> str:
@@ -386,32 +458,74 @@ def _body_preview(body: bytes, document: object) -> str:
 
 
 def _fields(detail: object) -> tuple[str, ...]:
-    """The field names a validation error's `loc` gives. A word of a message is never one: the guidance
-    names a field the message mentions only when the call has an argument or parameter of that name."""
+    """The field names a validation error's `loc` gives, as sent (guidance says a name only when `voice` allows,
+    and names a declared parameter that it may not say by its place). A word of a message is never one: the
+    guidance names a field the message mentions only when the call has an argument or parameter of that name."""
     names: list[str] = []
     if isinstance(detail, list):
         for item in detail[:10]:
             if isinstance(item, dict):
-                name = _loc_name(item.get("loc"))
+                name = _loc_field(item.get("loc"))
                 if name and name not in names:
                     names.append(name)
     return tuple(names)
 
 
-def _retry_after(
-    headers: Mapping[str, str], *, now: float, sources: tuple[dict[str, object], dict[str, object], object]
-) -> float | None:
-    from_header = parse_retry_after(headers.get("retry-after"), now=now)
-    if from_header is not None:
-        return from_header
+# What `error.wait_read` holds when the service sent a wait this server cannot show: the value failed the name
+# grammar (`voice.speakable`), so it is third-party text of any shape, and it is not echoed.
+UNREADABLE: Final = "unreadable"
+# A wait as recorded: a number as sent, an HTTP date as this server writes it, a short token, or UNREADABLE.
+WaitRead = int | float | str
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """The wait a failure carries: `seconds` when usable (`_usable_wait`), and `read`, what the service sent
+    (None when it sent none), for `error.wait_read`."""
+
+    seconds: float | None = None
+    read: WaitRead | None = None
+
+
+def _retry_after(headers: Mapping[str, str], *, now: float, sources: Sequence[object]) -> Wait:
+    """The `Retry-After` header first, then each source's `retry_after` (the SDK's order). The first usable one is
+    the wait; when none is usable, the first one sent is still recorded, so the agent sees what was ignored."""
+    first: WaitRead | None = None
+    raw = headers.get("retry-after")
+    if raw is not None:
+        seconds, read = _header_seconds(raw, now=now)
+        usable = _usable_wait(seconds)
+        if usable is not None:
+            return Wait(usable, read)
+        first = read
     for source in sources:
-        if isinstance(source, dict):
-            value = source.get("retry_after")
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                usable = _usable_wait(float(value))
-                if usable is not None:
-                    return usable
-    return None
+        if not isinstance(source, dict) or source.get("retry_after") is None:
+            continue  # null is the reference's "no wait", not a wait
+        value = source["retry_after"]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            read = _number_read(value)
+            usable = _usable_wait(float(value)) if read != UNREADABLE else None
+            if usable is not None:
+                return Wait(usable, read)
+        else:
+            read = _token(value)
+        first = read if first is None else first
+    return Wait(None, first)
+
+
+def _number_read(value: int | float) -> WaitRead:
+    """A number as recorded: as sent when JSON can carry it exactly, else UNREADABLE (NaN, infinities, and
+    integers beyond what a double holds, which no client would read back as sent)."""
+    if isinstance(value, int):
+        return value if abs(value) <= 2**53 else UNREADABLE
+    if not math.isfinite(value):
+        return UNREADABLE
+    return int(value) if value.is_integer() and abs(value) <= 2**53 else value
+
+
+def _token(value: object) -> str:
+    """A wait that is neither a number nor an HTTP date: shown only when it passes the name grammar."""
+    return speakable(value) or UNREADABLE
 
 
 def _usable_wait(seconds: float) -> float | None:

@@ -295,6 +295,9 @@ STATE_BACKOFF_SECONDS: Final = 5.0
 BURST_FALLBACK_SECONDS: Final = 5.0
 # A block the service calls solvable but gives no usable wait for: a minute, the order of waits it documents.
 BLOCKED_FALLBACK_SECONDS: Final = 60.0
+# A 429 whose limit type the reference does not list: not a burst (refilled in seconds, and repeated here by the
+# server itself), nor a day (asks the user); a minute before looking again, the cautious middle.
+UNLISTED_LIMIT_FALLBACK_SECONDS: Final = 60.0
 
 _WAIT_NOW = "Wait {wait}, then make the same call again unchanged."
 _NO_REVISION = (
@@ -373,7 +376,8 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         next_step="Do not retry this call; change the input, or tell the user what the site answered.",
     ),
     "blocked_transient": Row(
-        cause="503 `blocked` with `retry_after`, or with kind `antibot_solvable` and no usable wait (inferred)",
+        cause="503 `blocked` with `retry_after`; or (inferred) with a wait sent but unusable, or a kind that is "
+        "`antibot_solvable` or not in the reference",
         action="retry_later",
         fault="anti_bot",
         retryable=True,
@@ -383,7 +387,7 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         next_call=SAME_CALL,
     ),
     "blocked": Row(
-        cause="503 `blocked` without `retry_after`",
+        cause="503 `blocked` without `retry_after` or `Retry-After`, kind `antibot_unsolvable`, `ip_burned` or none",
         action="do_not_retry",
         fault="anti_bot",
         retryable=False,
@@ -427,6 +431,19 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         next_step=(
             "Tell the user the daily cap is reached and resets at 00:00 UTC (in {wait}); make no calls until then."
         ),
+    ),
+    "rate_limited_unlisted": Row(
+        cause="429 with a `limit_type` the reference does not list",
+        action="retry_later",
+        fault="rate_limit",
+        retryable=True,
+        wait=Wait(default_seconds=UNLISTED_LIMIT_FALLBACK_SECONDS),
+        summary="A rate limit this server does not know{limit_phrase} refused the call (HTTP 429); the service "
+        "did not run it.",
+        next_step="Wait {wait}, then make the same call once more; if it is refused the same way again, tell the "
+        "user the account has hit a limit this server does not know.",
+        next_call=SAME_CALL,
+        basis="inferred",
     ),
     "bad_snapshot_version": Row(
         cause="400, invalid `API-Snapshot-Version`",
@@ -896,6 +913,7 @@ def _values(
         "fields_phrase": _fields_phrase(fix_fields),
         "fields_or_input": _fields_or_input(fix_fields),
         "kind_phrase": f" ({kind})" if kind else "",
+        "limit_phrase": f" ({limit_type})" if (limit_type := speakable(record.limit_type)) else "",
         "tier_phrase": _tier_phrase(record),
         "network_phrase": _network_phrase(record),
         "endpoints_phrase": _endpoints_phrase(context.evidence.endpoint_names),

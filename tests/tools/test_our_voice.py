@@ -223,7 +223,8 @@ def scenarios(h: str, scraper_id: str) -> list[tuple[str, dict[str, Any], frozen
         ("execute_endpoint", {**run, "endpoint": "rejects", "params": {h: "x"}}, REFUSED_OR | {"input_invalid"}),
         ("execute_endpoint", {**run, "endpoint": "broke", "params": {h: "x", "q": "y"}}, REFUSED_OR | {"scraper_bug"}),
         ("execute_endpoint", {**run, "endpoint": "pay"}, frozenset({"credits_exhausted"})),
-        ("execute_endpoint", {**run, "endpoint": "blocked"}, frozenset({"blocked"})),
+        # A kind no reference lists (this one is hostile text) is never read as a lasting block: it lifts.
+        ("execute_endpoint", {**run, "endpoint": "blocked"}, frozenset({"blocked_transient"})),
         ("execute_endpoint", {**run, "endpoint": "slow"}, frozenset({"rate_limited_burst"})),
         ("login", {**run, "endpoint": "signin"}, frozenset({"invalid_arguments"})),
         ("login", {**run, "endpoint": "signin", "credentials": {h: "secret"}}, REFUSED_OR | {OK}),
