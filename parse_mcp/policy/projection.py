@@ -70,7 +70,7 @@ def project(value: JsonValue, fields: Sequence[tuple[str, ...]]) -> tuple[JsonVa
     matched: set[int] = set()
     projected = _project(value, root, matched, 0)
     unmatched = [index for index in range(len(fields)) if index not in matched]
-    return (None if projected is _NOTHING else projected), unmatched
+    return (None if isinstance(projected, _Nothing) else projected), unmatched
 
 
 class _Nothing:

@@ -14,7 +14,7 @@ from parse_mcp.policy.pages import Paged, page, paged_list, parse_cursor, resolv
 from parse_mcp.policy.projection import MAX_FIELDS, FieldsError, check_fields, project
 from parse_mcp.policy.size import fit, size_of
 
-ROWS: JsonValue = {
+ROWS: dict[str, JsonValue] = {
     "total": 3,
     "rows": [
         {"title": "a", "price": 1, "url": "https://example.com/a"},
@@ -46,7 +46,7 @@ def test_a_path_through_an_empty_list_matches() -> None:
 
 def test_a_shorter_path_keeps_the_whole_value_and_a_longer_one_beside_it_still_counts_as_matched() -> None:
     projected, unmatched = project(ROWS, check_fields(["rows", "rows.title"]))
-    assert projected == {"rows": ROWS["rows"]}  # type: ignore[index]
+    assert projected == {"rows": ROWS["rows"]}
     assert unmatched == []
 
 
@@ -108,7 +108,7 @@ def test_projection_of_a_list_nested_far_deeper_than_any_path_does_not_recurse_w
     assert isinstance(projected, dict)
 
 
-def rows(count: int) -> JsonValue:
+def rows(count: int) -> dict[str, JsonValue]:
     return {
         "count": count,
         "rows": [{"id": n, "title": f"Item number {n}", "url": f"https://e.com/{n}"} for n in range(count)],
@@ -141,7 +141,7 @@ def _all_pages(value: JsonValue, max_chars: int) -> tuple[list[JsonValue], int]:
 def test_paging_a_cut_list_of_5000_rows_gives_every_row_exactly_once_in_order() -> None:
     value = rows(5_000)
     seen, pages = _all_pages(value, 40_000)
-    assert seen == value["rows"]  # type: ignore[index]
+    assert seen == value["rows"]
     assert pages > 5
 
 
@@ -212,6 +212,7 @@ def test_a_cursor_reads_back_as_the_index_it_was_made_from() -> None:
 
 
 def test_the_text_of_a_page_is_valid_json() -> None:
-    value = rows(1_000)
-    current = page(value["rows"], 100, 5_000)  # type: ignore[index,arg-type]
+    listed = rows(1_000)["rows"]
+    assert isinstance(listed, list)
+    current = page(listed, 100, 5_000)
     assert json.loads(json.dumps(current.items)) == current.items
