@@ -54,6 +54,16 @@ class Meta(BaseModel):
     truncated: bool | None = None
     # What a size limit left out, one cut per JSON path.
     omitted: tuple[Cut, ...] | None = None
+    # A cut answer kept by this server (`read_result`): its id, and the cursor of the next page; None at the end.
+    result_id: str | None = None
+    next_cursor: str | None = None
+    # Which part of the kept answer a page holds: the list it follows (its JSON path), the index of its first
+    # item, and the list's length.
+    page_of: str | None = None
+    page_start: int | None = None
+    page_total: int | None = None
+    # The caller's `fields` paths that matched nothing in the answer (projection never loses the answer).
+    unmatched_fields: tuple[str, ...] | None = None
 
     def with_attempts(self, attempts: int, waited_seconds: float) -> Meta:
         return self.model_copy(update={"attempts": attempts, "waited_seconds": round(waited_seconds, 3)})
