@@ -233,7 +233,7 @@ def _own_error_field(key: str, value: JsonValue) -> bool:
 
 def _own_meta_field(key: str, value: JsonValue) -> bool:
     if key in _OWN_META_NAMES:
-        return isinstance(value, str) and speakable(value)
+        return speakable(value) is not None
     return key in _OWN_META_NUMBERS and (_is_number(value) or isinstance(value, bool))
 
 
