@@ -67,6 +67,10 @@ async def about(request: Request) -> Response:
                 },
             },
             "site": f"{base}/site/",
+            # Answers no reference documents, so a client's reading of the unknown can be rehearsed.
+            "test_only": "the Failure Lab API's endpoint off_the_reference; a build of a page whose path contains "
+            "test-only-unlisted-status (task status on_hold); an AI parser named test-only-unlisted-state... "
+            "(status SUSPENDED): none of these is in the references",
         }
     )
 

@@ -14,7 +14,11 @@ from typing import Literal
 from parse_mcp.sandbox.aiparser.extract import Field, JsonObject, PageData, PageKind, extract, inferred_fields
 from parse_mcp.sandbox.aiparser.fetch import FetchFailure, Origin, fetch_page
 
-Status = Literal["GENERATING", "FINISHED", "FAILED"]
+# The last is no status the reference lists: a TEST-ONLY trigger (a parser whose name starts with
+# UNLISTED_STATE_NAME shows it once generated), so a client's reading of a state it does not know can be rehearsed.
+Status = Literal["GENERATING", "FINISHED", "FAILED", "SUSPENDED"]
+UNLISTED_STATUS: Status = "SUSPENDED"
+UNLISTED_STATE_NAME = "test-only-unlisted-state"
 KIND_LABELS: dict[PageKind, str] = {
     "product": "a product page",
     "category": "a category page",
@@ -44,10 +48,14 @@ class Version:
     fields: tuple[Field, ...]
     examples: tuple[JsonObject, ...]
     error: str | None = None
+    # TEST-ONLY: the version shows UNLISTED_STATUS instead of FINISHED or FAILED once generated.
+    unlisted: bool = False
 
     def status(self, now: float) -> Status:
         if now < self.ready_at:
             return "GENERATING"
+        if self.unlisted:
+            return UNLISTED_STATUS
         return "FAILED" if self.error is not None else "FINISHED"
 
 

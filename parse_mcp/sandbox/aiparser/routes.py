@@ -21,7 +21,15 @@ from parse_mcp.sandbox.aiparser.errors import ApiError
 from parse_mcp.sandbox.aiparser.extract import extract
 from parse_mcp.sandbox.aiparser.fetch import DEFAULT_PORTS, FetchFailure, Origin, fetch_page
 from parse_mcp.sandbox.aiparser.keys import check_body_key, check_query_key
-from parse_mcp.sandbox.aiparser.parsers import KIND_LABELS, Parser, Version, details, generate, summary
+from parse_mcp.sandbox.aiparser.parsers import (
+    KIND_LABELS,
+    UNLISTED_STATE_NAME,
+    Parser,
+    Version,
+    details,
+    generate,
+    summary,
+)
 from parse_mcp.sandbox.aiparser.refusals import validated
 from parse_mcp.sandbox.aiparser.updates import apply_update
 from parse_mcp.sandbox.clock import Clock
@@ -122,6 +130,7 @@ class AiParserService:
                 fields=generation.fields,
                 examples=parser.examples(generation.fields) if generation.error is None else (),
                 error=generation.error,
+                unlisted=spec.name.startswith(UNLISTED_STATE_NAME),
             )
         )
         self._parsers[parser_id] = parser
@@ -235,6 +244,8 @@ def _not_ready(parser: Parser, version: Version, now: float, purpose: str) -> st
             f"{label} is still generating and cannot be {purpose} yet (about {wait} s left). "
             f"Poll GET /parsers/{parser.id} until its status is FINISHED."
         )
+    if version.status(now) != "FAILED":
+        return f"{label} is {version.status(now)} and cannot be {purpose}."  # the test-only unlisted state
     return f"{label} failed to generate and cannot be {purpose}: {version.error} Create a new parser."
 
 

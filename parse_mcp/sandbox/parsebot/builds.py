@@ -6,6 +6,8 @@ The rules, checked in this order (they are also in `dispatch.py`'s docstring):
 2. a path containing `login`, `account` or `members` -> `may_require_auth: true`, then `failed`: authenticated
    APIs are built in the dashboard, never through the API;
 3. a path containing `needs-input` -> `needs_input`, with the build's `question`;
+   TEST-ONLY, not in the references: a path containing `test-only-unlisted-status` -> `on_hold`, a status no
+   reference lists, which the task keeps (to rehearse a client's reading of a status it does not know);
 4. a page the site does not answer with 2xx (404 for a page that does not exist) -> `failed`;
 5. otherwise `completed`, with an API that really reads the site: the book scrapers for `/site/` and
    `/site/catalogue/...`, the quotes scrapers for `/site/quotes/...`, the weather scrapers for
@@ -29,6 +31,8 @@ from parse_mcp.sandbox.site.router import render as render_site
 
 AUTH_WORDS = ("login", "account", "members")
 NEEDS_INPUT_WORD = "needs-input"
+UNLISTED_STATUS_WORD = "test-only-unlisted-status"
+UNLISTED_TASK_STATUS = "on_hold"
 OFF_HOST_ERROR = (
     "The sandbox only builds APIs for its own site: {url} is not on {netloc}. Use a page under {base}/site/."
 )
@@ -78,6 +82,8 @@ def plan_build(target: BuildTarget, base_url: str) -> BuildPlan:
     path = unquote(parts.path) or "/"
     if NEEDS_INPUT_WORD in path.lower():
         return BuildPlan("needs_input", question=NEEDS_INPUT_QUESTION.format(url=target.url))
+    if UNLISTED_STATUS_WORD in path.lower():
+        return BuildPlan(UNLISTED_TASK_STATUS)
     path = "/site/" if path == "/site" else path
     query = dict(parse_qsl(parts.query))
     # Only the site's pages can be scraped; the API's own routes are not a website.

@@ -14,6 +14,8 @@ Everything runs on the sandbox clock (`SandboxConfig` times in brackets); nothin
   - path containing `login`, `account` or `members` -> `may_require_auth: true` at once, then `failed`, `error`
     saying authenticated APIs are built in the dashboard;
   - path containing `needs-input` -> `needs_input` with a `question` field (it stays there: no answer route);
+  - TEST-ONLY, not in the references: path containing `test-only-unlisted-status` -> `on_hold`, a status no
+    reference lists, which it keeps;
   - a page the site answers non-2xx (404 when missing) -> `failed`, `error` naming the status;
   - otherwise `completed`, with `generated_api`: `/site/` and `/site/catalogue/...` give the book endpoints,
     `/site/quotes/...` the quotes endpoints, `/site/weather/...` the weather ones, other pages `read_page`.

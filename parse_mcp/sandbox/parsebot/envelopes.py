@@ -155,3 +155,59 @@ def login_limited(limit: int, retry_after: int) -> EnvelopeError:
 def out_of_credits() -> EnvelopeError:
     error: JsonObject = {"message": OUT_OF_CREDITS_MESSAGE, "next_tier": dict(NEXT_TIER)}
     return EnvelopeError(402, {"error": error, "status_code": 402})
+
+
+# -- TEST-ONLY answers: shapes and values the references do not document ---------------------------------------
+# The Failure Lab's `off_the_reference` endpoint gives them, so that a client's reading of what it was never told
+# about can be rehearsed; nothing else in the sandbox answers this way.
+
+UNLISTED_BLOCK_KIND = "antibot_pending"
+UNLISTED_LIMIT_TYPE = "concurrency"
+UNLISTED_LIMIT_RETRY_AFTER = 20
+UNLISTED_LIMIT_MESSAGE = "Too many runs at once on this account. Retry in {seconds}s."
+
+
+def unwrapped_stale_input(message: str) -> EnvelopeError:
+    """422 stale_input with the envelope's fields at the top level, without the `error` wrapper."""
+    body: JsonObject = {"status": "stale_input", "kind": "input_format_invalid", "message": message, "status_code": 422}
+    return EnvelopeError(422, body)
+
+
+def blocked_unlisted_kind() -> EnvelopeError:
+    """503 blocked whose kind no reference lists, without a wait."""
+    error: JsonObject = {
+        "status": "blocked",
+        "block_type": "datadome",
+        "vendor": "datadome",
+        "kind": UNLISTED_BLOCK_KIND,
+        "attempts": 3,
+        "retry_after": None,
+        "message": BLOCKED_MESSAGE,
+    }
+    return EnvelopeError(503, {"error": error, "status_code": 503})
+
+
+def blocked_with_header_wait(retry_after: str) -> EnvelopeError:
+    """503 blocked (antibot_solvable) whose only wait is the `Retry-After` header, sent as given (an HTTP date,
+    a negative or absurd number, a word): the body has no retry_after field at all."""
+    error: JsonObject = {
+        "status": "blocked",
+        "block_type": "datadome",
+        "vendor": "datadome",
+        "kind": "antibot_solvable",
+        "attempts": 3,
+        "message": BLOCKED_MESSAGE,
+    }
+    return EnvelopeError(503, {"error": error, "status_code": 503}, {"Retry-After": retry_after})
+
+
+def rate_limited_unlisted() -> EnvelopeError:
+    """429 whose limit_type no reference lists, with retry_after and Retry-After."""
+    seconds = UNLISTED_LIMIT_RETRY_AFTER
+    error: JsonObject = {
+        "error": "Rate limit exceeded",
+        "message": UNLISTED_LIMIT_MESSAGE.format(seconds=seconds),
+        "limit_type": UNLISTED_LIMIT_TYPE,
+        "retry_after": seconds,
+    }
+    return EnvelopeError(429, {"error": error, "status_code": 429}, {"Retry-After": str(seconds)})

@@ -174,3 +174,12 @@ async def test_a_single_version_cannot_be_deleted(ai: AiParser) -> None:
     reply = await ai.delete(f"/parsers/{parser_id}/0")
     assert reply.status_code == 405
     assert (await ai.get(f"/parsers/{parser_id}")).status_code == 200
+
+
+async def test_a_test_only_name_shows_a_status_no_reference_lists_once_generated(ai: AiParser) -> None:
+    parser_id = await ai.create(BOOK, name="test-only-unlisted-state: books")
+    assert (await ai.details(parser_id))["status"] == "GENERATING"
+    ai.clock.advance(GENERATION_SECONDS)
+    assert (await ai.details(parser_id))["status"] == "SUSPENDED"
+    refused = await ai.get(f"/parse/{parser_id}", {"url": ai.url(BOOK)})
+    assert refused.status_code == 400

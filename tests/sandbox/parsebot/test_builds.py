@@ -316,3 +316,13 @@ async def test_dispatch_needs_the_key() -> None:
     async with sandbox_client(headers={}) as client:
         reply = await client.post("/dispatch", json={"url": "https://example.com/"})
     assert (reply.status_code, reply.json()) == (401, {"error": "Missing X-API-Key header", "status_code": 401})
+
+
+async def test_a_test_only_path_leaves_the_task_in_a_status_no_reference_lists(
+    client: httpx2.AsyncClient, clock: ManualClock
+) -> None:
+    created = await _dispatch(client, "/site/test-only-unlisted-status/")
+    record = await _finished(client, clock, created["task_id"])
+    clock.advance(3600)
+    assert (await task(client, created["task_id"]))["status"] == record["status"] == "on_hold"
+    assert (record["error"], record["result_scraper_id"], record["generated_api"]) == (None, None, None)

@@ -42,6 +42,7 @@ FAILURE_LAB_ENDPOINTS = {
     "session_required": "POST",
     "proxy_error": "GET",
     "malformed_success": "POST",
+    "off_the_reference": "POST",
     "login": "POST",
 }
 

@@ -306,3 +306,63 @@ async def test_simulated_failures_spend_a_token_and_charge_nothing(client: httpx
     assert [reply.headers["X-RateLimit-Remaining"] for reply in replies] == ["29", "28", "27"]
     assert {reply.headers["X-Credits-Charged"] for reply in replies} == {"0"}
     assert {reply.headers["X-Credits-Remaining"] for reply in replies} == {"10000"}
+
+
+# -- TEST-ONLY answers no reference documents (off_the_reference) ---------------------------------------------
+
+
+async def test_off_the_reference_gives_a_fastapi_style_422_naming_count(client: httpx2.AsyncClient) -> None:
+    reply = await client.post(lab("off_the_reference"), json={"answer": "fastapi_422", "count": "many"})
+    assert reply.status_code == 422
+    (entry,) = reply.json()["detail"]
+    assert (entry["loc"], entry["type"]) == (["body", "count"], "int_parsing")
+
+
+async def test_off_the_reference_gives_a_stale_input_envelope_without_its_wrapper(client: httpx2.AsyncClient) -> None:
+    reply = await client.post(lab("off_the_reference"), json={"answer": "unwrapped_422"})
+    assert reply.status_code == 422
+    assert reply.json() == {
+        "status": "stale_input",
+        "kind": "input_format_invalid",
+        "message": "count must be a whole number",
+        "status_code": 422,
+    }
+
+
+async def test_off_the_reference_gives_a_block_and_a_limit_of_kinds_no_reference_lists(
+    client: httpx2.AsyncClient,
+) -> None:
+    blocked = await client.post(lab("off_the_reference"), json={"answer": "unlisted_kind"})
+    assert (blocked.status_code, blocked.json()["error"]["kind"], blocked.json()["error"]["retry_after"]) == (
+        503,
+        "antibot_pending",
+        None,
+    )
+    assert "retry-after" not in blocked.headers
+    limited = await client.post(lab("off_the_reference"), json={"answer": "unlisted_limit"})
+    assert (limited.status_code, limited.json()["error"]["limit_type"], limited.headers["retry-after"]) == (
+        429,
+        "concurrency",
+        "20",
+    )
+
+
+@pytest.mark.parametrize("wait", ["Fri, 15 Jan 2027 08:01:30 GMT", "-5", "0", "99999999", "soon"])
+async def test_off_the_reference_sends_the_wait_only_in_the_header_as_given(
+    client: httpx2.AsyncClient, wait: str
+) -> None:
+    reply = await client.post(lab("off_the_reference"), json={"answer": "header_wait", "retry_after": wait})
+    assert (reply.status_code, reply.headers["retry-after"]) == (503, wait)
+    assert "retry_after" not in reply.json()["error"]
+    assert reply.json()["error"]["kind"] == "antibot_solvable"
+
+
+@pytest.mark.parametrize(
+    "body", [{"answer": "nonsense"}, {"answer": "header_wait"}, {"answer": "header_wait", "retry_after": " 5"}]
+)
+async def test_off_the_reference_refuses_what_it_cannot_answer(
+    client: httpx2.AsyncClient, body: dict[str, str]
+) -> None:
+    reply = await client.post(lab("off_the_reference"), json=body)
+    assert reply.status_code == 422
+    assert reply.json()["error"]["kind"] == "input_format_invalid"

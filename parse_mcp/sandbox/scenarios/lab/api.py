@@ -42,7 +42,10 @@ FAILURE_LAB = ScraperApi(
         "needs_input (with a question), one containing 'login', 'account' or 'members' ends failed "
         "(may_require_auth: authenticated APIs are built in the dashboard), a missing page or another host "
         "ends failed, and /site/weather/ matches a marketplace listing. Revising this API always fails: its "
-        "failures are deliberate."
+        "failures are deliberate. TEST-ONLY, beyond the references: off_the_reference gives answers neither "
+        "reference documents, a build of a page whose path contains 'test-only-unlisted-status' ends in the "
+        "status on_hold, which no reference lists, and an AI parser whose name starts with "
+        "'test-only-unlisted-state' shows the status SUSPENDED once generated."
     ),
     site_path="/site/lab/",
     task_id=FAILURE_LAB_TASK_ID,
@@ -210,6 +213,32 @@ FAILURE_LAB = ScraperApi(
             handler=faults.proxy_error,
             params={"code": ScraperParam("integer", "Status the proxy answers with, 500-599.", default=502)},
             return_schema=never("this endpoint always answers with a proxy's HTML error page."),
+        ),
+        ScraperEndpoint(
+            name="off_the_reference",
+            method="POST",
+            description=(
+                "TEST-ONLY: answers that neither Parse.bot reference documents, to rehearse how a client reads what "
+                "it was never told about; the real service may never send them. answer 'fastapi_422': 422 "
+                'FastAPI-style {"detail": [{"loc": ["body", "count"], "msg", "type": "int_parsing"}]}. '
+                "'unwrapped_422': 422 stale_input, kind input_format_invalid, message 'count must be a whole number', "
+                "with the envelope's fields at the top level (no error wrapper). 'unlisted_kind': 503 blocked with "
+                "kind 'antibot_pending', retry_after null, no Retry-After. 'unlisted_limit': 429 with limit_type "
+                "'concurrency', retry_after 20 and Retry-After: 20. 'header_wait': 503 blocked, kind "
+                "antibot_solvable, no retry_after field, and retry_after (text) sent as given as the Retry-After "
+                "header: an HTTP date, a negative, zero or absurd number, a word."
+            ),
+            handler=faults.off_the_reference,
+            params={
+                "answer": ScraperParam(
+                    "string",
+                    "Which answer: fastapi_422, unwrapped_422, unlisted_kind, unlisted_limit or header_wait.",
+                    required=True,
+                ),
+                "count": ScraperParam("integer", "The parameter the two 422 answers find fault with."),
+                "retry_after": ScraperParam("string", "For header_wait: the Retry-After header's value, as sent."),
+            },
+            return_schema=never("this endpoint always answers with an error the references do not document."),
         ),
         ScraperEndpoint(
             name="malformed_success",

@@ -12,13 +12,19 @@ from datetime import date as Date
 from parse_mcp.sandbox.parsebot.envelopes import (
     PLAN_REQUIRED_MESSAGE,
     SESSION_EXPIRED_MESSAGE,
+    EnvelopeError,
     JsonObject,
     blocked,
+    blocked_unlisted_kind,
+    blocked_with_header_wait,
     input_format_invalid,
     out_of_credits,
     plain_error,
     rate_limited,
+    rate_limited_unlisted,
     stale_input,
+    unwrapped_stale_input,
+    validation_error,
 )
 from parse_mcp.sandbox.parsebot.execution import Call, RawReply, fetch, fetch_document, require
 from parse_mcp.sandbox.parsebot.limits import seconds_until_utc_midnight
@@ -30,6 +36,13 @@ STATUS_CODE_MESSAGE = "code must be a 2xx, 4xx or 5xx HTTP status code"
 PROXY_CODE_MESSAGE = "code must be an integer from 500 to 599"
 RETRY_AFTER_MESSAGE = "retry_after must be a positive integer"
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# TEST-ONLY answers of `off_the_reference` (none of them is in the references).
+OFF_REFERENCE_ANSWERS = ("fastapi_422", "unwrapped_422", "unlisted_kind", "unlisted_limit", "header_wait")
+ANSWER_MESSAGE = "answer must be one of: " + ", ".join(OFF_REFERENCE_ANSWERS)
+HEADER_WAIT_MESSAGE = "retry_after must be 1 to 100 printable ASCII characters, sent as the Retry-After header"
+COUNT_MESSAGE = "count must be a whole number"
+# A header value: visible ASCII and spaces (RFC 9110 field-value, without obs-text), so it is sent as given.
+_HEADER_VALUE = re.compile(r"[\x21-\x7e]([\x20-\x7e]{0,98}[\x21-\x7e])?")
 
 
 def search_flights(call: Call) -> JsonObject:
@@ -149,3 +162,27 @@ def proxy_error(call: Call) -> RawReply:
 
 def malformed_success(_call: Call) -> RawReply:
     return RawReply(200, "OK", "text/plain")
+
+
+def off_the_reference(call: Call) -> JsonObject:
+    """TEST-ONLY: an answer the references do not document, chosen by `answer`."""
+    answer = call.params.required_text("answer")
+    if answer not in OFF_REFERENCE_ANSWERS:
+        raise input_format_invalid(ANSWER_MESSAGE)
+    raise _off_reference_error(answer, call.params.text("retry_after"))
+
+
+def _off_reference_error(answer: str, retry_after: str | None) -> EnvelopeError:
+    if answer == "fastapi_422":
+        return validation_error(
+            ["body", "count"], "Input should be a valid integer, unable to parse string as an integer", "int_parsing"
+        )
+    if answer == "unwrapped_422":
+        return unwrapped_stale_input(COUNT_MESSAGE)
+    if answer == "unlisted_kind":
+        return blocked_unlisted_kind()
+    if answer == "unlisted_limit":
+        return rate_limited_unlisted()
+    if retry_after is None or not _HEADER_VALUE.fullmatch(retry_after):
+        return input_format_invalid(HEADER_WAIT_MESSAGE)
+    return blocked_with_header_wait(retry_after)
