@@ -1,0 +1,212 @@
+"""Cut answers in Redis: a page request that lands on another replica reads the answer the first one kept.
+
+Each answer is one key, sealed whole with the session secrets' `Sealer` (its metadata, its client, its body:
+Redis holds nothing readable without a secret), under a hash of (client, the id's random part), expiring by
+itself after the time-to-live. The caps are the account's, shared by every replica: one script does the
+bookkeeping of a put alone (Redis runs scripts one at a time), so two replicas never both take the last bytes
+of a cap. It keeps, under `<prefix>:<account>:results:...`:
+
+    all              sorted set of every kept answer (member `<client hash>:<answer hash>`) by put time
+    client:<hash>    the same, one client's
+    sizes            hash: member -> bytes charged
+    bytes            hash: `all` and each client hash -> bytes charged in all
+
+and on each put drops what has expired, then the client's own oldest while its cap is exceeded, then the
+oldest of all while the total is, and keeps the new answer. The script names the keys of the answers it drops
+itself (from their members), as a single Redis allows; a Redis Cluster would need one hash slot per account.
+
+Ids are checked under keys derived from the session secrets (`result_ids_from_secrets`), so every replica
+checks the ids any other issued, and a rotated secret keeps the previous ids valid while it is listed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from parse_mcp.state.redis_stores import SharedRedis, reaching_redis_within_budget
+from parse_mcp.state.results import (
+    MAX_RESULT_BYTES,
+    MAX_RESULT_BYTES_PER_CLIENT,
+    RESULT_TTL_SECONDS,
+    Missing,
+    ResultIds,
+    StoredResult,
+    check_caps,
+    long_past,
+)
+from parse_mcp.state.sealing import Sealer
+
+# The derivation's context, distinct from the sealing key's: a new one makes every issued id unknown.
+_ID_KEY_INFO = b"parse-mcp result ids v1"
+
+_PUT_SCRIPT = """
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local per_client = tonumber(ARGV[3])
+local total = tonumber(ARGV[4])
+local size = tonumber(ARGV[5])
+local function held(field)
+  return tonumber(redis.call('HGET', KEYS[3], field) or '0')
+end
+local function drop(member)
+  local client, answer = string.match(member, '^(%x+):(%x+)$')
+  local charged = tonumber(redis.call('HGET', KEYS[2], member) or '0')
+  redis.call('HDEL', KEYS[2], member)
+  redis.call('ZREM', KEYS[1], member)
+  if client then
+    redis.call('ZREM', ARGV[10] .. client, member)
+    redis.call('DEL', ARGV[9] .. answer)
+    if redis.call('HINCRBY', KEYS[3], client, -charged) <= 0 then redis.call('HDEL', KEYS[3], client) end
+  end
+  redis.call('HINCRBY', KEYS[3], 'all', -charged)
+end
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - ttl)) do drop(member) end
+while held(ARGV[7]) + size > per_client do
+  local oldest = redis.call('ZRANGE', KEYS[4], 0, 0)
+  if #oldest == 0 then break end
+  drop(oldest[1])
+end
+while held('all') + size > total do
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0)
+  if #oldest == 0 then break end
+  drop(oldest[1])
+end
+redis.call('SET', KEYS[5], ARGV[8], 'PX', ARGV[11])
+redis.call('ZADD', KEYS[1], now, ARGV[6])
+redis.call('ZADD', KEYS[4], now, ARGV[6])
+redis.call('HSET', KEYS[2], ARGV[6], size)
+redis.call('HINCRBY', KEYS[3], 'all', size)
+redis.call('HINCRBY', KEYS[3], ARGV[7], size)
+for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[11]) end
+return 1
+"""
+
+
+def result_ids_from_secrets(secrets: Sequence[str]) -> ResultIds:
+    """Id keys for every replica sharing these session secrets (the first issues, every one checks)."""
+    return ResultIds([_id_key(secret) for secret in secrets])
+
+
+def _id_key(secret: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_ID_KEY_INFO).derive(secret.encode())
+
+
+class RedisResultStore:
+    def __init__(
+        self,
+        shared: SharedRedis,
+        sealer: Sealer,
+        ids: ResultIds,
+        clock: Callable[[], float],
+        *,
+        ttl: float = RESULT_TTL_SECONDS,
+        per_client: int = MAX_RESULT_BYTES_PER_CLIENT,
+        total: int = MAX_RESULT_BYTES,
+    ) -> None:
+        check_caps(ttl, per_client, total)
+        self._redis = shared.client
+        self._keys = shared.keys
+        self._sealer = sealer
+        self._ids = ids
+        self._clock = clock
+        self._ttl = ttl
+        self._per_client = per_client
+        self._total = total
+        self._script = shared.client.register_script(_PUT_SCRIPT)
+
+    async def put(self, client: str, stored: StoredResult) -> str | None:
+        size = stored.charged_bytes
+        if size > self._per_client:
+            return None
+        now = self._clock()
+        result_id, issued = self._ids.issue(client, now)
+        who, which = self._client_hash(client), self._answer_hash(client, issued.token)
+        sealed = self._sealer.seal(_record(client, now, stored))
+        keys = [
+            self._keys.key("results", "all"),
+            self._keys.key("results", "sizes"),
+            self._keys.key("results", "bytes"),
+            self._keys.key("results", "client", who),
+            self._keys.key("result", which),
+        ]
+        arguments = (
+            repr(now),
+            repr(self._ttl),
+            self._per_client,
+            self._total,
+            size,
+            f"{who}:{which}",
+            who,
+            sealed,
+            self._keys.key("result", ""),
+            self._keys.key("results", "client", ""),
+            max(1, round(self._ttl * 1000)),
+        )
+        async with reaching_redis_within_budget("keeping a cut answer", self._clock):
+            await self._script(keys=keys, args=arguments)
+        return result_id
+
+    async def get(self, client: str, result_id: str) -> StoredResult | Missing:
+        issued = self._ids.check(client, result_id)
+        if issued is None:
+            return Missing.UNKNOWN
+        now = self._clock()
+        if long_past(issued, now, self._ttl):
+            return Missing.EXPIRED
+        async with reaching_redis_within_budget("reading a cut answer", self._clock):
+            sealed = await self._redis.get(self._keys.key("result", self._answer_hash(client, issued.token)))
+        plain = self._sealer.open(sealed) if isinstance(sealed, bytes) else None
+        if plain is None:  # gone, or sealed under a secret since removed: either way it cannot be read again
+            return Missing.EXPIRED
+        return _from_record(plain, client, now, self._ttl)
+
+    @staticmethod
+    def _client_hash(client: str) -> str:
+        return _digest(client.encode("utf-8", "surrogatepass"))
+
+    @staticmethod
+    def _answer_hash(client: str, token: bytes) -> str:
+        return _digest(client.encode("utf-8", "surrogatepass") + b"\x00" + token)
+
+
+def _digest(data: bytes) -> str:
+    """A key name that says nothing of the client or the id (like `state.keys.digest`, on bytes)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _record(client: str, kept_at: float, stored: StoredResult) -> bytes:
+    """One line of JSON (which escapes any newline) for the metadata, then the body as it is."""
+    header = {
+        "client": client,
+        "kept_at": kept_at,
+        "service": stored.service,
+        "tool": stored.tool,
+        "api": stored.api,
+        "endpoint": stored.endpoint,
+        "list_path": stored.list_path,
+        "created_at": stored.created_at,
+    }
+    return json.dumps(header).encode() + b"\n" + stored.body
+
+
+def _from_record(plain: bytes, client: str, now: float, ttl: float) -> StoredResult | Missing:
+    line, _, body = plain.partition(b"\n")
+    header = json.loads(line)
+    if header["client"] != client:  # cannot happen (the key hashes the client), and would be another's
+        return Missing.UNKNOWN
+    if now >= float(header["kept_at"]) + ttl:
+        return Missing.EXPIRED
+    return StoredResult(
+        body=body,
+        service=str(header["service"]),
+        tool=str(header["tool"]),
+        api=str(header["api"]),
+        endpoint=str(header["endpoint"]),
+        list_path=str(header["list_path"]),
+        created_at=float(header["created_at"]),
+    )
