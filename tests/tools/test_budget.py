@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parse_mcp.sandbox import BOOKS_API_ID, FAILURE_LAB_ID, SandboxConfig
+from parse_mcp.server import build_server
 from tests.conftest import Sandbox, started
 
 pytestmark = pytest.mark.anyio
@@ -164,3 +165,47 @@ async def test_failure_texts_stay_well_under_ten_thousand_characters(client: Cli
         result = await client.call_tool("execute_endpoint", arguments)
         text = result.content[0].text  # type: ignore[union-attr]
         assert len(text) < 4_000
+
+
+@pytest.mark.parametrize(("budget", "slept"), [(8.0, [5]), (12.0, [5, 5]), (5.5, [])])
+async def test_retries_of_a_429_wait_only_while_the_call_has_budget_left_for_one_more_request(
+    budget: float, slept: list[float]
+) -> None:
+    # The lab's burst limit answers 429 with a 5 s wait each time: a wait is taken only when a request
+    # (at least 1 s) still fits after it, so the budget decides how many, exactly.
+    async with started(SandboxConfig()) as sandbox:
+        server = build_server(
+            sandbox.settings(),
+            parsebot_transport=sandbox.transport(),
+            runtime=sandbox.runtime,
+            call_budget_seconds=budget,
+        )
+        async with Client(server) as client:
+            result = await structured(client, "execute_endpoint", lab("burst_limit"))
+    assert sandbox.slept == slept
+    assert sum(sandbox.slept) + 1.0 <= budget
+    assert result["error"]["code"] == "rate_limited_burst"
+    assert result["guidance"]["action"] == "retry_later"
+    assert result["meta"]["attempts"] == len(slept) + 1
+
+
+@pytest.mark.parametrize(("budget", "slept", "attempts"), [(8.0, [], 0), (20.0, [10.0], 1)])
+async def test_a_turn_is_waited_for_only_when_a_request_still_fits_in_the_budget_after_it(
+    budget: float, slept: list[float], attempts: int
+) -> None:
+    # One token, refilled every 10 s: the second call must wait 10 s for its turn.
+    async with started(SandboxConfig(burst=1, refill_per_minute=6.0)) as sandbox:
+        server = build_server(
+            sandbox.settings(),
+            parsebot_transport=sandbox.transport(),
+            runtime=sandbox.runtime,
+            call_budget_seconds=budget,
+        )
+        async with Client(server) as client:
+            await structured(client, "describe_api", {"scraper_id": BOOKS_API_ID})
+            first = await structured(client, "execute_endpoint", LIST_BOOKS)
+            second = await structured(client, "execute_endpoint", LIST_BOOKS)
+    assert first["ok"] is True
+    assert sandbox.slept == pytest.approx(slept, abs=0.1)  # the pacer keeps a small margin
+    assert second["meta"]["attempts"] == attempts
+    assert second["ok"] is (attempts == 1)
