@@ -29,6 +29,9 @@ from parse_mcp.voice import said, speakable
 logger = logging.getLogger(__name__)
 
 SETTLED = frozenset({"completed", "failed", "needs_input"})
+# Every task status the references list (parsebot-api.md section 4: "queued, running, needs_input, completed,
+# failed"). Any other is read the cautious way: not done, looked at again, and a wait that starts and ends on it stops.
+LISTED_STATUSES = SETTLED | {"queued", "running"}
 TaskId = Annotated[str, Field(min_length=1, max_length=200, description="A task id from create_api or list_tasks.")]
 EndpointName = Annotated[str, Field(min_length=1, max_length=200)]
 MAX_ENDPOINTS = 100
@@ -117,14 +120,23 @@ async def wait_for_task(
     state = state_of(ctx)
 
     async def run(client: ParseBotClient) -> ToolResult:
+        seen: list[object] = []  # each status read, as sent
+
+        async def read() -> tuple[JsonValue, Meta]:
+            found, meta = await client.get_task(task_id)
+            seen.append(field_of(found, "status"))
+            return found, meta
+
         waited = await wait_until_settled(
-            lambda: client.get_task(task_id),
+            read,
             lambda status: status in SETTLED,
             budget_seconds=timeout_seconds,
             runtime=state.runtime,
             ctx=ctx,
             label=f"task {said(task_id, 'given')}",
         )
+        if not waited.settled and seen[-1] not in LISTED_STATUSES and seen[-1] == seen[0]:
+            return _stuck_unlisted(task_id, waited.document, waited.meta, waited.elapsed)
         if not waited.settled:
             return waited.keep_waiting(f"Task {said(task_id, 'given')}", "wait_for_task", arguments)
         observed = task_observation(client, task_id, waited.document, waited.meta)
@@ -312,12 +324,39 @@ def task_observation(client: ParseBotClient, task_id: str, task: JsonValue, meta
             meta,
             next_step="Ask the user, and answer in the Parse.bot dashboard (this server has no call for it).",
         )
+    if status in LISTED_STATUSES:
+        return ToolResult.success(
+            f"Task {named} is {status}.",
+            task,
+            meta,
+            next_step="Call wait_for_task until it settles.",
+            next_call=NextCall.offer("wait_for_task", {"task_id": task_id}),
+        )
+    # A status no reference lists is never read as done: its API is not offered, and a wait looks again.
+    shown = token_of(status)
     return ToolResult.success(
-        f"Task {named} is {token_of(status) or 'in a state this server does not know'}.",
+        f"Task {named} is in a state this server does not know" + (f" ({shown})" if shown else "") + "; it is not "
+        "read as completed.",
         task,
         meta,
-        next_step="Call wait_for_task until it settles.",
+        next_step="Call wait_for_task to look again over a while; if the task stays in this state, tell the user "
+        "and check it in the Parse.bot dashboard.",
         next_call=NextCall.offer("wait_for_task", {"task_id": task_id}),
+    )
+
+
+def _stuck_unlisted(task_id: str, task: JsonValue, meta: Meta, elapsed: float) -> ToolResult:
+    """A wait that began and ended on the same status no reference lists: another wait would be the same, so it
+    is not offered (the loop ends here)."""
+    shown = token_of(field_of(task, "status"))
+    return ToolResult.success(
+        f"Task {said(task_id, 'given')} stayed in a state this server does not know"
+        + (f" ({shown})" if shown else "")
+        + f" for the whole wait ({elapsed:.0f} s); it is not read as completed.",
+        task,
+        meta,
+        next_step="Stop waiting: tell the user the task is in a state this server does not know and ask them to check "
+        "it in the Parse.bot dashboard (get_task shows it again whenever they want).",
     )
 
 
