@@ -15,6 +15,12 @@ and on each put drops what has expired, then the client's own oldest while its c
 oldest of all while the total is, and keeps the new answer. The script names the keys of the answers it drops
 itself (from their members), as a single Redis allows; a Redis Cluster would need one hash slot per account.
 
+Opening a sealed answer of 2 MB takes about 15 ms (Fernet: base64, an HMAC and AES-CBC over 2.7 MB), three
+times a page's budget; the round trip itself is a fraction of a millisecond. So each replica keeps the answers it
+put or opened lately, already open (`MAX_OPENED_BYTES`, least recently read out first), and a page it already
+holds costs one `EXISTS`: an answer dropped or expired in Redis reads as expired everywhere at once, cached or
+not. A page on another replica pays the opening once (`python -m bench.result_store`).
+
 Ids are checked under keys derived from the session secrets (`result_ids_from_secrets`), so every replica
 checks the ids any other issued, and a rotated secret keeps the previous ids valid while it is listed.
 """
@@ -23,8 +29,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+import anyio
+import anyio.to_thread
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -41,6 +51,9 @@ from parse_mcp.state.results import (
 )
 from parse_mcp.state.sealing import Sealer
 
+# The answers each replica keeps open: two clients paging 2 MB answers each, with room to spare. Past it, the
+# least recently read goes (from this cache only; Redis still holds it).
+MAX_OPENED_BYTES = 16 * 1024 * 1024
 # The derivation's context, distinct from the sealing key's: a new one makes every issued id unknown.
 _ID_KEY_INFO = b"parse-mcp result ids v1"
 
@@ -96,6 +109,12 @@ def _id_key(secret: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_ID_KEY_INFO).derive(secret.encode())
 
 
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    stored: StoredResult
+    kept_at: float
+
+
 class RedisResultStore:
     def __init__(
         self,
@@ -107,6 +126,7 @@ class RedisResultStore:
         ttl: float = RESULT_TTL_SECONDS,
         per_client: int = MAX_RESULT_BYTES_PER_CLIENT,
         total: int = MAX_RESULT_BYTES,
+        opened_bytes: int = MAX_OPENED_BYTES,
     ) -> None:
         check_caps(ttl, per_client, total)
         self._redis = shared.client
@@ -118,6 +138,9 @@ class RedisResultStore:
         self._per_client = per_client
         self._total = total
         self._script = shared.client.register_script(_PUT_SCRIPT)
+        self._opened: OrderedDict[str, _Opened] = OrderedDict()
+        self._opened_bytes = 0
+        self._max_opened_bytes = opened_bytes
 
     async def put(self, client: str, stored: StoredResult) -> str | None:
         size = stored.charged_bytes
@@ -126,7 +149,8 @@ class RedisResultStore:
         now = self._clock()
         result_id, issued = self._ids.issue(client, now)
         who, which = self._client_hash(client), self._answer_hash(client, issued.token)
-        sealed = self._sealer.seal(_record(client, now, stored))
+        # Sealing 2 MB takes about 15 ms: in a worker thread, so other calls go on meanwhile.
+        sealed = await anyio.to_thread.run_sync(self._sealer.seal, _record(client, now, stored))
         keys = [
             self._keys.key("results", "all"),
             self._keys.key("results", "sizes"),
@@ -149,6 +173,7 @@ class RedisResultStore:
         )
         async with reaching_redis_within_budget("keeping a cut answer", self._clock):
             await self._script(keys=keys, args=arguments)
+        self._keep_open(which, _Opened(stored, now))
         return result_id
 
     async def get(self, client: str, result_id: str) -> StoredResult | Missing:
@@ -158,12 +183,44 @@ class RedisResultStore:
         now = self._clock()
         if long_past(issued, now, self._ttl):
             return Missing.EXPIRED
+        which = self._answer_hash(client, issued.token)
+        key = self._keys.key("result", which)
+        opened = self._opened.get(which)
+        if opened is not None:
+            async with reaching_redis_within_budget("reading a cut answer", self._clock):
+                still_kept = await self._redis.exists(key)
+            if not still_kept or now >= opened.kept_at + self._ttl:
+                self._forget(which)
+                return Missing.EXPIRED
+            self._opened.move_to_end(which)
+            return opened.stored
         async with reaching_redis_within_budget("reading a cut answer", self._clock):
-            sealed = await self._redis.get(self._keys.key("result", self._answer_hash(client, issued.token)))
-        plain = self._sealer.open(sealed) if isinstance(sealed, bytes) else None
+            sealed = await self._redis.get(key)
+        plain = await anyio.to_thread.run_sync(self._sealer.open, sealed) if isinstance(sealed, bytes) else None
         if plain is None:  # gone, or sealed under a secret since removed: either way it cannot be read again
             return Missing.EXPIRED
-        return _from_record(plain, client, now, self._ttl)
+        found = _from_record(plain, client)
+        if isinstance(found, Missing):
+            return found
+        if now >= found.kept_at + self._ttl:
+            return Missing.EXPIRED
+        self._keep_open(which, found)
+        return found.stored
+
+    def _keep_open(self, which: str, opened: _Opened) -> None:
+        size = opened.stored.charged_bytes
+        self._forget(which)  # two reads that opened it at once keep it once
+        if size > self._max_opened_bytes:
+            return
+        self._opened[which] = opened
+        self._opened_bytes += size
+        while self._opened_bytes > self._max_opened_bytes:
+            self._forget(next(iter(self._opened)))
+
+    def _forget(self, which: str) -> None:
+        opened = self._opened.pop(which, None)
+        if opened is not None:
+            self._opened_bytes -= opened.stored.charged_bytes
 
     @staticmethod
     def _client_hash(client: str) -> str:
@@ -194,14 +251,12 @@ def _record(client: str, kept_at: float, stored: StoredResult) -> bytes:
     return json.dumps(header).encode() + b"\n" + stored.body
 
 
-def _from_record(plain: bytes, client: str, now: float, ttl: float) -> StoredResult | Missing:
+def _from_record(plain: bytes, client: str) -> _Opened | Missing:
     line, _, body = plain.partition(b"\n")
     header = json.loads(line)
     if header["client"] != client:  # cannot happen (the key hashes the client), and would be another's
         return Missing.UNKNOWN
-    if now >= float(header["kept_at"]) + ttl:
-        return Missing.EXPIRED
-    return StoredResult(
+    stored = StoredResult(
         body=body,
         service=str(header["service"]),
         tool=str(header["tool"]),
@@ -210,3 +265,4 @@ def _from_record(plain: bytes, client: str, now: float, ttl: float) -> StoredRes
         list_path=str(header["list_path"]),
         created_at=float(header["created_at"]),
     )
+    return _Opened(stored, float(header["kept_at"]))

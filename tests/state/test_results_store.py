@@ -318,6 +318,25 @@ async def test_an_answer_kept_by_one_replica_is_read_by_another_on_the_same_redi
             assert await b.get("client-b", result_id) is Missing.UNKNOWN
 
 
+async def test_an_answer_dropped_through_one_replica_reads_as_expired_on_another_that_had_read_it(
+    redis_server: RedisServer, clock: Clock
+) -> None:
+    prefix = fresh_prefix()
+    with anyio.fail_after(WAIT_SECONDS):
+        async with redis_stores(redis_settings(redis_server.url, prefix)) as (shared, sealer):
+            ids = result_ids_from_secrets([SESSION_SECRET])
+            a = RedisResultStore(shared, sealer, ids, clock, per_client=CHARGED, total=CHARGED)
+            b = RedisResultStore(shared, sealer, ids, clock, per_client=CHARGED, total=CHARGED)
+            first = await a.put("client-a", answer())
+            assert first is not None
+            assert isinstance(await b.get("client-a", first), StoredResult)
+
+            assert await a.put("client-b", answer()) is not None
+
+            assert await b.get("client-a", first) is Missing.EXPIRED
+            assert await a.get("client-a", first) is Missing.EXPIRED
+
+
 async def test_after_a_secret_rotation_answers_kept_under_the_previous_secret_are_still_read(
     redis_server: RedisServer, clock: Clock
 ) -> None:
