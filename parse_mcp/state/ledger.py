@@ -1,0 +1,823 @@
+"""The spend ledger: what agents may still spend today, what they spent, and on what.
+
+Every call that costs credits goes through three steps:
+
+- `reserve(call, estimate)`: atomically, check the day's limits against what is spent *and* reserved by the
+  calls in flight, and reserve this call's expected cost. The answer is a `Reservation`, or `Refused` (which
+  limit, what is used of it, the seconds until the next UTC midnight), or `LearnFirst` (below);
+- `settle(reservation, actual_credits, error_code)`: the answer came: the estimate is replaced by the actual
+  charge (0 when nothing was charged) and the charge row is recorded;
+- `release(reservation)`: the call was never sent; its estimate is given back.
+
+**What a call is expected to cost.** The last charge the ledger saw for that endpoint (`last_charge`), else the
+caller's `estimate` (the marketplace's listed price, the documented price, or 1 credit). A failure that charged
+nothing does not teach a price: the endpoint stays unknown.
+
+**The unknown-cost rule.** While no charge has been seen for an endpoint and a limit applies to the call, the
+endpoint admits one call at a time: a second call gets `LearnFirst` with a short `retry_after_seconds`, and may
+ask again after it (the first call's answer teaches the price). So calls at once overshoot a limit only by what
+the calls in flight underestimated: the check counts every reservation, and with a fixed price only the one
+learning call per endpoint can underestimate. The exact bound, property-tested in `tests/state/test_ledger.py`:
+what is spent never exceeds a limit by more than the underestimates of the calls that were in flight together
+when the last call was admitted; for an endpoint with a fixed price, that is at most one call.
+
+**A reservation that is never settled** (a process killed mid-call) expires after `RESERVATION_TTL_SECONDS`,
+longer than any tool call's budget: its estimate stops counting, and its learning slot is freed. A settle after
+that still records the charge.
+
+**Days are UTC days** of the injected clock (epoch seconds). Limits reset at the next UTC midnight; the rows
+stay for `RETENTION_DAYS` for `usage`.
+
+**Three stores, one behaviour** (the same tests run on each):
+
+    store        where                              shared by                         atomic check-and-reserve
+    memory       this process                       this process's tasks              no await inside a decision
+    SQLite       a file under the state directory   every process on the machine     BEGIN IMMEDIATE transaction
+    (default)    (WAL mode; survives restarts)                                        (state/ledger.py)
+    Redis        PARSE_MCP_REDIS_URL                every process and replica         one Lua script
+                                                                                      (state/ledger_redis.py)
+
+**When the store is gone, calls go on.** A store that cannot be opened, read or written (a full or read-only disk,
+a Redis that is down) costs one warning, and the ledger goes on in this process's memory (`FailoverLedger`),
+trying the store again every `RECHECK_SECONDS`. That is a trade-off, chosen on purpose: failing closed would
+stop every agent on the machine because a disk is full, which is worse than what it protects against. The cost
+is that, during the outage, the limits count only this process's calls from the moment the store went away
+(charges made then are not in the shared ledger afterwards), so the agents of several processes may together
+spend more than a limit while it lasts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sqlite3
+import sys
+import threading
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
+
+import anyio
+import anyio.to_thread
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+logger = logging.getLogger(__name__)
+
+Service = Literal["parsebot", "scraperapi"]
+LimitName = Literal["daily", "client_daily", "scraperapi_daily"]
+
+# The variable that raises each limit: a refusal names it.
+LIMIT_VARIABLES: dict[LimitName, str] = {
+    "daily": "PARSE_MCP_DAILY_CREDITS",
+    "client_daily": "PARSE_MCP_CLIENT_DAILY_CREDITS",
+    "scraperapi_daily": "PARSE_MCP_SCRAPERAPI_DAILY_CREDITS",
+}
+
+SECONDS_PER_DAY = 86_400
+# A tool call lasts 45 s at most (policy/deadline.py); a reservation still unsettled long after that belongs to a
+# process that died mid-call, and stops holding budget.
+RESERVATION_TTL_SECONDS = 300.0
+# How long a call told `LearnFirst` waits before asking again: a first answer usually takes about this long.
+LEARN_RETRY_SECONDS = 0.25
+# Rows (and Redis day keys) are kept this long for `usage`.
+RETENTION_DAYS = 35
+# While the store is unreachable, how often the ledger tries it again.
+RECHECK_SECONDS = 30.0
+LEDGER_FILE = "ledger.sqlite3"
+
+T = TypeVar("T")
+
+
+class LedgerUnavailable(Exception):  # a state of the store, like StateUnavailable
+    """The store could not be opened, read or written (each store turns its own faults into this)."""
+
+
+# -- what goes in and what comes out ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call that may cost credits: what a charge row is recorded under."""
+
+    service: Service
+    tool: str
+    api: str  # the scraper id, or the AI parser id
+    endpoint: str  # the endpoint's name, or the AI Parser operation
+    client: str  # the token's principal, or the one local client
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Most credits per UTC day; None is no limit."""
+
+    daily_credits: int | None = None  # Parse.bot, every client on the key together
+    client_daily_credits: int | None = None  # Parse.bot, each client
+    scraperapi_daily_credits: int | None = None  # ScraperAPI (AI Parser)
+
+    def applying(self, service: Service) -> tuple[tuple[LimitName, int] | None, tuple[LimitName, int] | None]:
+        """The account-wide and the per-client limit on a call to `service` (either may be None)."""
+        if service == "scraperapi":
+            total = self.scraperapi_daily_credits
+            return (None if total is None else ("scraperapi_daily", total)), None
+        account, client = self.daily_credits, self.client_daily_credits
+        return (None if account is None else ("daily", account)), (None if client is None else ("client_daily", client))
+
+    def any_for(self, service: Service) -> bool:
+        return self.applying(service) != (None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A call's expected cost, held until it is settled or released (or expires)."""
+
+    id: str
+    call: Call
+    day: str  # the UTC day the estimate counts on
+    estimate: int
+    learning: bool  # this call will teach the endpoint's price: others wait for it
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The call would pass a limit: send nothing."""
+
+    limit: LimitName
+    limit_credits: int
+    spent: int  # settled today, in this limit's scope
+    reserved: int  # held today by calls in flight, in this limit's scope
+    estimate: int  # what this call was expected to cost
+    retry_after_seconds: float  # until the next UTC midnight, when the limit resets
+
+    @property
+    def variable(self) -> str:
+        return LIMIT_VARIABLES[self.limit]
+
+    @property
+    def used(self) -> int:
+        return self.spent + self.reserved
+
+
+@dataclass(frozen=True, slots=True)
+class LearnFirst:
+    """The endpoint's price is still unknown and another call is learning it: ask again after the hint."""
+
+    retry_after_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """One limit today: its size, what is spent and reserved of it, what is left."""
+
+    limit: LimitName
+    limit_credits: int
+    spent: int
+    reserved: int
+
+    @property
+    def left(self) -> int:
+        return max(0, self.limit_credits - self.spent - self.reserved)
+
+    @property
+    def variable(self) -> str:
+        return LIMIT_VARIABLES[self.limit]
+
+
+@dataclass(frozen=True, slots=True)
+class Today:
+    """What is spent today, account-wide per service and by one client, and where each limit set stands."""
+
+    day: str
+    spent: dict[Service, int]
+    client_spent: int  # Parse.bot credits this client spent
+    standings: tuple[Standing, ...]  # one per limit set
+    seconds_to_midnight: float
+
+    def left(self) -> dict[LimitName, int]:
+        """What is left of each limit set (for a result's `meta.credits_left_today`)."""
+        return {standing.limit: standing.left for standing in self.standings}
+
+
+@dataclass(slots=True)
+class DayUsage:
+    """One UTC day: credits by service, by (service, API, endpoint), by client, by tool; failures by error code."""
+
+    day: str
+    calls: int = 0
+    by_service: dict[str, int] = field(default_factory=dict)
+    by_endpoint: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    by_client: dict[str, int] = field(default_factory=dict)
+    by_tool: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)  # error code -> calls
+
+    @property
+    def credits(self) -> int:
+        return sum(self.by_service.values())
+
+
+# A charge row as the stores aggregate it: (day, service, tool, api, endpoint, client, error_code or "").
+RowKey = tuple[str, str, str, str, str, str, str]
+
+
+class Ledger(Protocol):
+    """The day's spend and its limits, kept in this process, in a SQLite file, or in Redis."""
+
+    @property
+    def limits(self) -> Limits: ...
+
+    async def reserve(self, call: Call, estimate: int = 1) -> Reservation | Refused | LearnFirst:
+        """Check the limits and reserve the call's expected cost, atomically (see the module's docstring)."""
+        ...
+
+    async def settle(self, reservation: Reservation, actual_credits: int, error_code: str | None) -> None:
+        """Replace the estimate by the actual charge (0 when nothing was charged) and record the charge row."""
+        ...
+
+    async def release(self, reservation: Reservation) -> None:
+        """The call was never sent: give its estimate back."""
+        ...
+
+    async def spent_today(self, client: str) -> Today: ...
+
+    async def last_charge(self, service: Service, api: str, endpoint: str) -> int | None:
+        """The last charge seen for the endpoint (the first source of an estimate), or None while unknown."""
+        ...
+
+    async def usage(self, days: int) -> list[DayUsage]:
+        """The last `days` UTC days, oldest first, today included, each even when nothing was spent."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+# -- what every store shares -----------------------------------------------------------------------------------
+
+
+def utc_day(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).date().isoformat()
+
+
+def seconds_to_midnight(now: float) -> float:
+    """Until the next UTC midnight (POSIX days are exactly 86,400 s)."""
+    return SECONDS_PER_DAY - (now % SECONDS_PER_DAY)
+
+
+def recent_days(now: float, days: int) -> list[str]:
+    today = datetime.fromtimestamp(now, UTC).date()
+    return [(today - timedelta(days=back)).isoformat() for back in range(max(1, days) - 1, -1, -1)]
+
+
+def new_reservation_id() -> str:
+    return secrets.token_hex(8)
+
+
+def refusal(
+    limits: Limits, service: Service, estimate: int, used: tuple[tuple[int, int], tuple[int, int]], now: float
+) -> Refused | None:
+    """The first limit the call would pass, or None. `used` is (spent, reserved) account-wide, then the client's.
+
+    A call passes a limit when what is used of it plus the call's estimate would be more than the limit."""
+    for applied, (spent, reserved) in zip(limits.applying(service), used, strict=True):
+        if applied is not None and spent + reserved + estimate > applied[1]:
+            name, size = applied
+            return Refused(name, size, spent, reserved, estimate, seconds_to_midnight(now))
+    return None
+
+
+def teaches_price(actual_credits: int, error_code: str | None) -> bool:
+    """A charge teaches an endpoint's price when the call succeeded, or when a failure cost something."""
+    return error_code is None or actual_credits > 0
+
+
+def today_from(
+    limits: Limits,
+    now: float,
+    spent: dict[Service, int],
+    client: tuple[int, int],
+    reserved: dict[Service, int],
+) -> Today:
+    """`client` is the client's (spent, reserved) Parse.bot credits; `spent`/`reserved` are account-wide."""
+    standings: list[Standing] = []
+    for service in ("parsebot", "scraperapi"):
+        account, per_client = limits.applying(service)
+        if account is not None:
+            standings.append(Standing(account[0], account[1], spent.get(service, 0), reserved.get(service, 0)))
+        if per_client is not None:
+            standings.append(Standing(per_client[0], per_client[1], client[0], client[1]))
+    return Today(utc_day(now), dict(spent), client[0], tuple(standings), seconds_to_midnight(now))
+
+
+def usage_from(days: list[str], rows: Iterable[tuple[RowKey, int, int]]) -> list[DayUsage]:
+    """Fold aggregated rows ((key), credits, calls) into one `DayUsage` per day asked for."""
+    by_day = {day: DayUsage(day) for day in days}
+    for (day, service, tool, api, endpoint, client, error_code), credits, calls in rows:
+        usage = by_day.get(day)
+        if usage is None:
+            continue
+        usage.calls += calls
+        _add(usage.by_service, service, credits)
+        _add(usage.by_endpoint, (service, api, endpoint), credits)
+        _add(usage.by_client, client, credits)
+        _add(usage.by_tool, tool, credits)
+        if error_code:
+            _add(usage.failures, error_code, calls)
+    return list(by_day.values())
+
+
+K = TypeVar("K")
+
+
+def _add(totals: dict[K, int], key: K, amount: int) -> None:
+    totals[key] = totals.get(key, 0) + amount
+
+
+def row_key(day: str, call: Call, error_code: str | None) -> RowKey:
+    return (day, call.service, call.tool, call.api, call.endpoint, call.client, error_code or "")
+
+
+# -- in this process ---------------------------------------------------------------------------------------------
+
+
+class MemoryLedger:
+    """One process's ledger: nothing in a decision awaits, so no other task comes between the check and the
+    reservation. Also what `FailoverLedger` goes on with while the store is gone."""
+
+    def __init__(self, limits: Limits, clock: Callable[[], float]) -> None:
+        self._limits = limits
+        self._clock = clock
+        self._reservations: dict[str, tuple[Reservation, float]] = {}  # id -> (reservation, expires at)
+        self._learning: dict[tuple[str, str, str], str] = {}  # endpoint -> the learning reservation's id
+        self._prices: dict[tuple[str, str, str], int] = {}
+        self._spent: dict[tuple[str, str, str], int] = defaultdict(int)  # (day, service, client or "") -> credits
+        self._rows: dict[RowKey, list[int]] = {}  # -> [credits, calls]
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    async def reserve(self, call: Call, estimate: int = 1) -> Reservation | Refused | LearnFirst:
+        return self.reserve_now(call, estimate)
+
+    def reserve_now(self, call: Call, estimate: int = 1) -> Reservation | Refused | LearnFirst:
+        now = self._clock()
+        self._sweep(now)
+        day = utc_day(now)
+        endpoint = (call.service, call.api, call.endpoint)
+        price = self._prices.get(endpoint)
+        limited = self._limits.any_for(call.service)
+        learning = price is None and limited
+        if learning and endpoint in self._learning:
+            return LearnFirst(LEARN_RETRY_SECONDS)
+        cost = estimate if price is None else price
+        used = (self._used(day, call.service, None), self._used(day, call.service, call.client))
+        refused = refusal(self._limits, call.service, cost, used, now)
+        if refused is not None:
+            return refused
+        reservation = Reservation(new_reservation_id(), call, day, cost, learning)
+        self._reservations[reservation.id] = (reservation, now + RESERVATION_TTL_SECONDS)
+        if learning:
+            self._learning[endpoint] = reservation.id
+        return reservation
+
+    async def settle(self, reservation: Reservation, actual_credits: int, error_code: str | None) -> None:
+        self.settle_now(reservation, actual_credits, error_code)
+
+    def settle_now(self, reservation: Reservation, actual_credits: int, error_code: str | None) -> None:
+        now = self._clock()
+        self._forget(reservation.id)
+        call, day = reservation.call, utc_day(now)
+        self._spent[(day, call.service, "")] += actual_credits
+        self._spent[(day, call.service, call.client)] += actual_credits
+        row = self._rows.setdefault(row_key(day, call, error_code), [0, 0])
+        row[0] += actual_credits
+        row[1] += 1
+        if teaches_price(actual_credits, error_code):
+            self._prices[(call.service, call.api, call.endpoint)] = actual_credits
+        self._drop_old_days(now)
+
+    async def release(self, reservation: Reservation) -> None:
+        self._forget(reservation.id)
+
+    async def spent_today(self, client: str) -> Today:
+        now = self._clock()
+        self._sweep(now)
+        day = utc_day(now)
+        spent: dict[Service, int] = {s: self._spent.get((day, s, ""), 0) for s in ("parsebot", "scraperapi")}
+        reserved: dict[Service, int] = {s: self._used(day, s, None)[1] for s in ("parsebot", "scraperapi")}
+        return today_from(self._limits, now, spent, self._used(day, "parsebot", client), reserved)
+
+    async def last_charge(self, service: Service, api: str, endpoint: str) -> int | None:
+        return self._prices.get((service, api, endpoint))
+
+    async def usage(self, days: int) -> list[DayUsage]:
+        rows = ((key, credits, calls) for key, (credits, calls) in self._rows.items())
+        return usage_from(recent_days(self._clock(), days), rows)
+
+    async def aclose(self) -> None:
+        return None
+
+    def _used(self, day: str, service: Service, client: str | None) -> tuple[int, int]:
+        spent = self._spent.get((day, service, "" if client is None else client), 0)
+        reserved = sum(
+            held.estimate
+            for held, _ in self._reservations.values()
+            if held.day == day and held.call.service == service and (client is None or held.call.client == client)
+        )
+        return spent, reserved
+
+    def _forget(self, reservation_id: str) -> None:
+        held = self._reservations.pop(reservation_id, None)
+        if held is None:
+            return
+        endpoint = (held[0].call.service, held[0].call.api, held[0].call.endpoint)
+        if self._learning.get(endpoint) == reservation_id:
+            del self._learning[endpoint]
+
+    def _sweep(self, now: float) -> None:
+        for expired in [key for key, (_, expires_at) in self._reservations.items() if expires_at <= now]:
+            self._forget(expired)
+
+    def _drop_old_days(self, now: float) -> None:
+        oldest = recent_days(now, RETENTION_DAYS)[0]
+        if self._rows and min(key[0] for key in self._rows) < oldest:
+            self._rows = {key: row for key, row in self._rows.items() if key[0] >= oldest}
+            self._spent = defaultdict(int, {key: n for key, n in self._spent.items() if key[0] >= oldest})
+
+
+# -- in a SQLite file ---------------------------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS charges (
+    id INTEGER PRIMARY KEY,
+    day TEXT NOT NULL, at REAL NOT NULL,
+    service TEXT NOT NULL, tool TEXT NOT NULL, api TEXT NOT NULL, endpoint TEXT NOT NULL, client TEXT NOT NULL,
+    credits INTEGER NOT NULL, error_code TEXT
+);
+CREATE INDEX IF NOT EXISTS charges_by_day ON charges (day);
+-- What is spent per day, service and client ('' for the whole account): the limits read two rows, not a sum.
+CREATE TABLE IF NOT EXISTS spent (
+    day TEXT NOT NULL, service TEXT NOT NULL, client TEXT NOT NULL, credits INTEGER NOT NULL,
+    PRIMARY KEY (day, service, client)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reservations (
+    id TEXT PRIMARY KEY, day TEXT NOT NULL, service TEXT NOT NULL, api TEXT NOT NULL, endpoint TEXT NOT NULL,
+    client TEXT NOT NULL, estimate INTEGER NOT NULL, learning INTEGER NOT NULL, expires_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS reservations_by_expiry ON reservations (expires_at);
+CREATE INDEX IF NOT EXISTS reservations_by_endpoint ON reservations (service, api, endpoint) WHERE learning = 1;
+CREATE TABLE IF NOT EXISTS prices (
+    service TEXT NOT NULL, api TEXT NOT NULL, endpoint TEXT NOT NULL, credits INTEGER NOT NULL,
+    PRIMARY KEY (service, api, endpoint)
+) WITHOUT ROWID;
+"""
+
+
+class SqliteLedger:
+    """The ledger in one SQLite file, shared by every process on the machine and kept across restarts.
+
+    WAL mode lets readers go on while one process writes. Each decision is one `BEGIN IMMEDIATE` transaction: it
+    takes the database's write lock before it reads, so two processes never both read the same "10 left" and both
+    reserve it; a process waiting for the lock waits at most `BUSY_TIMEOUT_MS`. `synchronous=NORMAL`: a commit
+    survives the process being killed (the WAL is in the OS's hands), not a power cut, at a fraction of the cost.
+
+    The file is opened on first use, in a worker thread (`anyio.to_thread`), as is every statement: the event loop
+    never waits on the disk. One connection per ledger, used by one thread at a time."""
+
+    BUSY_TIMEOUT_MS = 5_000
+
+    def __init__(self, path: Path, limits: Limits, clock: Callable[[], float]) -> None:
+        self.path = path
+        self._limits = limits
+        self._clock = clock
+        self._connection: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    async def reserve(self, call: Call, estimate: int = 1) -> Reservation | Refused | LearnFirst:
+        return await self._run(self._reserve, call, estimate)
+
+    async def settle(self, reservation: Reservation, actual_credits: int, error_code: str | None) -> None:
+        await self._run(self._settle, reservation, actual_credits, error_code)
+
+    async def release(self, reservation: Reservation) -> None:
+        await self._run(self._release, reservation)
+
+    async def spent_today(self, client: str) -> Today:
+        return await self._run(self._spent_today, client)
+
+    async def last_charge(self, service: Service, api: str, endpoint: str) -> int | None:
+        return await self._run(self._last_charge, service, api, endpoint)
+
+    async def usage(self, days: int) -> list[DayUsage]:
+        return await self._run(self._usage, days)
+
+    async def aclose(self) -> None:
+        await self._run(self._close)
+
+    # Each of these runs in a worker thread, holding the connection's lock.
+
+    async def _run(self, work: Callable[..., T], *args: object) -> T:
+        def locked() -> T:
+            with self._lock, _sqlite_faults():
+                return work(*args)
+
+        return await anyio.to_thread.run_sync(locked)
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5.0)
+            try:
+                connection.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("PRAGMA synchronous = NORMAL")
+                # executescript commits whatever is open first: the transaction is in the script itself.
+                connection.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+                oldest = recent_days(self._clock(), RETENTION_DAYS)[0]
+                with _immediate(connection):
+                    connection.execute("DELETE FROM charges WHERE day < ?", (oldest,))
+                    connection.execute("DELETE FROM spent WHERE day < ?", (oldest,))
+            except BaseException:
+                connection.close()
+                raise
+            self._connection = connection
+        return self._connection
+
+    def _reserve(self, call: Call, estimate: int) -> Reservation | Refused | LearnFirst:
+        db = self._db()
+        now = self._clock()
+        day = utc_day(now)
+        endpoint = (call.service, call.api, call.endpoint)
+        with _immediate(db):
+            db.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
+            price = db.execute(
+                "SELECT credits FROM prices WHERE service = ? AND api = ? AND endpoint = ?", endpoint
+            ).fetchone()
+            learning = price is None and self._limits.any_for(call.service)
+            if (
+                learning
+                and db.execute(
+                    "SELECT 1 FROM reservations WHERE service = ? AND api = ? AND endpoint = ? AND learning = 1",
+                    endpoint,
+                ).fetchone()
+            ):
+                return LearnFirst(LEARN_RETRY_SECONDS)
+            cost = estimate if price is None else int(price[0])
+            used = (self._used(db, day, call.service, None), self._used(db, day, call.service, call.client))
+            refused = refusal(self._limits, call.service, cost, used, now)
+            if refused is not None:
+                return refused
+            reservation = Reservation(new_reservation_id(), call, day, cost, learning)
+            db.execute(
+                "INSERT INTO reservations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (reservation.id, day, *endpoint, call.client, cost, int(learning), now + RESERVATION_TTL_SECONDS),
+            )
+        return reservation
+
+    def _used(self, db: sqlite3.Connection, day: str, service: str, client: str | None) -> tuple[int, int]:
+        spent = db.execute(
+            "SELECT credits FROM spent WHERE day = ? AND service = ? AND client = ?",
+            (day, service, "" if client is None else client),
+        ).fetchone()
+        if client is None:
+            reserved = db.execute(
+                "SELECT TOTAL(estimate) FROM reservations WHERE day = ? AND service = ?", (day, service)
+            ).fetchone()
+        else:
+            reserved = db.execute(
+                "SELECT TOTAL(estimate) FROM reservations WHERE day = ? AND service = ? AND client = ?",
+                (day, service, client),
+            ).fetchone()
+        return (0 if spent is None else int(spent[0])), int(reserved[0])
+
+    def _settle(self, reservation: Reservation, actual_credits: int, error_code: str | None) -> None:
+        db = self._db()
+        now = self._clock()
+        day, call = utc_day(now), reservation.call
+        with _immediate(db):
+            db.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
+            db.execute(
+                "INSERT INTO charges (day, at, service, tool, api, endpoint, client, credits, error_code)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (day, now, call.service, call.tool, call.api, call.endpoint, call.client, actual_credits, error_code),
+            )
+            db.executemany(
+                "INSERT INTO spent VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (day, service, client) DO UPDATE SET credits = credits + excluded.credits",
+                ((day, call.service, "", actual_credits), (day, call.service, call.client, actual_credits)),
+            )
+            if teaches_price(actual_credits, error_code):
+                db.execute(
+                    "INSERT OR REPLACE INTO prices VALUES (?, ?, ?, ?)",
+                    (call.service, call.api, call.endpoint, actual_credits),
+                )
+
+    def _release(self, reservation: Reservation) -> None:
+        self._db().execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
+
+    def _spent_today(self, client: str) -> Today:
+        db = self._db()
+        now = self._clock()
+        day = utc_day(now)
+        with _immediate(db, mode="DEFERRED"):
+            db.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
+            spent: dict[Service, int] = {}
+            reserved: dict[Service, int] = {}
+            for service in ("parsebot", "scraperapi"):
+                spent[service], reserved[service] = self._used(db, day, service, None)
+            mine = self._used(db, day, "parsebot", client)
+        return today_from(self._limits, now, spent, mine, reserved)
+
+    def _last_charge(self, service: Service, api: str, endpoint: str) -> int | None:
+        row = (
+            self._db()
+            .execute(
+                "SELECT credits FROM prices WHERE service = ? AND api = ? AND endpoint = ?", (service, api, endpoint)
+            )
+            .fetchone()
+        )
+        return None if row is None else int(row[0])
+
+    def _usage(self, days: int) -> list[DayUsage]:
+        wanted = recent_days(self._clock(), days)
+        cursor = self._db().execute(
+            "SELECT day, service, tool, api, endpoint, client, COALESCE(error_code, ''), SUM(credits), COUNT(*)"
+            " FROM charges WHERE day >= ? GROUP BY day, service, tool, api, endpoint, client, error_code",
+            (wanted[0],),
+        )
+        return usage_from(wanted, ((tuple(row[:7]), int(row[7]), int(row[8])) for row in cursor))
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+@contextmanager
+def _immediate(db: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[None]:
+    db.execute(f"BEGIN {mode}")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+@contextmanager
+def _sqlite_faults() -> Iterator[None]:
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        raise LedgerUnavailable(type(exc).__name__) from exc
+
+
+# -- going on without the store ---------------------------------------------------------------------------------
+
+
+class FailoverLedger:
+    """A store (SQLite or Redis), and this process's memory for when it fails: one warning per outage, then every
+    call goes on in memory, and the store is tried again every `RECHECK_SECONDS`. A reservation is settled or
+    released where it was made; a charge on a store that went away in between is recorded in memory."""
+
+    def __init__(self, store: Ledger, clock: Callable[[], float]) -> None:
+        self.store = store
+        self.fallback = MemoryLedger(store.limits, clock)
+        self._clock = clock
+        self._retry_store_at: float | None = None  # set while the store is gone
+        self._in_memory: set[str] = set()  # reservations made in memory
+
+    @property
+    def limits(self) -> Limits:
+        return self.store.limits
+
+    @property
+    def degraded(self) -> bool:
+        """Whether calls go on in memory because the store failed."""
+        return self._retry_store_at is not None
+
+    async def reserve(self, call: Call, estimate: int = 1) -> Reservation | Refused | LearnFirst:
+        if self._store_usable():
+            try:
+                decided = await self.store.reserve(call, estimate)
+            except LedgerUnavailable as exc:
+                self._lost(exc)
+            else:
+                self._back()
+                return decided
+        decided = self.fallback.reserve_now(call, estimate)
+        if isinstance(decided, Reservation):
+            self._in_memory.add(decided.id)
+        return decided
+
+    async def settle(self, reservation: Reservation, actual_credits: int, error_code: str | None) -> None:
+        if reservation.id not in self._in_memory and self._store_usable():
+            try:
+                await self.store.settle(reservation, actual_credits, error_code)
+            except LedgerUnavailable as exc:
+                self._lost(exc)
+            else:
+                self._back()
+                return
+        self._in_memory.discard(reservation.id)
+        self.fallback.settle_now(reservation, actual_credits, error_code)
+
+    async def release(self, reservation: Reservation) -> None:
+        if reservation.id in self._in_memory:
+            self._in_memory.discard(reservation.id)
+            await self.fallback.release(reservation)
+            return
+        if not self._store_usable():
+            return  # the reservation expires in the store by itself
+        try:
+            await self.store.release(reservation)
+        except LedgerUnavailable as exc:
+            self._lost(exc)
+
+    async def spent_today(self, client: str) -> Today:
+        return await self._read(lambda ledger: ledger.spent_today(client))
+
+    async def last_charge(self, service: Service, api: str, endpoint: str) -> int | None:
+        return await self._read(lambda ledger: ledger.last_charge(service, api, endpoint))
+
+    async def usage(self, days: int) -> list[DayUsage]:
+        return await self._read(lambda ledger: ledger.usage(days))
+
+    async def aclose(self) -> None:
+        try:
+            await self.store.aclose()
+        except LedgerUnavailable:
+            return
+
+    async def _read(self, read: Callable[[Ledger], Awaitable[T]]) -> T:
+        if self._store_usable():
+            try:
+                result = await read(self.store)
+            except LedgerUnavailable as exc:
+                self._lost(exc)
+            else:
+                self._back()
+                return result
+        return await read(self.fallback)
+
+    def _store_usable(self) -> bool:
+        return self._retry_store_at is None or self._clock() >= self._retry_store_at
+
+    def _lost(self, exc: LedgerUnavailable) -> None:
+        if self._retry_store_at is None:
+            # Once per outage; the message names the fault, never a path or URL that might hold a secret.
+            logger.warning(
+                "the spend ledger's store failed (%s): limits now count this process's calls only, in memory; "
+                "trying the store again every %.0f s",
+                exc,
+                RECHECK_SECONDS,
+            )
+        self._retry_store_at = self._clock() + RECHECK_SECONDS
+
+    def _back(self) -> None:
+        if self._retry_store_at is not None:
+            self._retry_store_at = None
+            logger.info("the spend ledger's store answers again: limits are shared again")
+
+
+# -- choosing the store -------------------------------------------------------------------------------------------
+
+
+def default_state_dir() -> Path:
+    """The platform's user state directory for parse-mcp (no dependency: the three conventions written out)."""
+    home = Path.home()
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA")
+        return (Path(base) if base else home / "AppData" / "Local") / "parse-mcp"
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "parse-mcp"
+    state_home = os.environ.get("XDG_STATE_HOME")
+    return (Path(state_home) if state_home else home / ".local" / "state") / "parse-mcp"
+
+
+def open_ledger(
+    limits: Limits,
+    clock: Callable[[], float],
+    *,
+    state_dir: Path | None = None,
+    redis: Redis | None = None,
+    redis_prefix: str = "",
+) -> FailoverLedger:
+    """The ledger for a server: in Redis when given a client (keys under `redis_prefix`, e.g. the account's
+    `Keyspace.key("ledger")`), else in SQLite under `state_dir` (default: `default_state_dir()`); either one
+    failing over to memory. Opening touches nothing yet: the first call does, and a fault then costs a warning."""
+    if redis is not None:
+        from parse_mcp.state.ledger_redis import RedisLedger
+
+        return FailoverLedger(RedisLedger(redis, redis_prefix, limits, clock), clock)
+    directory = state_dir if state_dir is not None else default_state_dir()
+    return FailoverLedger(SqliteLedger(directory / LEDGER_FILE, limits, clock), clock)
