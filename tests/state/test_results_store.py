@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 
 import anyio
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
+from parse_mcp.state.faults import StateUnavailable
 from parse_mcp.state.redis_stores import redis_stores
 from parse_mcp.state.results import (
     MAX_RESULT_BYTES,
@@ -383,3 +385,23 @@ async def test_redis_holds_the_answer_sealed_and_expiring_with_its_time_to_live(
     assert (RESULT_TTL_SECONDS - 60) * 1000 < ttl_ms <= RESULT_TTL_SECONDS * 1000
     # Nothing of it stays in Redis for good: the indexes expire too.
     assert all(0 < ttl <= RESULT_TTL_SECONDS * 1000 for ttl in index_ttls)
+
+
+async def test_a_redis_that_cannot_be_reached_is_said_so_not_taken_for_an_expired_answer(
+    tmp_path: Path, clock: Clock
+) -> None:
+    with RedisServer(tmp_path) as server, anyio.fail_after(WAIT_SECONDS):
+        async with redis_stores(redis_settings(server.url, fresh_prefix())) as (shared, sealer):
+            ids = result_ids_from_secrets([SESSION_SECRET])
+            # Opened nothing yet: every read goes to Redis.
+            store = RedisResultStore(shared, sealer, ids, clock, opened_bytes=0)
+            result_id = await store.put("client-a", answer())
+            assert result_id is not None
+            server.stop()
+
+            with pytest.raises(StateUnavailable):
+                await store.get("client-a", result_id)
+            with pytest.raises(StateUnavailable):
+                await store.put("client-a", answer())
+            # What needs no Redis still answers: an id that is not this client's is unknown.
+            assert await store.get("client-b", result_id) is Missing.UNKNOWN
