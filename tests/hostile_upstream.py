@@ -380,6 +380,8 @@ HOSTILE_IDS: tuple[tuple[str, bool], ...] = (
     ("%2e", True),
     ("%2E%2E", True),
     ("%252e%252e", True),
+    ("%25252e%25252e", True),  # three rounds deep: a server, a proxy and a framework each decode once
+    ("a%25252Fb", True),
     ("./x", True),
     ("a/../b", True),
     ("a/b", True),

@@ -196,6 +196,14 @@ async def test_healthz_answers_without_a_token_and_says_nothing_but_ok(tokens: t
     assert posted.status_code == (401 if tokens else 404)
 
 
+@pytest.mark.parametrize("path", ["/healthz-x", "/healthzz", "/healthz/", "/healthz/../mcp", "/HEALTHZ", "/x/healthz"])
+async def test_only_the_exact_healthz_path_skips_the_token(path: str) -> None:
+    async with serving(guarded(TOKEN_A)) as url, httpx2.AsyncClient() as http:
+        answer = await http.get(f"{url}{path}")
+    assert answer.status_code == 401
+    assert answer.json() == {"error": "unauthorized"}
+
+
 @pytest.mark.parametrize("stateless", [False, True], ids=["sessions", "stateless"])
 @pytest.mark.parametrize("mode", ERAS)
 async def test_each_token_is_its_own_stable_principal_that_a_tool_can_read(mode: str, stateless: bool) -> None:

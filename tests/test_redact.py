@@ -391,3 +391,33 @@ def test_plain_ascii_text_without_a_key_is_judged_clean_and_returned_as_it_was(t
     body = json.dumps({"m": text}).encode()
     value = loads_bounded(body)
     assert REDACTOR.json(value, source=body) is value
+
+
+# A key whose own bytes encode to `+` and `/` in base64 (`-` and `_` in the URL-safe alphabet) at every
+# alignment: the test keys above only meet those characters around them, in the blob's other bytes.
+SIGNED_KEY = "pmx_~~~?~?>>~?>?~~"
+
+
+@pytest.mark.parametrize("alignment", range(3))
+@pytest.mark.parametrize("urlsafe", [False, True], ids=["standard", "url-safe"])
+def test_a_key_whose_own_base64_holds_the_alphabet_specific_characters_is_removed_in_either_alphabet(
+    alignment: int, urlsafe: bool
+) -> None:
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    blob = encode(bytes(alignment) + SIGNED_KEY.encode()).decode()
+    core = blob[2:-4]
+    assert set(core) & (set("-_") if urlsafe else set("+/")), "the test's key must exercise those characters"
+    redactor = Redactor([SIGNED_KEY])
+    for text in (blob, f"token={blob}&x=1", json.dumps({"t": blob})):
+        assert not leaked(redactor.text(text), SIGNED_KEY), text
+        body = json.dumps({"t": text}).encode()
+        assert not leaked(json.dumps(redactor.json(loads_bounded(body), source=body)), SIGNED_KEY), text
+
+
+def test_a_secret_of_exactly_the_minimum_length_is_removed_by_value_and_one_shorter_is_not() -> None:
+    at_minimum = "q7Rw2Zx9"
+    assert len(at_minimum) == 8
+    assert Redactor([at_minimum]).text(f"the key {at_minimum} was refused") == f"the key {REDACTED} was refused"
+    assert Redactor([at_minimum[:-1]]).text(f"the key {at_minimum[:-1]} was refused") == (
+        f"the key {at_minimum[:-1]} was refused"
+    )

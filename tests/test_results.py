@@ -240,3 +240,12 @@ def test_any_upstream_text_is_fenced_and_the_two_parts_make_the_whole(text: str,
         parsed = read(result)
         assert_nothing_upstream_outside(parsed)
         assert parsed.merged() == result.structured_content
+
+
+def test_each_result_draws_its_own_fence_token_so_none_can_be_guessed_from_another() -> None:
+    tokens = {fence({"x": 1})[0] for _ in range(50)}
+    assert len(tokens) == 50
+    opened = text_of(render(ToolResult.success("e returned data.", {"x": 1}))).splitlines()
+    again = text_of(render(ToolResult.success("e returned data.", {"x": 1}))).splitlines()
+    assert opened[-3] != again[-3]
+    assert opened[-3].startswith("----- untrusted ")

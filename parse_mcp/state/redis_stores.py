@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import anyio
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
@@ -263,8 +264,12 @@ class RedisFailureStreaks:
 
     async def begin(self, client: str, tool: str, arguments: Mapping[str, object], now: float) -> Attempt:
         try:
-            async with reaching_redis_within_budget("marking a call's start", self._clock):
-                mark = await self._redis.incr(self._keys.key("breaker", "marks"))
+            async with (
+                reaching_redis_within_budget("marking a call's start", self._clock),
+                self._redis.pipeline(transaction=False) as pipe,
+            ):
+                self._mark(pipe)
+                mark, _ = await pipe.execute()
         except StateUnavailable:
             mark = -1  # fails open: this call will not be counted as a repeat
         return Attempt(client, call_digest(tool, arguments), int(mark), now)
@@ -275,9 +280,9 @@ class RedisFailureStreaks:
             async with reaching_redis_within_budget("counting a failure", self._clock):
                 # The mark and the streak in one round trip: half the wait on a Redis that is slow to answer.
                 async with self._redis.pipeline(transaction=False) as pipe:
-                    pipe.incr(self._keys.key("breaker", "marks"))
+                    self._mark(pipe)
                     pipe.get(key)
-                    ended, raw = await pipe.execute()
+                    ended, _, raw = await pipe.execute()
                 streak = next_streak(self._readable(raw), attempt, code, now, int(ended), self._window)
                 await self._redis.set(key, _streak_to_json(streak), ex=max(1, math.ceil(self._window)))
         except StateUnavailable:
@@ -290,6 +295,14 @@ class RedisFailureStreaks:
                 await self._redis.delete(self._key(attempt))
         except StateUnavailable:
             return
+
+    def _mark(self, pipe: Pipeline) -> None:
+        """The next order mark. The counter outlives every streak (each lives a window from its last write) by
+        expiring two windows after its last use, so when it is gone and starts again from 1, no streak is left
+        to be compared with the new marks; and an account that stops calling leaves nothing behind."""
+        marks = self._keys.key("breaker", "marks")
+        pipe.incr(marks)
+        pipe.expire(marks, max(1, math.ceil(2 * self._window)))
 
     def _key(self, attempt: Attempt) -> str:
         return self._keys.key("breaker", digest(streak_name(attempt)))

@@ -80,6 +80,27 @@ def test_tokens_refill_with_time() -> None:
     assert wait_of(pacer.reserve(T0 + 1.5, max_wait=0)) == 0.0
 
 
+@given(
+    elapsed=st.floats(min_value=0.0, max_value=0.999, allow_nan=False), per_minute=st.sampled_from([6.0, 60.0, 600.0])
+)
+def test_a_bucket_partly_refilled_is_not_a_token_a_call_waits_for_the_rest_of_it(
+    elapsed: float, per_minute: float
+) -> None:
+    # Sending on a fraction of a token is a 429 from the service under load: only a whole token lets a call go.
+    per_second = per_minute / 60
+    pacer = paced(bucket(0, per_minute=per_minute))
+    since = elapsed / per_second  # the bucket is `elapsed` of a token full by now
+    wait = wait_of(pacer.reserve(T0 + since, max_wait=60))
+    assert wait == pytest.approx((1 - elapsed) / per_second + SAFETY_SECONDS, abs=1e-5)  # T0 + since rounds
+    assert wait > 0
+
+
+def test_a_call_goes_at_once_the_moment_a_whole_token_has_refilled() -> None:
+    pacer = paced(bucket(0, per_minute=60.0))
+    assert wait_of(pacer.reserve(T0 + 1.0, max_wait=0)) == 0.0
+    assert wait_of(pacer.reserve(T0 + 1.0, max_wait=5)) == pytest.approx(1 + SAFETY_SECONDS)
+
+
 def test_a_lower_count_from_the_service_wins_because_someone_else_spends_too() -> None:
     pacer = paced(bucket(10))
     pacer.observe(bucket(0))

@@ -13,10 +13,13 @@ import pytest
 import redis
 from mcp import Client
 
+from parse_mcp.meta import RateSnapshot
+from parse_mcp.runtime import Runtime
 from parse_mcp.sandbox import BOOKS_API_ID, DEMO_PASSWORD, DEMO_USERNAME, MEMBERS_API_ID
 from parse_mcp.settings import Secret, Settings
 from parse_mcp.state import opened_stores
 from parse_mcp.state.logins import LOGIN_ATTEMPTS
+from parse_mcp.state.pacing import pacing_store
 from parse_mcp.state.sessions import SessionCredentials
 from tests.conftest import Sandbox
 from tests.redis_server import RedisServer
@@ -216,3 +219,29 @@ async def test_a_breaker_streak_in_redis_that_is_not_json_fails_open_with_one_wa
         assert answer["guidance"] == first["guidance"], "the failure's own guidance, counted from zero"
     unreadable = [record for record in caplog.records if "breaker streak in Redis is not readable" in record.message]
     assert len(unreadable) == 1
+
+
+async def test_every_key_of_every_kind_of_state_expires_in_redis(redis_server: RedisServer, clock: Clock) -> None:
+    # Expiry read back from the stored `expires_at` alone would pass a store that forgot the TTL: Redis must
+    # drop each key itself, however long the process holding it lives.
+    prefix = fresh_prefix()
+    settings = redis_settings(redis_server.url, prefix)
+    runtime = Runtime(clock=clock)
+    async with opened_stores(settings, clock) as stores:
+        await stores.sessions.add("client-a", MEMBERS_API_ID, SessionCredentials("sid", Secret("enc")), None)
+        await stores.sessions.add("client-a", BOOKS_API_ID, SessionCredentials("sid", Secret("enc")), clock.now + 60)
+        assert await stores.logins.claim(MEMBERS_API_ID, clock.now) is None
+        attempt = await stores.streaks.begin("client-a", "execute_endpoint", {"scraper_id": "s"}, clock.now)
+        assert await stores.streaks.failed(attempt, "upstream_error", clock.now) == 1
+        await stores.repairs.remember("client-a", "task-1", {"tool": "execute_endpoint", "arguments": {}})
+        await stores.repairs.follow("client-a", "task-1", "rev-1")
+        pacing = pacing_store(stores, Secret("pmx_account_one"), runtime)
+        await pacing.observe(RateSnapshot(observed_at=clock.now, remaining=3, burst=30, refill_per_minute=60.0))
+    kinds_seen: dict[str, int] = {}
+    with redis.Redis(host="127.0.0.1", port=redis_server.port) as client:
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            ttl = client.ttl(key)
+            assert 0 < ttl <= 7 * 86_400, (key, ttl)
+            kind = key.decode().split(":")[2]  # prefix, account, then the kind of state
+            kinds_seen[kind] = kinds_seen.get(kind, 0) + 1
+    assert len(kinds_seen) >= 5, kinds_seen  # sessions, login counts, streaks, repairs and the pacer's picture
