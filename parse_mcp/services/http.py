@@ -157,8 +157,8 @@ class HttpClient:
                     return replace(reply, meta=reply.meta.with_attempts(attempts, waited))
                 record = self._classify(request.purpose, reply.status, reply.headers, reply.body, self._clock())
                 failure = UpstreamFailure(record, reply.meta)
-            if failure.record.code in ("rate_limited_burst", "rate_limited_daily"):
-                await self._pacing.rejected(self._clock(), failure.record.limit_type, failure.record.retry_after)
+                if ROWS[record.code].fault == "rate_limit":  # the service's own 429, of any limit it names
+                    await self._pacing.rejected(self._clock(), record.limit_type, record.retry_after)
             delay = retry_delay(
                 failure,
                 repeat=ROWS[failure.record.code].repeat,

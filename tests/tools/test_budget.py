@@ -209,3 +209,15 @@ async def test_a_turn_is_waited_for_only_when_a_request_still_fits_in_the_budget
     assert sandbox.slept == pytest.approx(slept, abs=0.1)  # the pacer keeps a small margin
     assert second["meta"]["attempts"] == attempts
     assert second["ok"] is (attempts == 1)
+
+
+async def test_a_429_of_a_limit_no_reference_lists_holds_the_next_call_back_without_a_request(sandbox: Sandbox) -> None:
+    # The lab answers 429 with limit_type 'concurrency' and a 20 s wait: the pacer believes the wait for every
+    # call, whichever limit the service names, so the next call is refused here instead of meeting a 429.
+    async with Client(sandbox.server()) as client:
+        first = await structured(client, "execute_endpoint", lab("off_the_reference", answer="unlisted_limit"))
+        second = await structured(client, "execute_endpoint", LIST_BOOKS)
+    assert first["error"]["code"] == "rate_limited_unlisted"
+    assert second["error"]["code"] == "rate_limited_burst"
+    assert second["meta"]["attempts"] == 0
+    assert 19 <= second["guidance"]["retry_after_seconds"] <= 21
