@@ -337,6 +337,13 @@ def _add(totals: dict[K, int], key: K, amount: int) -> None:
     totals[key] = totals.get(key, 0) + amount
 
 
+ACCOUNT = "a"  # the scope of the whole account, beside "c" + each client's name
+
+
+def _scope(client: str) -> str:
+    return "c" + client
+
+
 def row_key(day: str, call: Call, error_code: str | None) -> RowKey:
     return (day, call.service, call.tool, call.api, call.endpoint, call.client, error_code or "")
 
@@ -354,8 +361,10 @@ class MemoryLedger:
         self._reservations: dict[str, tuple[Reservation, float]] = {}  # id -> (reservation, expires at)
         self._learning: dict[tuple[str, str, str], str] = {}  # endpoint -> the learning reservation's id
         self._prices: dict[tuple[str, str, str], int] = {}
-        self._spent: dict[tuple[str, str, str], int] = defaultdict(int)  # (day, service, client or "") -> credits
+        # (day, service, scope) -> credits, where the scope is ACCOUNT or "c" + the client (any name, "" too).
+        self._spent: dict[tuple[str, str, str], int] = defaultdict(int)
         self._rows: dict[RowKey, list[int]] = {}  # -> [credits, calls]
+        self._swept_on = ""  # the day old rows were last dropped
 
     @property
     def limits(self) -> Limits:
@@ -392,8 +401,8 @@ class MemoryLedger:
         now = self._clock()
         self._forget(reservation.id)
         call, day = reservation.call, utc_day(now)
-        self._spent[(day, call.service, "")] += actual_credits
-        self._spent[(day, call.service, call.client)] += actual_credits
+        self._spent[(day, call.service, ACCOUNT)] += actual_credits
+        self._spent[(day, call.service, _scope(call.client))] += actual_credits
         row = self._rows.setdefault(row_key(day, call, error_code), [0, 0])
         row[0] += actual_credits
         row[1] += 1
@@ -408,7 +417,7 @@ class MemoryLedger:
         now = self._clock()
         self._sweep(now)
         day = utc_day(now)
-        spent: dict[Service, int] = {s: self._spent.get((day, s, ""), 0) for s in ("parsebot", "scraperapi")}
+        spent: dict[Service, int] = {s: self._spent.get((day, s, ACCOUNT), 0) for s in ("parsebot", "scraperapi")}
         reserved: dict[Service, int] = {s: self._used(day, s, None)[1] for s in ("parsebot", "scraperapi")}
         return today_from(self._limits, now, spent, self._used(day, "parsebot", client), reserved)
 
@@ -423,7 +432,7 @@ class MemoryLedger:
         return None
 
     def _used(self, day: str, service: Service, client: str | None) -> tuple[int, int]:
-        spent = self._spent.get((day, service, "" if client is None else client), 0)
+        spent = self._spent.get((day, service, ACCOUNT if client is None else _scope(client)), 0)
         reserved = sum(
             held.estimate
             for held, _ in self._reservations.values()
@@ -444,6 +453,11 @@ class MemoryLedger:
             self._forget(expired)
 
     def _drop_old_days(self, now: float) -> None:
+        """Once a day: what is older than the retention period goes."""
+        day = utc_day(now)
+        if day == self._swept_on:
+            return
+        self._swept_on = day
         oldest = recent_days(now, RETENTION_DAYS)[0]
         if self._rows and min(key[0] for key in self._rows) < oldest:
             self._rows = {key: row for key, row in self._rows.items() if key[0] >= oldest}
@@ -460,10 +474,11 @@ CREATE TABLE IF NOT EXISTS charges (
     credits INTEGER NOT NULL, error_code TEXT
 );
 CREATE INDEX IF NOT EXISTS charges_by_day ON charges (day);
--- What is spent per day, service and client ('' for the whole account): the limits read two rows, not a sum.
+-- What is spent per day, service and scope ('a' for the whole account, 'c' || client for a client): the limits
+-- read two rows, not a sum.
 CREATE TABLE IF NOT EXISTS spent (
-    day TEXT NOT NULL, service TEXT NOT NULL, client TEXT NOT NULL, credits INTEGER NOT NULL,
-    PRIMARY KEY (day, service, client)
+    day TEXT NOT NULL, service TEXT NOT NULL, scope TEXT NOT NULL, credits INTEGER NOT NULL,
+    PRIMARY KEY (day, service, scope)
 ) WITHOUT ROWID;
 -- Only the calls in flight: a few rows, read whole faster than an index is kept up to date on every call.
 CREATE TABLE IF NOT EXISTS reservations (
@@ -529,7 +544,11 @@ class SqliteLedger:
     async def _run(self, work: Callable[..., T], *args: object) -> T:
         def locked() -> T:
             with self._lock, _sqlite_faults():
-                return work(*args)
+                try:
+                    return work(*args)
+                except (sqlite3.Error, OSError):
+                    self._close()  # the next call opens the file afresh (it may have been replaced or repaired)
+                    raise
 
         return await anyio.to_thread.run_sync(locked)
 
@@ -549,7 +568,7 @@ class SqliteLedger:
                 # executescript commits whatever is open first: the transaction is in the script itself.
                 connection.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
                 oldest = recent_days(self._clock(), RETENTION_DAYS)[0]
-                with _immediate(connection):
+                with _transaction(connection):
                     connection.execute("DELETE FROM charges WHERE day < ?", (oldest,))
                     connection.execute("DELETE FROM spent WHERE day < ?", (oldest,))
             except BaseException:
@@ -563,7 +582,7 @@ class SqliteLedger:
         now = self._clock()
         day = utc_day(now)
         endpoint = (call.service, call.api, call.endpoint)
-        with _immediate(db):
+        with _transaction(db):
             db.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
             price = db.execute(
                 "SELECT credits FROM prices WHERE service = ? AND api = ? AND endpoint = ?", endpoint
@@ -578,7 +597,7 @@ class SqliteLedger:
             ):
                 return LearnFirst(LEARN_RETRY_SECONDS)
             cost = estimate if price is None else int(price[0])
-            used = (self._used(db, day, call.service, None), self._used(db, day, call.service, call.client))
+            used = (self._used(db, now, day, call.service, None), self._used(db, now, day, call.service, call.client))
             refused = refusal(self._limits, call.service, cost, used, now)
             if refused is not None:
                 return refused
@@ -589,19 +608,22 @@ class SqliteLedger:
             )
         return reservation
 
-    def _used(self, db: sqlite3.Connection, day: str, service: str, client: str | None) -> tuple[int, int]:
+    def _used(self, db: sqlite3.Connection, now: float, day: str, service: str, client: str | None) -> tuple[int, int]:
         spent = db.execute(
-            "SELECT credits FROM spent WHERE day = ? AND service = ? AND client = ?",
-            (day, service, "" if client is None else client),
+            "SELECT credits FROM spent WHERE day = ? AND service = ? AND scope = ?",
+            (day, service, ACCOUNT if client is None else _scope(client)),
         ).fetchone()
+        # Reservations past their expiry no longer count, whether or not a reservation has swept them yet.
         if client is None:
             reserved = db.execute(
-                "SELECT TOTAL(estimate) FROM reservations WHERE day = ? AND service = ?", (day, service)
+                "SELECT TOTAL(estimate) FROM reservations WHERE day = ? AND service = ? AND expires_at > ?",
+                (day, service, now),
             ).fetchone()
         else:
             reserved = db.execute(
-                "SELECT TOTAL(estimate) FROM reservations WHERE day = ? AND service = ? AND client = ?",
-                (day, service, client),
+                "SELECT TOTAL(estimate) FROM reservations"
+                " WHERE day = ? AND service = ? AND client = ? AND expires_at > ?",
+                (day, service, client, now),
             ).fetchone()
         return (0 if spent is None else int(spent[0])), int(reserved[0])
 
@@ -609,7 +631,7 @@ class SqliteLedger:
         db = self._db()
         now = self._clock()
         day, call = utc_day(now), reservation.call
-        with _immediate(db):
+        with _transaction(db):
             db.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
             db.execute(
                 "INSERT INTO charges (day, at, service, tool, api, endpoint, client, credits, error_code)"
@@ -618,8 +640,11 @@ class SqliteLedger:
             )
             db.executemany(
                 "INSERT INTO spent VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (day, service, client) DO UPDATE SET credits = credits + excluded.credits",
-                ((day, call.service, "", actual_credits), (day, call.service, call.client, actual_credits)),
+                " ON CONFLICT (day, service, scope) DO UPDATE SET credits = credits + excluded.credits",
+                (
+                    (day, call.service, ACCOUNT, actual_credits),
+                    (day, call.service, _scope(call.client), actual_credits),
+                ),
             )
             if teaches_price(actual_credits, error_code):
                 # A price that did not change writes nothing: one page less to commit.
@@ -636,13 +661,12 @@ class SqliteLedger:
         db = self._db()
         now = self._clock()
         day = utc_day(now)
-        with _immediate(db, mode="DEFERRED"):
-            db.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
+        with _transaction(db, "DEFERRED"):  # one snapshot for the five reads
             spent: dict[Service, int] = {}
             reserved: dict[Service, int] = {}
             for service in ("parsebot", "scraperapi"):
-                spent[service], reserved[service] = self._used(db, day, service, None)
-            mine = self._used(db, day, "parsebot", client)
+                spent[service], reserved[service] = self._used(db, now, day, service, None)
+            mine = self._used(db, now, day, "parsebot", client)
         return today_from(self._limits, now, spent, mine, reserved)
 
     def _last_charge(self, service: Service, api: str, endpoint: str) -> int | None:
@@ -671,14 +695,16 @@ class SqliteLedger:
 
 
 @contextmanager
-def _immediate(db: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[None]:
+def _transaction(db: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[None]:
+    """`IMMEDIATE` takes the write lock before the first read: the check and the write see one state."""
     db.execute(f"BEGIN {mode}")
     try:
         yield
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite may have rolled back by itself (a full disk, say)
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 @contextmanager

@@ -4,10 +4,10 @@ Each decision is one Lua script, and Redis runs a script alone: the check agains
 and the reservation itself happen with nothing in between, on every replica at once. Keys, under the ledger's
 prefix (the account's `Keyspace.key("ledger")`):
 
-    spent:<day>     hash  "<service>\\x1f" (the account) and "<service>\\x1f<client>" -> credits settled that day
+    spent:<day>     hash  "<service>\\x1fa" (the account) and "<service>\\x1fc<client>" -> credits settled that day
     rows:<day>      hash  "c<row>" -> credits, "n<row>" -> calls, where <row> is the charge row as JSON
                           [service, tool, api, endpoint, client, error code]: what `usage` reads
-    reserved        hash  "<day>\\x1f<service>\\x1f[<client>]" -> credits held by calls in flight
+    reserved        hash  "<day>\\x1f<service>\\x1fa" and "...\\x1fc<client>" -> credits held by calls in flight
     reservations    hash  id -> the reservation (day, service, client, estimate, endpoint, learning)
     held            zset  id scored by when the reservation expires
     learning        hash  endpoint -> the id of the one call learning its price
@@ -75,8 +75,8 @@ local function forget(id)
   local raw = redis.call('HGET', KEYS[3], id)
   if not raw then return end
   local r = cjson.decode(raw)
-  local account = r.d .. '\\31' .. r.s .. '\\31'
-  for _, f in ipairs({account, account .. r.c}) do
+  local scope = r.d .. '\\31' .. r.s .. '\\31'
+  for _, f in ipairs({scope .. 'a', scope .. 'c' .. r.c}) do
     -- '%d': a Lua -0 would be written "-0", which HINCRBY refuses
     if redis.call('HINCRBY', KEYS[1], f, string.format('%d', -r.e)) <= 0 then redis.call('HDEL', KEYS[1], f) end
   end
@@ -100,17 +100,18 @@ local price = redis.call('HGET', KEYS[5], endpoint)
 local learning = (not price) and (ARGV[7] ~= '-1' or ARGV[8] ~= '-1')
 if learning and redis.call('HEXISTS', KEYS[4], endpoint) == 1 then return {'learn'} end
 local cost = tonumber(price or ARGV[6])
-local account = day .. '\\31' .. service .. '\\31'
-local spent = tonumber(redis.call('HGET', KEYS[6], service .. '\\31') or '0')
-local reserved = tonumber(redis.call('HGET', KEYS[1], account) or '0')
-local spent_c = tonumber(redis.call('HGET', KEYS[6], service .. '\\31' .. client) or '0')
-local reserved_c = tonumber(redis.call('HGET', KEYS[1], account .. client) or '0')
+local account, mine = service .. '\\31a', service .. '\\31c' .. client
+local today = day .. '\\31'
+local spent = tonumber(redis.call('HGET', KEYS[6], account) or '0')
+local reserved = tonumber(redis.call('HGET', KEYS[1], today .. account) or '0')
+local spent_c = tonumber(redis.call('HGET', KEYS[6], mine) or '0')
+local reserved_c = tonumber(redis.call('HGET', KEYS[1], today .. mine) or '0')
 if (ARGV[7] ~= '-1' and spent + reserved + cost > tonumber(ARGV[7]))
    or (ARGV[8] ~= '-1' and spent_c + reserved_c + cost > tonumber(ARGV[8])) then
   return {'refused', tostring(cost), tostring(spent), tostring(reserved), tostring(spent_c), tostring(reserved_c)}
 end
-redis.call('HINCRBY', KEYS[1], account, cost)
-redis.call('HINCRBY', KEYS[1], account .. client, cost)
+redis.call('HINCRBY', KEYS[1], today .. account, cost)
+redis.call('HINCRBY', KEYS[1], today .. mine, cost)
 local flag = learning and 1 or 0
 redis.call('HSET', KEYS[3], ARGV[9], cjson.encode({d = day, s = service, c = client, e = cost, p = endpoint, l = flag}))
 redis.call('ZADD', KEYS[2], ARGV[10], ARGV[9])
@@ -126,8 +127,8 @@ _SETTLE = (
     + """
 local service, client, credits = ARGV[3], ARGV[4], tonumber(ARGV[6])
 forget(ARGV[2])
-redis.call('HINCRBY', KEYS[6], service .. '\\31', credits)
-redis.call('HINCRBY', KEYS[6], service .. '\\31' .. client, credits)
+redis.call('HINCRBY', KEYS[6], service .. '\\31a', credits)
+redis.call('HINCRBY', KEYS[6], service .. '\\31c' .. client, credits)
 redis.call('HINCRBY', KEYS[7], 'c' .. ARGV[7], credits)
 redis.call('HINCRBY', KEYS[7], 'n' .. ARGV[7], 1)
 if ARGV[8] == '1' then redis.call('HSET', KEYS[5], ARGV[5], credits) end
@@ -145,7 +146,7 @@ _TODAY = (
     _PRELUDE
     + """
 local out = {}
-for _, f in ipairs({'parsebot\\31', 'scraperapi\\31', 'parsebot\\31' .. ARGV[3]}) do
+for _, f in ipairs({'parsebot\\31a', 'scraperapi\\31a', 'parsebot\\31c' .. ARGV[3]}) do
   table.insert(out, redis.call('HGET', KEYS[6], f) or '0')
   table.insert(out, redis.call('HGET', KEYS[1], ARGV[2] .. '\\31' .. f) or '0')
 end

@@ -236,6 +236,17 @@ async def test_a_per_client_limit_holds_for_one_client_while_another_still_spend
     assert today.left() == {"daily": 100 - 6 - 3, "client_daily": 6 - 3}
 
 
+async def test_a_client_with_an_empty_name_counts_once_against_its_own_limit_and_the_accounts(
+    stores: Stores,
+) -> None:
+    ledger = stores.open(Limits(daily_credits=10, client_daily_credits=10))
+    await ledger.settle(await admitted(ledger, books(client="")), 4, None)
+
+    today = await ledger.spent_today("")
+    assert (today.spent["parsebot"], today.client_spent, today.left()) == (4, 4, {"daily": 6, "client_daily": 6})
+    assert (await ledger.spent_today("client-b")).left() == {"daily": 6, "client_daily": 10}
+
+
 async def test_scraperapi_credits_have_their_own_limit_and_do_not_count_against_parsebot(stores: Stores) -> None:
     ledger = stores.open(Limits(daily_credits=10, scraperapi_daily_credits=50_000))
     await teach(ledger, stores.clock, PARSER, 30_000)
@@ -569,10 +580,12 @@ async def test_a_stopped_redis_costs_one_warning_then_the_ledger_goes_back_to_it
         try:
             ledger = open_ledger(Limits(daily_credits=10), clock, redis=client, redis_prefix="stopped:ledger")
             await ledger.settle(await admitted(ledger, books(), estimate=2), 2, None)
+            held = await admitted(ledger, books())  # made in Redis, settled after it stopped
             server.stop()
 
             with anyio.fail_after(10):
-                for _ in range(5):
+                await ledger.settle(held, 2, None)
+                for _ in range(4):
                     await ledger.settle(await admitted(ledger, books()), 2, None)
                 assert isinstance(await ledger.reserve(books()), Refused)  # the limit holds, in this process
             assert ledger.degraded
