@@ -620,14 +620,15 @@ async def test_open_ledger_keeps_the_embedded_ledger_in_a_file_under_the_state_d
 
 Operation = tuple[str, int, int, int, bool]  # (kind, client, endpoint, estimate or position, fails)
 
-operations = st.lists(
-    st.one_of(
-        st.tuples(st.just("reserve"), st.integers(0, 1), st.integers(0, 1), st.integers(0, 6), st.just(False)),
-        st.tuples(st.just("settle"), st.just(0), st.just(0), st.integers(0, 20), st.booleans()),
-        st.tuples(st.just("release"), st.just(0), st.just(0), st.integers(0, 20), st.just(False)),
-    ),
-    max_size=40,
+_reserve = st.tuples(st.just("reserve"), st.integers(0, 1), st.integers(0, 1), st.integers(0, 6), st.just(False))
+# Mostly successes (they teach prices), some failures that charge nothing.
+_settle = st.tuples(
+    st.just("settle"), st.just(0), st.just(0), st.integers(0, 20), st.sampled_from([False] * 3 + [True])
 )
+_release = st.tuples(st.just("release"), st.just(0), st.just(0), st.integers(0, 20), st.just(False))
+# Long enough that prices get learned and several calls are in flight at once (checked: removing the unknown-cost
+# rule, or counting only what is spent and not what is reserved, fails within a few dozen examples).
+operations = st.lists(st.one_of(_reserve, _reserve, _reserve, _settle, _settle, _release), min_size=8, max_size=60)
 
 
 @dataclass
@@ -649,6 +650,9 @@ async def run_sequence(
         if kind == "reserve":
             decided = await ledger.reserve(books(client, f"e{endpoint_index}"), estimate=number)
             if isinstance(decided, Reservation):
+                # Right after an admission, what is spent and reserved fits in every limit on the call.
+                for standing in (await ledger.spent_today(client)).standings:
+                    assert standing.spent + standing.reserved <= standing.limit_credits, standing
                 in_flight.append((decided, prices[endpoint_index]))
                 under = [(r, max(0, price - r.estimate)) for r, price in in_flight]
                 account.allowance = max(account.allowance, sum(u for _, u in under))
@@ -673,8 +677,8 @@ async def run_sequence(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     sequence=operations,
-    prices=st.tuples(st.integers(0, 6), st.integers(0, 6)),
-    daily=st.integers(0, 20),
+    prices=st.tuples(st.integers(1, 6), st.integers(0, 6)),
+    daily=st.integers(0, 12),
     per_client=st.one_of(st.none(), st.integers(0, 12)),
 )
 def test_for_any_sequence_spend_passes_a_limit_by_no_more_than_the_underestimates_in_flight(
