@@ -7,6 +7,7 @@ The key travels only in the `X-API-Key` header, set once on the HTTP client.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NewType
 
 import httpx2
 
@@ -28,6 +29,9 @@ from parse_mcp.state.sessions import SessionCredentials
 MAX_CACHED_SCHEMAS = 256
 # A session id or encryption key longer than this is no session (a Fernet key is 44 characters).
 MAX_SESSION_FIELD_CHARS = 4096
+
+# The path of one endpoint of one API, its two names checked (`ParseBotClient.endpoint_path`).
+EndpointPath = NewType("EndpointPath", str)
 
 
 class ParseBotClient:
@@ -167,7 +171,7 @@ class ParseBotClient:
         if session is not None:
             headers["X-Session-ID"] = session.session_id
             headers["X-Encryption-Key"] = session.encryption_key.get_secret_value()
-        path = f"/scraper/{path_segment(scraper_id, 'scraper_id')}/{path_segment(endpoint.name, 'endpoint')}"
+        path = self.endpoint_path(scraper_id, endpoint.name)
         if endpoint.method == "GET":
             request = Request("execute", "GET", path, query=encode_query(params), headers=headers, paced=True)
         else:
@@ -252,11 +256,17 @@ class ParseBotClient:
 
     # -- sessions -------------------------------------------------------------------------------------
 
+    @staticmethod
+    def endpoint_path(scraper_id: str, endpoint: str) -> EndpointPath:
+        """`/scraper/{scraper_id}/{endpoint}`, each name one segment; `RejectedLocally` (fix_input, naming the
+        argument) for a name that would change the path. The one place an endpoint's path is built and checked."""
+        return EndpointPath(f"/scraper/{path_segment(scraper_id, 'scraper_id')}/{path_segment(endpoint, 'endpoint')}")
+
     async def login(
-        self, scraper_id: str, endpoint: str, credentials: Mapping[str, JsonValue]
+        self, path: EndpointPath, credentials: Mapping[str, JsonValue]
     ) -> tuple[dict[str, JsonValue], SessionCredentials, Meta]:
-        """The login endpoint of an authenticated API: its whole answer, and the session it carries."""
-        path = f"/scraper/{path_segment(scraper_id, 'scraper_id')}/{path_segment(endpoint, 'endpoint')}"
+        """The login endpoint of an authenticated API (its path from `endpoint_path`, built before the attempt
+        is counted): its whole answer, and the session it carries."""
         reply = await self._call(Request("login", "POST", path, json_body=dict(credentials), has_body=True, paced=True))
         answer: JsonValue = self._json(reply)  # type: ignore[assignment]
         session = session_of(answer)

@@ -4,40 +4,23 @@ No `from __future__ import annotations` here: the SDK reads these signatures at 
 each tool's input schema.
 """
 
-import logging
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.types import CallToolResult, ClientCapabilities
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, Field
 
-from parse_mcp.errors import CallFailed, ErrorRecord, RejectedLocally
+from parse_mcp.errors import RejectedLocally
 from parse_mcp.guidance import refusals
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
-from parse_mcp.meta import Meta
 from parse_mcp.results import ToolResult
-from parse_mcp.services.parsebot import ParseBotClient, session_of
-from parse_mcp.services.paths import path_segment
-from parse_mcp.services.specs import (
-    MAX_OBJECT_KEYS,
-    EndpointSpec,
-    ParamSpec,
-    bounded_object,
-    condensed,
-    names,
-)
-from parse_mcp.state.sessions import SessionCredentials
+from parse_mcp.services.login import LoggedIn, LoginWorkflow
+from parse_mcp.services.parsebot import ParseBotClient
+from parse_mcp.services.specs import MAX_OBJECT_KEYS, EndpointSpec, bounded_object, condensed, names
 from parse_mcp.tools.common import AppState, ToolCall, current_client, run_parsebot, state_of
-from parse_mcp.voice import listed, said, speakable, visible
-
-logger = logging.getLogger(__name__)
-
-# The longest a login session is kept, whatever the service's `expires_in` says; the Redis store keeps a session
-# that states no expiry as long.
-LONGEST_SESSION_SECONDS = 7 * 24 * 3600
+from parse_mcp.voice import listed, said, speakable
 
 ScraperId = Annotated[
     str,
@@ -71,28 +54,19 @@ async def execute_endpoint(
     merged; parse_url is for ScraperAPI AI parsers). The server picks GET or POST from the endpoint's
     spec and checks params before any credit is spent. Ids from list_apis, parameters from describe_api.
     """
-    given = params
-    arguments: dict[str, JsonValue] = {"scraper_id": scraper_id, "endpoint": endpoint, "params": given}
-    if snapshot_version is not None:
-        arguments["snapshot_version"] = snapshot_version
-    if session is not None:
-        arguments["session"] = session
     state = state_of(ctx)
+    arguments = _given(
+        scraper_id=scraper_id, endpoint=endpoint, params=params, snapshot_version=snapshot_version, session=session
+    )
 
     async def run(client: ParseBotClient) -> ToolResult:
-        credentials = None
-        if session is not None:
-            credentials = await state.sessions.get(current_client(), session, scraper_id)
-            if credentials is None:
-                raise RejectedLocally(refusals.unknown_session())
-        data, meta = await client.run_endpoint(
-            scraper_id, endpoint, given, snapshot_version=snapshot_version, session=credentials
+        outcome = await _workflow(state, client).run_endpoint(
+            scraper_id, endpoint, params, snapshot_version=snapshot_version, session=session
         )
-        session_made = session_of(data)
-        if session_made is not None and isinstance(data, dict):
-            # A login endpoint called directly: its session stays here, as with the login tool.
-            return await _logged_in(state, scraper_id, data, session_made, meta, protected=None)
-        return ToolResult.success(f"{said(endpoint, 'The endpoint')} returned {_shape(data)}.", data, meta)
+        if isinstance(outcome, LoggedIn):  # a login endpoint called directly: its session stays here too
+            return _logged_in(outcome)
+        summary = f"{said(endpoint, 'The endpoint')} returned {_shape(outcome.data)}."
+        return ToolResult.success(summary, outcome.data, outcome.meta)
 
     return await run_parsebot(state, ToolCall("execute_endpoint", arguments), run)
 
@@ -108,7 +82,7 @@ async def list_apis(
     Use this first to find a scraper_id and endpoint names; then describe_api for one API's full
     parameters, or execute_endpoint to call one.
     """
-    arguments: dict[str, JsonValue] = {"query": query} if query else {}
+    arguments = _given(query=query or None)
 
     async def run(client: ParseBotClient) -> ToolResult:
         apis, meta = await client.list_apis()
@@ -148,9 +122,7 @@ async def describe_api(
     Use this before execute_endpoint to learn the exact parameters, their types, which are required
     and which values are allowed.
     """
-    arguments: dict[str, JsonValue] = {"scraper_id": scraper_id}
-    if version is not None:
-        arguments["version"] = version
+    arguments = _given(scraper_id=scraper_id, version=version)
 
     async def run(client: ParseBotClient) -> ToolResult:
         api, meta = await client.describe_api(scraper_id, version)
@@ -190,6 +162,16 @@ def _shape(data: JsonValue) -> str:
     return f"a {type(data).__name__} value"
 
 
+def _given(**arguments: JsonValue) -> dict[str, JsonValue]:
+    """A call's arguments as given, for the breaker and the guidance: those left out (None) are not there."""
+    return {name: value for name, value in arguments.items() if value is not None}
+
+
+def _workflow(state: AppState, client: ParseBotClient) -> LoginWorkflow:
+    """The login workflow for the client making this call."""
+    return LoginWorkflow(client, state.sessions, state.logins, state.runtime.clock, current_client())
+
+
 Credentials = Annotated[dict[str, Any], Field(max_length=MAX_OBJECT_KEYS), AfterValidator(bounded_object)]
 
 
@@ -198,20 +180,13 @@ async def ask_for_credentials(
 ) -> Elicit[BaseModel] | None:
     """The form that asks the user for the login endpoint's declared fields, so the password goes from the user
     to this server and never through the model; None when the call gives credentials, or no form can be shown
-    (the client cannot elicit, the key, id or spec is unusable, the hourly logins are spent): `login` then
-    works, or fails, without one."""
+    (the client cannot elicit; or, `LoginWorkflow.form` says, the key, id or spec is unusable or the hourly
+    logins are spent): `login` then works, or fails, without one."""
     state = state_of(ctx)
     if credentials is not None or state.parsebot is None or not supports_form(ctx.client_capabilities):
         return None
-    if await state.logins.wait_before_next(scraper_id, state.runtime.clock()) is not None:
-        return None
-    try:
-        path_segment(scraper_id, "scraper_id")
-        path_segment(endpoint, "endpoint")
-        api = await state.parsebot.api_spec(scraper_id)
-    except CallFailed:
-        return None
-    return credentials_form(scraper_id, api.endpoint(endpoint))
+    form = await _workflow(state, state.parsebot).form(scraper_id, endpoint)
+    return _elicit(scraper_id, endpoint, form)
 
 
 async def login(
@@ -236,66 +211,50 @@ async def login(
     credentials into a form when the client supports it. At most 3 attempts an hour per API: never
     guess credentials.
     """
-    # The credentials are never part of what is echoed back (next_call, error, breaker key).
-    arguments: dict[str, JsonValue] = {"scraper_id": scraper_id, "endpoint": endpoint}
     state = state_of(ctx)
 
     async def run(client: ParseBotClient) -> ToolResult:
-        # A refused id must not spend one of the API's three logins an hour.
-        path_segment(scraper_id, "scraper_id")
-        path_segment(endpoint, "endpoint")
-        now = state.runtime.clock()
-        _refuse_when_capped(await state.logins.wait_before_next(scraper_id, now))
         given = _credentials_given(asked, credentials)
-        if given is None:
-            # A failure to read the API (a wrong key or id) says more than a missing argument: it goes first.
-            api = await client.api_spec(scraper_id)
-            raise RejectedLocally(_credentials_needed(api.endpoint(endpoint)))
-        # Checked again as it is counted: another process may have taken the last attempt while the form was open.
-        _refuse_when_capped(await state.logins.claim(scraper_id, now))
-        answer, session_made, meta = await client.login(scraper_id, endpoint, given)
-        protected = await _protected_endpoint(client, scraper_id)
-        return await _logged_in(state, scraper_id, answer, session_made, meta, protected=protected)
+        return _logged_in(await _workflow(state, client).log_in(scraper_id, endpoint, given))
 
-    return await run_parsebot(state, ToolCall("login", arguments), run)
-
-
-def _refuse_when_capped(wait: float | None) -> None:
-    if wait is not None:
-        raise RejectedLocally(refusals.login_limited(wait))
+    # The credentials are never part of what is echoed back (next_call, error, breaker key).
+    return await run_parsebot(state, ToolCall("login", _given(scraper_id=scraper_id, endpoint=endpoint)), run)
 
 
 def _credentials_given(
     asked: ElicitationResult[Any], credentials: dict[str, Any] | None
 ) -> dict[str, JsonValue] | None:
-    """What the user typed into the form, else the `credentials` argument; a form closed without an answer is
-    the user's choice, refused here before anything is sent or any login attempt is spent."""
+    """What the user typed into the form (under the declared names), else the `credentials` argument. A form
+    closed without an answer is the user's last word: refused here, before anything is sent or any login
+    attempt is spent."""
     if not isinstance(asked, AcceptedElicitation):
         raise RejectedLocally(refusals.login_declined("declined" if asked.action == "decline" else "cancelled"))
     if isinstance(asked.data, BaseModel):
-        typed: dict[str, JsonValue] = asked.data.model_dump(mode="json", exclude_none=True)
+        typed: dict[str, JsonValue] = asked.data.model_dump(mode="json", by_alias=True, exclude_none=True)
         return typed
     return credentials
 
 
-def _credentials_needed(spec: EndpointSpec | None) -> ErrorRecord:
-    declared = [p.name for p in spec.params if speakable(p.name) == p.name] if spec is not None else []
-    named = f" ({', '.join(declared)})" if declared else ""
-    message = (
-        f"credentials is required: no login form could be shown to the user, so ask the user for the login "
-        f"endpoint's fields{named} and pass them."
+def _logged_in(outcome: LoggedIn) -> ToolResult:
+    next_call = None
+    if outcome.protected is not None:
+        arguments: dict[str, JsonValue] = {
+            "scraper_id": outcome.scraper_id,
+            "endpoint": outcome.protected,
+            "params": {},
+            "session": outcome.handle,
+        }
+        next_call = NextCall.offer("execute_endpoint", arguments)
+    return ToolResult.success(
+        f"Logged in to {said(outcome.scraper_id, 'the API')}; the session handle is {outcome.handle}.",
+        outcome.data,
+        outcome.meta,
+        next_step="Pass session to execute_endpoint for the endpoints that need it.",
+        next_call=next_call,
     )
-    return refusals.invalid_arguments(message, "credentials")
 
 
 # -- the login form (elicitation) ----------------------------------------------------------------------
-
-# Fields whose value is a secret: the form marks them `writeOnly` (JSON Schema's mark for a value never shown
-# back), since the elicitation schema has no password format; a client may mask them.
-_SECRET_WORDS = ("password", "passwd", "secret", "token", "pin", "otp", "passcode", "key")
-# What a form can ask: the spec's primitive types (an array or object parameter cannot be typed into a form).
-_FORM_TYPES: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool, "any": str}
-_FORM_DESCRIPTION_LIMIT = 200
 
 
 def supports_form(capabilities: ClientCapabilities | None) -> bool:
@@ -305,94 +264,16 @@ def supports_form(capabilities: ClientCapabilities | None) -> bool:
 
 
 def credentials_form(scraper_id: str, spec: EndpointSpec | None) -> Elicit[BaseModel] | None:
-    """A form with the fields the login endpoint declares (its input_params), built from its spec at run time;
+    """The login form of an endpoint spec (`EndpointSpec.login_form`, from the builder of its params check);
     None when it declares none, or one a form cannot ask."""
-    if spec is None or not spec.params or len(spec.params) > MAX_OBJECT_KEYS:
+    return _elicit(scraper_id, spec.name if spec is not None else "", spec.login_form if spec is not None else None)
+
+
+def _elicit(scraper_id: str, endpoint: str, form: type[BaseModel] | None) -> Elicit[BaseModel] | None:
+    if form is None:
         return None
-    fields: dict[str, Any] = {}
-    for param in spec.params:
-        if speakable(param.name) != param.name or not param.name.isidentifier() or param.name.startswith("_"):
-            return None
-        python_type = _FORM_TYPES.get(param.type)
-        if python_type is None:
-            return None
-        fields[param.name] = _form_field(param, python_type)
-    model = create_model("LoginCredentials", __config__=ConfigDict(extra="forbid", str_max_length=2000), **fields)
     message = (
-        f"Log in to the Parse.bot API {said(scraper_id, 'you asked for')} ({said(spec.name, 'its login endpoint')}). "
+        f"Log in to the Parse.bot API {said(scraper_id, 'you asked for')} ({said(endpoint, 'its login endpoint')}). "
         "What you type goes to this server and on to the API's login only; the assistant never sees it."
     )
-    return Elicit(message, model)
-
-
-def _form_field(param: ParamSpec, python_type: type) -> tuple[Any, Any]:
-    secret = any(word in param.name.lower() for word in _SECRET_WORDS)
-    extra: dict[str, Any] = {"writeOnly": True} if secret else {}
-    description = visible(param.description)[:_FORM_DESCRIPTION_LIMIT] or None
-    if param.required:
-        return (python_type, Field(description=description, json_schema_extra=extra or None))
-    return (python_type | None, Field(default=None, description=description, json_schema_extra=extra or None))
-
-
-async def _logged_in(
-    state: AppState,
-    scraper_id: str,
-    answer: dict[str, JsonValue],
-    session: SessionCredentials,
-    meta: Meta,
-    *,
-    protected: str | None,
-) -> ToolResult:
-    """Keep a login answer's session here, under a handle only this client can use; answer with the handle."""
-    expires_at, clamped = _expiry(answer, state.runtime.clock())
-    handle = await state.sessions.add(current_client(), scraper_id, session, expires_at)
-    data: dict[str, JsonValue] = {"session": handle, "expires_at": _iso(expires_at), "data": answer.get("data")}
-    if clamped:
-        data["expires_in_clamped_to"] = LONGEST_SESSION_SECONDS
-    next_call = None
-    if protected is not None:
-        next_call = NextCall.offer(
-            "execute_endpoint", {"scraper_id": scraper_id, "endpoint": protected, "params": {}, "session": handle}
-        )
-    return ToolResult.success(
-        f"Logged in to {said(scraper_id, 'the API')}; the session handle is {handle}.",
-        data,
-        meta,
-        next_step="Pass session to execute_endpoint for the endpoints that need it.",
-        next_call=next_call,
-    )
-
-
-async def _protected_endpoint(client: ParseBotClient, scraper_id: str) -> str | None:
-    """A protected endpoint with no required parameters, to offer as the ready next call."""
-    try:
-        api = await client.api_spec(scraper_id)
-    except CallFailed:
-        return None
-    ready = (
-        e
-        for e in api.endpoints
-        if e.needs_session and not any(p.required for p in e.params) and speakable(e.name) == e.name
-    )
-    return next((e.name for e in ready), None)
-
-
-def _expiry(answer: dict[str, JsonValue], now: float) -> tuple[float | None, bool]:
-    """When the session ends by the service's `expires_in`, and whether that was clamped to
-    `LONGEST_SESSION_SECONDS` (a figure past it, `1e12` or `inf` say, would overflow a date or a Redis TTL and
-    lose the handle of a login that worked)."""
-    expires_in = answer.get("expires_in")
-    if not isinstance(expires_in, int | float) or isinstance(expires_in, bool) or not expires_in > 0:
-        return None, False
-    if expires_in > LONGEST_SESSION_SECONDS:  # also true for inf; NaN failed `> 0` above
-        logger.warning(
-            "login answer's expires_in is beyond %d s: the session is kept that long", LONGEST_SESSION_SECONDS
-        )
-        return now + LONGEST_SESSION_SECONDS, True
-    return now + float(expires_in), False
-
-
-def _iso(moment: float | None) -> str | None:
-    if moment is None:
-        return None
-    return datetime.fromtimestamp(moment, tz=UTC).isoformat().replace("+00:00", "Z")
+    return Elicit(message, form)

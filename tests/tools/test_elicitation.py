@@ -15,6 +15,7 @@ from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
 
 from parse_mcp.sandbox import DEMO_PASSWORD, DEMO_USERNAME, MEMBERS_API_ID
 from tests.conftest import Sandbox
+from tests.hostile_upstream import SCRAPER_ID, documented_successes, hostile_upstream, json_answer, server_for
 
 pytestmark = pytest.mark.anyio
 
@@ -124,3 +125,25 @@ async def test_no_form_is_shown_once_the_hourly_logins_are_spent(sandbox: Sandbo
         limited, _ = await call(client, "login", {"scraper_id": MEMBERS_API_ID})
     assert limited["error"]["code"] == "login_limited"
     assert user.forms == [], "the user is not asked for a password that could not be used"
+
+
+async def test_a_login_form_asks_for_fields_no_python_name_could_hold_and_sends_them_under_their_own_names() -> None:
+    # The login endpoint's fields: a dash, a keyword, and BaseModel's own attribute. The form is built from the
+    # endpoint's spec with aliased fields, so each is asked and sent as the spec names it.
+    declared = {
+        "user-name": {"type": "str", "required": True},
+        "class": {"type": "int"},
+        "model_config": {"type": "str", "required": True, "description": "the password"},
+    }
+    endpoints = [{"name": "login", "method": "POST", "description": "d", "input_params": declared}]
+    api = {"id": SCRAPER_ID, "name": "n", "slug": "n", "description": "d", "endpoints": endpoints}
+    user = User("accept", {"user-name": "ada", "class": 7, "model_config": "pw"})
+    plans = {**documented_successes(), "/sdk/schemas/": json_answer(api)}
+    async with hostile_upstream(plans) as upstream, Client(server_for(upstream), elicitation_callback=user) as client:
+        logged_in, _ = await call(client, "login", {"scraper_id": SCRAPER_ID})
+        sent = [json.loads(seen.body) for seen in upstream.seen if seen.path == f"/scraper/{SCRAPER_ID}/login"]
+    assert logged_in["ok"] is True, logged_in["summary"]
+    [form] = user.forms
+    assert list(form.requested_schema["properties"]) == ["user-name", "class", "model_config"]
+    assert form.requested_schema["required"] == ["user-name", "model_config"]
+    assert sent == [{"user-name": "ada", "class": 7, "model_config": "pw"}]

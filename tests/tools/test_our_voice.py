@@ -36,9 +36,10 @@ from starlette.routing import Route
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.runtime import Runtime
 from parse_mcp.server import build_server
+from parse_mcp.services.login import LONGEST_SESSION_SECONDS
 from parse_mcp.services.specs import parse_endpoint
 from parse_mcp.settings import Secret, Settings
-from parse_mcp.tools.parsebot import LONGEST_SESSION_SECONDS, credentials_form
+from parse_mcp.tools.parsebot import credentials_form
 from parse_mcp.voice import speakable
 from tests.conftest import IN_PROCESS_URL
 from tests.hostile_upstream import SteppingTime
