@@ -344,7 +344,8 @@ def params_model(
         info = Field(
             default,
             alias=param.name if aliased else None,
-            description=visible(param.description)[:_DESCRIPTION_LIMIT] or None,
+            # Cut before it is cleaned: a megabyte of description costs no more than a sentence.
+            description=visible(param.description[: _DESCRIPTION_LIMIT * 10])[:_DESCRIPTION_LIMIT] or None,
             json_schema_extra={"writeOnly": True} if secret else None,
         )
         fields[f"p{index}"] = (annotation(param), info)
