@@ -503,7 +503,9 @@ async def test_redis_day_keys_expire_after_the_retention_period(redis_server: Re
     assert all(retention - 60 < ttl <= retention for ttl in ttls.values()), ttls
 
 
-async def test_redis_holds_no_clear_reservation_beyond_the_call_it_counts(redis_server: RedisServer) -> None:
+async def test_a_redis_reservation_stores_only_what_its_expiry_sweep_needs_and_expires_on_the_callers_clock(
+    redis_server: RedisServer,
+) -> None:
     """What a reservation stores in Redis is what the sweep needs, as JSON, and nothing else."""
     clock = Clock()
     prefix = fresh_prefix() + ":ledger"
