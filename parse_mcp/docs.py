@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from mcp.types import Tool
 
 from parse_mcp.guidance.table import ROWS, human_wait
+from parse_mcp.server import COMPANION_TOOLS
 
 if TYPE_CHECKING:
     from parse_mcp.settings import Settings
@@ -29,6 +30,9 @@ def tools_table(catalogue: Catalogue) -> str:
         assert hints is not None, f"{tool.name} has no annotations"
         first = (tool.description or "").strip().splitlines()[0]
         listed = "`SCRAPERAPI_API_KEY` is set" if tool.name in catalogue.need_scraperapi_key else "always"
+        served = next((spec.serves for spec in COMPANION_TOOLS if spec.name == tool.name), None)
+        if served is not None:
+            listed = "with " + " or ".join(f"`{name}`" for name in sorted(served))
         lines.append(
             f"| `{tool.name}` | {first} | {_yes(hints.read_only_hint)} | {_yes(hints.idempotent_hint)} "
             f"| {_yes(hints.destructive_hint)} | {listed} |"

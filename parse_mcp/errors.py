@@ -69,6 +69,8 @@ ErrorCode = Literal[
     "invalid_arguments",
     "unknown_endpoint",
     "unknown_session",
+    "unknown_result",
+    "result_expired",
     "login_declined",
     "state_unavailable",
     "internal_error",

@@ -47,9 +47,10 @@ from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.settings import Settings
 from parse_mcp.state import opened_stores
 from parse_mcp.state.pacing import pacing_store
-from parse_mcp.tools import aiparser, marketplace, parsebot, resources, tasks
+from parse_mcp.tools import aiparser, marketplace, pages, parsebot, resources, tasks
 from parse_mcp.tools.common import LOCAL_CLIENT, AppState, ToolCall, acting_for, failure
 from parse_mcp.tools.completions import MAX_VALUES, complete
+from parse_mcp.tools.keeping import PAGED_TOOLS
 from parse_mcp.voice import speakable
 
 logger = logging.getLogger(__name__)
@@ -73,8 +74,10 @@ class ToolSpec:
     fn: Callable[..., Any]
     title: str
     annotations: ToolAnnotations
-    toolset: Toolset
+    toolset: Toolset | None
     creates_work: bool = False
+    # A companion belongs to no toolset: it is listed whenever one of the tools it serves is.
+    serves: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -84,18 +87,21 @@ class ToolSpec:
 def _tool(
     fn: Callable[..., Any],
     title: str,
-    toolset: Toolset,
+    toolset: Toolset | None,
     *,
     read_only: bool,
     idempotent: bool,
     destructive: bool = False,
     creates_work: bool = False,
+    open_world: bool = True,
+    serves: frozenset[str] = frozenset(),
 ) -> ToolSpec:
-    # Every tool reaches the outside world (a service that scrapes third-party sites).
+    # Every tool but a companion reaching only what this server keeps reaches the outside world (a service
+    # that scrapes third-party sites).
     hints = ToolAnnotations(
-        read_only_hint=read_only, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=True
+        read_only_hint=read_only, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=open_world
     )
-    return ToolSpec(fn=fn, title=title, annotations=hints, toolset=toolset, creates_work=creates_work)
+    return ToolSpec(fn=fn, title=title, annotations=hints, toolset=toolset, creates_work=creates_work, serves=serves)
 
 
 AIPARSER_TOOLS: tuple[ToolSpec, ...] = (
@@ -139,6 +145,19 @@ PARSEBOT_TOOLS: tuple[ToolSpec, ...] = (
 )
 
 
+# Reads what this server kept of a cut answer: no request, no credit; listed with the tools whose answers it pages.
+COMPANION_TOOLS: tuple[ToolSpec, ...] = (
+    _tool(
+        pages.read_result,
+        "Read the rest of a cut answer",
+        None,
+        read_only=True,
+        idempotent=True,
+        open_world=False,
+        serves=PAGED_TOOLS,
+    ),
+)
+
 TOOLSETS: Mapping[str, frozenset[str]] = {
     toolset: frozenset(spec.name for spec in (*PARSEBOT_TOOLS, *AIPARSER_TOOLS) if spec.toolset == toolset)
     for toolset in get_args(Toolset)
@@ -166,11 +185,13 @@ def selected(specs: Sequence[ToolSpec], *, read_only: bool, toolsets: Collection
     """The tools a server lists: in the chosen toolsets (all when None) and, under read-only, only the ones
     whose `readOnlyHint` is true. Both filters combine."""
     chosen = None if toolsets is None else frozenset().union(*(TOOLSETS[name] for name in toolsets))
-    return tuple(
+    kept = tuple(
         spec
         for spec in specs
         if (chosen is None or spec.name in chosen) and (not read_only or spec.annotations.read_only_hint)
     )
+    names = {spec.name for spec in kept}
+    return kept + tuple(spec for spec in COMPANION_TOOLS if spec.serves & names)
 
 
 class ParseMCPServer(MCPServer[AppState]):
@@ -400,6 +421,7 @@ def build_server(
                     stores.streaks,
                     runtime,
                     stores.repairs,
+                    stores.results,
                 )
             finally:
                 for client in (parsebot_client, aiparser_client):
@@ -425,7 +447,7 @@ def build_server(
             # derived once (`output_schema`), instead of the SDK deriving the same one again for each tool.
             structured_output=False,
         )
-    every_tool = [spec.name for spec in PARSEBOT_TOOLS + AIPARSER_TOOLS]
+    every_tool = [spec.name for spec in PARSEBOT_TOOLS + AIPARSER_TOOLS + COMPANION_TOOLS]
     for template in load_templates():
         # A prompt that walks an agent through a tool this server does not list would send it astray.
         if template.tools_named(every_tool) <= listed:
@@ -438,4 +460,11 @@ def build_server(
             description=resources.API_SCHEMA_DESCRIPTION,
             mime_type="application/json",
         )(resources.api_schema)
+    if "read_result" in listed:
+        server.resource(
+            pages.RESULT_URI,
+            title=pages.RESULT_TITLE,
+            description=pages.RESULT_DESCRIPTION,
+            mime_type="application/json",
+        )(pages.first_page)
     return server

@@ -32,7 +32,7 @@ async def test_the_readme_tool_table_lists_every_tool_and_says_which_need_a_scra
     listed = await catalogue()
     table = (ROOT / "README.md").read_text().split("<!-- tools:start -->")[1].split("<!-- tools:end -->")[0]
     rows = [line for line in table.splitlines() if line.startswith("| `")]
-    assert len(rows) == len(listed.tools) == 21
+    assert len(rows) == len(listed.tools) == 22
     assert listed.need_scraperapi_key == {
         "create_parser",
         "get_parser",

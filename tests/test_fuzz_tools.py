@@ -99,6 +99,8 @@ def intended_paths(tool: str, arguments: Mapping[str, Any]) -> set[str]:
         "wait_for_parser": [("/parsers", parser, *version)],
         # The parser's status, read after a 400 to tell "still generating" from "failed" (the evidence step).
         "parse_url": [("/parse", parser, *version), ("/parsers", parser, *version)],
+        # Reads what this server kept: it never asks the upstream anything.
+        "read_result": [],
     }
     # A path whose id is missing or not a string is not a path this tool can send.
     own = {"/".join(parts) for parts in paths[tool] if all(part is not None for part in parts)}  # type: ignore[arg-type]

@@ -33,7 +33,10 @@ class SchemaReads:
 
 async def test_the_schema_template_is_advertised(client: Client) -> None:
     templates = (await client.list_resource_templates()).resource_templates
-    assert [(t.uri_template, t.mime_type) for t in templates] == [("parse://apis/{scraper_id}", "application/json")]
+    assert [(t.uri_template, t.mime_type) for t in templates] == [
+        ("parse://apis/{scraper_id}", "application/json"),
+        ("parse://results/{result_id}", "application/json"),
+    ]
 
 
 async def test_reading_an_api_gives_its_schema_fetched_once(sandbox: Sandbox) -> None:
@@ -65,4 +68,5 @@ async def test_without_the_parse_bot_tools_there_is_no_schema_resource(sandbox: 
         sandbox.settings(), aiparser_transport=sandbox.transport(), runtime=sandbox.runtime, toolsets={"parsers"}
     )
     async with Client(server) as client:
-        assert (await client.list_resource_templates()).resource_templates == []
+        templates = (await client.list_resource_templates()).resource_templates
+    assert [t.uri_template for t in templates] == ["parse://results/{result_id}"]

@@ -12,13 +12,13 @@ from mcp import Client
 from parse_mcp.cli import main
 from parse_mcp.errors import ConfigError
 from parse_mcp.sandbox import BOOKS_API_ID, FAILURE_LAB_ID
-from parse_mcp.server import AIPARSER_TOOLS, PARSEBOT_TOOLS, TOOLSETS, build_server, parse_toolsets
+from parse_mcp.server import AIPARSER_TOOLS, COMPANION_TOOLS, PARSEBOT_TOOLS, TOOLSETS, build_server, parse_toolsets
 from parse_mcp.settings import Settings
 from tests.conftest import Sandbox
 
 pytestmark = pytest.mark.anyio
 
-EVERY_TOOL = frozenset(spec.name for spec in PARSEBOT_TOOLS + AIPARSER_TOOLS)
+EVERY_TOOL = frozenset(spec.name for spec in PARSEBOT_TOOLS + AIPARSER_TOOLS + COMPANION_TOOLS)
 
 
 def server_for(sandbox: Sandbox, *, read_only: bool = False, toolsets: Collection[str] | None = None) -> Any:
@@ -44,9 +44,9 @@ async def structured(client: Client, tool: str, arguments: dict[str, Any]) -> di
     return content
 
 
-def test_the_toolsets_cover_every_tool_once() -> None:
+def test_the_toolsets_cover_every_tool_but_the_companions_once() -> None:
     names = [name for tools in TOOLSETS.values() for name in tools]
-    assert sorted(names) == sorted(EVERY_TOOL)
+    assert sorted(names) == sorted(EVERY_TOOL - {spec.name for spec in COMPANION_TOOLS})
     assert TOOLSETS["parsers"] == frozenset(spec.name for spec in AIPARSER_TOOLS)
 
 
@@ -77,7 +77,14 @@ async def test_without_a_flag_every_tool_is_listed(sandbox: Sandbox) -> None:
 
 async def test_toolsets_list_only_their_tools(sandbox: Sandbox) -> None:
     names = await listed_names(server_for(sandbox, toolsets={"apis", "marketplace"}))
-    assert names == TOOLSETS["apis"] | TOOLSETS["marketplace"]
+    # read_result comes with execute_endpoint, whose cut answers it reads.
+    assert names == TOOLSETS["apis"] | TOOLSETS["marketplace"] | {"read_result"}
+
+
+async def test_read_result_is_listed_with_a_tool_whose_answers_it_pages_and_only_then(sandbox: Sandbox) -> None:
+    assert "read_result" in await listed_names(server_for(sandbox, toolsets={"parsers"}))
+    assert "read_result" not in await listed_names(server_for(sandbox, toolsets={"tasks", "marketplace"}))
+    assert "read_result" not in await listed_names(server_for(sandbox, read_only=True))
 
 
 async def test_read_only_and_toolsets_combine(sandbox: Sandbox) -> None:

@@ -35,6 +35,7 @@ EXPECTED_TOOLS = {
     "delete_parser",
     "parse_url",
     "wait_for_parser",
+    "read_result",
 }
 
 

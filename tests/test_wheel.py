@@ -103,7 +103,7 @@ async def test_the_installed_wheel_serves_tools_list_over_stdio(installed: Insta
         async with Client(params) as client:
             tools = {tool.name for tool in (await client.list_tools()).tools}
             listed = await client.call_tool("list_apis", {})
-    assert len(tools) == 21
+    assert len(tools) == 22
     assert {"execute_endpoint", "wait_for_task", "parse_url"} <= tools
     assert listed.structured_content is not None
     assert listed.structured_content["ok"] is True

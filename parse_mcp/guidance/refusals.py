@@ -28,6 +28,16 @@ def unknown_session() -> ErrorRecord:
     return ErrorRecord(code="unknown_session", fields=("session",))
 
 
+def unknown_result() -> ErrorRecord:
+    """The result_id was never given to this client (another client's, forged, or not an id at all)."""
+    return ErrorRecord(code="unknown_result", fields=("result_id",))
+
+
+def result_expired() -> ErrorRecord:
+    """The result_id was this client's, but the answer kept under it is gone (its time passed, or its room)."""
+    return ErrorRecord(code="result_expired")
+
+
 def login_limited(wait_seconds: float) -> ErrorRecord:
     """The API's logins of the hour are spent; the next one is allowed in `wait_seconds`."""
     return ErrorRecord(code="login_limited", retry_after=float(math.ceil(wait_seconds)))

@@ -729,6 +729,29 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         next_call=NextCallSpec(tool="login", arguments={"scraper_id": Arg("scraper_id")}),
         basis="this server",
     ),
+    "unknown_result": Row(
+        cause="result_id not given to this client (this server)",
+        action="check_id",
+        fault="caller",
+        retryable=False,
+        fix_fields=("result_id",),
+        summary="This server gave this client no result with that result_id: a kept answer is read only by the "
+        "client whose call was cut, and an id from elsewhere is worth nothing.",
+        next_step="Use the result_id from the meta of one of your own cut results (there is no list of kept answers "
+        "to look it up in).",
+        basis="this server",
+    ),
+    "result_expired": Row(
+        cause="the kept answer expired or was dropped for room (this server)",
+        action="change_input",
+        fault="caller",
+        retryable=False,
+        summary="The answer kept under this result_id is gone: answers are kept for 15 minutes, and the oldest go "
+        "first when this server needs the room.",
+        next_step="To see the rest, make the original call again (it costs its credits again), then read its pages "
+        "with read_result.",
+        basis="this server",
+    ),
     "state_unavailable": Row(
         cause="the shared state (Redis) did not answer (this server)",
         action="retry_later",

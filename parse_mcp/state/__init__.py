@@ -8,6 +8,8 @@
                             (services/http)   (services/http.py)       one WATCH/MULTI/EXEC per decision)
     HTTP event store        EventStore (SDK)  none (no resumption)     state/events.py
     calls to repair         RepairMemory      MemoryRepairMemory       RedisRepairMemory (sealed, with TTL)
+    cut answers kept        ResultStore       MemoryResultStore        RedisResultStore (state/results_redis.py,
+                                                                       sealed, with TTL, caps in one Lua script)
 
 What belongs to the account (the login cap, the rate-limit picture per upstream key) is shared by every
 process on one key when Redis is set; what belongs to a client (sessions, streaks) stays that client's, in
@@ -30,6 +32,7 @@ from parse_mcp.settings import Settings
 from parse_mcp.state.faults import StateUnavailable
 from parse_mcp.state.logins import LoginAttempts, MemoryLoginAttempts
 from parse_mcp.state.repairs import MemoryRepairMemory, RepairMemory
+from parse_mcp.state.results import MemoryResultStore, ResultStore
 from parse_mcp.state.sessions import MemorySessionStore, SessionStore
 from parse_mcp.state.streaks import FailureStreaks, MemoryFailureStreaks
 
@@ -40,6 +43,7 @@ __all__ = [
     "FailureStreaks",
     "LoginAttempts",
     "RepairMemory",
+    "ResultStore",
     "SessionStore",
     "StateUnavailable",
     "Stores",
@@ -54,12 +58,19 @@ class Stores:
     logins: LoginAttempts
     streaks: FailureStreaks
     repairs: RepairMemory
+    results: ResultStore
     # The Redis connection and key names, for the stores built on top (pacing, the HTTP event store); None in memory.
     shared: SharedRedis | None = None
 
 
 def memory_stores(clock: Callable[[], float]) -> Stores:
-    return Stores(MemorySessionStore(clock), MemoryLoginAttempts(), MemoryFailureStreaks(), MemoryRepairMemory(clock))
+    return Stores(
+        MemorySessionStore(clock),
+        MemoryLoginAttempts(),
+        MemoryFailureStreaks(),
+        MemoryRepairMemory(clock),
+        MemoryResultStore(clock),
+    )
 
 
 @asynccontextmanager
@@ -76,12 +87,15 @@ async def opened_stores(settings: Settings, clock: Callable[[], float]) -> Async
         RedisSessionStore,
         redis_stores,
     )
+    from parse_mcp.state.results_redis import RedisResultStore, result_ids_from_secrets
 
+    ids = result_ids_from_secrets([secret.get_secret_value() for secret in settings.session_secrets])
     async with redis_stores(settings) as (shared, sealer):
         yield Stores(
             RedisSessionStore(shared, sealer, clock),
             RedisLoginAttempts(shared, clock),
             RedisFailureStreaks(shared, clock),
             RedisRepairMemory(shared, sealer, clock),
+            RedisResultStore(shared, sealer, ids, clock),
             shared,
         )

@@ -21,13 +21,15 @@ from parse_mcp.errors import CallFailed, ErrorRecord
 from parse_mcp.guidance import refusals
 from parse_mcp.guidance.table import CallContext, Evidence, NextCall, decided_code, guide
 from parse_mcp.json_types import JsonValue
+from parse_mcp.policy.projection import FieldsError
 from parse_mcp.results import ToolResult, limit_size, render
 from parse_mcp.runtime import Runtime
 from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.settings import Settings
-from parse_mcp.state import FailureStreaks, LoginAttempts, RepairMemory, SessionStore, StateUnavailable
+from parse_mcp.state import FailureStreaks, LoginAttempts, RepairMemory, ResultStore, SessionStore, StateUnavailable
 from parse_mcp.tools.evidence import aiparser_evidence, parsebot_evidence
+from parse_mcp.tools.keeping import PAGED_TOOLS, fields_asked, keep_the_rest, projected
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class Service:
 
 PARSEBOT = Service("Parse.bot", "PARSE_API_KEY")
 AIPARSER = Service("ScraperAPI AI Parser", "SCRAPERAPI_API_KEY")
+# What this server answers by itself, from what it keeps (no service is asked, no key is needed).
+HERE = Service("this server", "")
 
 
 @dataclass
@@ -57,6 +61,7 @@ class AppState:
     breaker: FailureStreaks
     runtime: Runtime
     repairs: RepairMemory
+    results: ResultStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +125,12 @@ async def _run(
 ) -> CallToolResult:
     if client is None:
         return render(failure(refusals.missing_key(), state.listed_tools, call, service=service))
+    try:
+        asked = fields_asked(call.arguments)
+    except FieldsError as refused:
+        return render(
+            failure(refusals.invalid_arguments(str(refused), "fields"), state.listed_tools, call, service=service)
+        )
     attempt = await state.breaker.begin(current_client(), call.tool, call.arguments, state.runtime.clock())
     try:
         outcome = await action(client)
@@ -136,7 +147,37 @@ async def _run(
         logger.info("%s failed: %s", call.tool, decided.code)
     else:
         await state.breaker.succeeded(attempt)
-        outcome = limit_size(outcome, state.settings.max_data_chars)
+        outcome = await _fitted(state, call, service, outcome, asked)
+    return render(offered_only_if_listed(outcome, state.listed_tools))
+
+
+async def _fitted(
+    state: AppState, call: ToolCall, service: Service, outcome: ToolResult, asked: list[str] | None
+) -> ToolResult:
+    """A success as the agent gets it: the fields asked for, then cut to size, the rest kept to read by pages."""
+    if asked is not None:
+        outcome = projected(outcome, asked)
+    fitted = limit_size(outcome, state.settings.max_data_chars)
+    if not fitted.meta.truncated or call.tool not in PAGED_TOOLS or "read_result" not in state.listed_tools:
+        return fitted
+    return await keep_the_rest(
+        state.results,
+        current_client(),
+        service=service.name,
+        tool=call.tool,
+        arguments=call.arguments,
+        whole=outcome.data,
+        outcome=fitted,
+        now=state.runtime.clock(),
+    )
+
+
+async def run_here(state: AppState, call: ToolCall, action: Callable[[], Awaitable[ToolResult]]) -> CallToolResult:
+    """Run an action that asks no service (reading what this server keeps); a refusal becomes guidance."""
+    try:
+        outcome = await action()
+    except CallFailed as exc:
+        outcome = ToolResult.failure(guide(exc.record, _context(state.listed_tools, call, HERE, Evidence())), exc.meta)
     return render(offered_only_if_listed(outcome, state.listed_tools))
 
 

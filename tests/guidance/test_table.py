@@ -55,6 +55,8 @@ def test_every_upstream_row_is_reached_by_a_reference_fixture() -> None:
         "invalid_arguments",
         "unknown_endpoint",
         "unknown_session",
+        "unknown_result",
+        "result_expired",
         "login_declined",
         "state_unavailable",
         "internal_error",

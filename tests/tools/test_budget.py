@@ -157,7 +157,12 @@ async def test_a_large_payload_is_cut_to_valid_json_and_says_what_was_left_out(s
         {"path": "$.books", "kept": len(result["data"]["books"]), "total": 5, "unit": "items"}
     ]
     assert result["data"]["page"] == 1
-    assert "Ask for less" in result["next_step"]
+    # The rest is kept here and read by pages, not paid for again.
+    assert "read_result" in result["next_step"]
+    assert result["next_call"] == {
+        "tool": "read_result",
+        "arguments": {"result_id": result["meta"]["result_id"], "cursor": str(len(result["data"]["books"]))},
+    }
 
 
 async def test_failure_texts_stay_well_under_ten_thousand_characters(client: Client) -> None:

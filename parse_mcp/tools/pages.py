@@ -1,0 +1,142 @@
+"""`read_result`: the rest of a cut answer, a page at a time, from what this server kept; and the same pages as
+the resource `parse://results/{result_id}`.
+
+No `from __future__ import annotations` here: the SDK reads these signatures at run time.
+"""
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from parse_mcp.errors import RejectedLocally
+from parse_mcp.guidance import refusals
+from parse_mcp.guidance.table import CallContext, NextCall, guide
+from parse_mcp.json_types import JsonValue
+from parse_mcp.meta import Meta
+from parse_mcp.policy.pages import cursor_of, page, parse_cursor, resolve
+from parse_mcp.policy.projection import MAX_FIELD_CHARS, MAX_FIELDS, FieldsError, check_fields, project
+from parse_mcp.policy.size import loads_bounded
+from parse_mcp.results import ToolResult
+from parse_mcp.state import StateUnavailable
+from parse_mcp.state.results import RESULT_ID_CHARS, Missing
+from parse_mcp.tools.common import HERE, AppState, ToolCall, current_client, run_here, state_of
+from parse_mcp.voice import printable_json
+
+RESULT_URI = "parse://results/{result_id}"
+RESULT_TITLE = "A kept answer's first page"
+RESULT_DESCRIPTION = (
+    "The first page of an answer this server cut and kept (meta.result_id of a cut result), fitted like a tool's "
+    "data; read_result reads the pages after it. Only the client whose call was cut can read it."
+)
+
+ResultId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=RESULT_ID_CHARS,
+        description="meta.result_id of one of your cut results (kept 15 minutes).",
+    ),
+]
+Cursor = Annotated[str, Field(min_length=1, max_length=12, description="meta.next_cursor: where the page starts.")]
+Fields = Annotated[
+    list[Annotated[str, Field(max_length=MAX_FIELD_CHARS)]] | None,
+    Field(
+        max_length=MAX_FIELDS,
+        description='Dot paths to keep in each item, from the data\'s root: ["rows.title"]. Omit for every field.',
+    ),
+]
+
+
+async def read_result(
+    result_id: ResultId, cursor: Cursor, ctx: Context[AppState, Any], fields: Fields = None
+) -> Annotated[CallToolResult, ToolResult]:
+    """Read the next page of an answer this server cut to fit: free, no request, no credits.
+
+    When execute_endpoint or parse_url cut a long list, meta.result_id and meta.next_cursor say where the rest
+    is, and next_call is this tool, ready. Each page is fitted like a first answer and gives the next cursor
+    until the list ends; no item is lost or repeated. An answer is kept 15 minutes, for the client that made
+    the call only.
+    """
+    state = state_of(ctx)
+    arguments: dict[str, JsonValue] = {"result_id": result_id, "cursor": cursor}
+    if fields is not None:
+        arguments["fields"] = list(fields)
+
+    async def run() -> ToolResult:
+        items, start, total, path = await _kept_list(state, result_id, cursor, fields)
+        current = page(items, start, state.settings.max_data_chars, path)
+        count = len(current.items) if isinstance(current.items, list) else 0
+        following = cursor_of(current.next_start)
+        meta = Meta(
+            truncated=True if current.cuts else None,
+            omitted=current.cuts or None,
+            result_id=result_id,
+            next_cursor=following,
+            page_of=path,
+            page_start=start,
+            page_total=total,
+        )
+        summary = f"Items {start + 1} to {start + count} of {total} of the kept answer (no request sent, no credits)."
+        if following is None:
+            return ToolResult.success(summary, current.items, meta, next_step="This was the last page.")
+        return ToolResult.success(
+            summary,
+            current.items,
+            meta,
+            next_step="Call read_result with next_call's arguments for the next page.",
+            next_call=NextCall.offer("read_result", {**arguments, "cursor": following}),
+        )
+
+    return await run_here(state, ToolCall("read_result", arguments), run)
+
+
+async def _kept_list(
+    state: AppState, result_id: str, cursor: str, fields: list[str] | None
+) -> tuple[list[JsonValue], int, int, str]:
+    """The list a kept answer pages through (projected to `fields`), the cursor's index into it, its length and
+    path; a refusal (`RejectedLocally`) for an id, cursor or fields that name nothing here."""
+    try:
+        paths = check_fields(fields) if fields is not None else None
+    except FieldsError as refused:
+        raise RejectedLocally(refusals.invalid_arguments(str(refused), "fields")) from None
+    try:
+        kept = await state.results.get(current_client(), result_id)
+    except StateUnavailable:
+        raise RejectedLocally(refusals.state_unavailable()) from None
+    if kept is Missing.UNKNOWN:
+        raise RejectedLocally(refusals.unknown_result())
+    if isinstance(kept, Missing):
+        raise RejectedLocally(refusals.result_expired())
+    whole: JsonValue = loads_bounded(kept.body)  # type: ignore[assignment]  # JSON this server wrote
+    if paths is not None:
+        whole, _ = project(whole, paths)
+    found = resolve(whole, kept.list_path)
+    if found is None or not isinstance(found[0], list):
+        message = "fields keep nothing of the list this answer pages through: name paths inside its items."
+        raise RejectedLocally(refusals.invalid_arguments(message, "fields"))
+    items = found[0]
+    start = parse_cursor(cursor, len(items))
+    if start is None or (start == len(items) and items):
+        message = f"cursor is not a place in this list of {len(items)} items: use meta.next_cursor as given."
+        raise RejectedLocally(refusals.invalid_arguments(message, "cursor"))
+    return items, start, len(items), kept.list_path
+
+
+async def first_page(result_id: str, ctx: Context[AppState, Any]) -> str:
+    """The resource: a kept answer's first page and its meta as JSON; a refusal is a resource error in our words."""
+    state = state_of(ctx)
+    try:
+        items, _, total, path = await _kept_list(state, result_id, "0", None)
+    except RejectedLocally as refused:
+        context = CallContext("read_result", {"result_id": result_id}, frozenset(), service=HERE.name)
+        sentence = guide(refused.record, context).summary
+        error = ResourceNotFoundError if refused.record.code in ("unknown_result", "result_expired") else ResourceError
+        raise error(sentence) from None
+    current = page(items, 0, state.settings.max_data_chars, path)
+    meta = Meta(
+        result_id=result_id, next_cursor=cursor_of(current.next_start), page_of=path, page_start=0, page_total=total
+    )
+    return printable_json({"data": current.items, "meta": meta.model_dump(mode="json")})
