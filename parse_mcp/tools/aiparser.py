@@ -23,6 +23,7 @@ from parse_mcp.results import ToolResult
 from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.tools.common import AppState, ToolCall, run_aiparser, state_of
 from parse_mcp.tools.documents import field_of, integer_of, token_of
+from parse_mcp.tools.keeping import Fields
 from parse_mcp.tools.waiting import wait_until_settled
 from parse_mcp.voice import said
 
@@ -249,15 +250,19 @@ async def parse_url(
     ctx: Context[AppState, Any],
     version: Version = None,
     scraper_params: ScraperParamsArgument = None,
+    fields: Fields = None,
 ) -> Annotated[CallToolResult, ToolResult]:
     """Extract structured data from one URL with a FINISHED AI parser.
 
     Use it for every page of the type the parser was made for (1 credit, more with render or premium
-    proxies). The result is keyed by the parser's fields.
+    proxies). The result is keyed by the parser's fields. A big answer is cut to fit and the rest kept:
+    read_result reads it, free. fields keeps only what you name.
     """
     arguments: dict[str, JsonValue] = {**_ids(parser_id, version), "url": url}
     if scraper_params:
         arguments["scraper_params"] = scraper_params.sent()
+    if fields is not None:
+        arguments["fields"] = list(fields)
 
     async def run(client: AiParserClient) -> ToolResult:
         parsed, meta = await client.parse_url(

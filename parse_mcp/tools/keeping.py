@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Annotated
+
+from pydantic import Field
 
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.policy.pages import cursor_of, paged_list, resolve
-from parse_mcp.policy.projection import check_fields, project
+from parse_mcp.policy.projection import MAX_FIELD_CHARS, MAX_FIELDS, check_fields, project
 from parse_mcp.policy.size import encode
 from parse_mcp.results import ToolResult
 from parse_mcp.state import ResultStore, StateUnavailable
@@ -23,6 +26,15 @@ logger = logging.getLogger(__name__)
 
 # The tools whose answers are data an agent pages through; the others answer with small documents of the service.
 PAGED_TOOLS = frozenset({"execute_endpoint", "parse_url"})
+# The `fields` argument of the tools whose answers are paged, and of read_result.
+Fields = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=MAX_FIELD_CHARS)]] | None,
+    Field(
+        max_length=MAX_FIELDS,
+        description='Dot paths to keep, from the data\'s root: ["rows.title", "rows.price"]; a path through a list '
+        "keeps that field of each item. Applied here to the answer: no extra credits. Omit for every field.",
+    ),
+]
 READ_STEP = (
     "Call read_result with next_call's arguments to read the rest, a page at a time: it sends no request and "
     "spends no credits."

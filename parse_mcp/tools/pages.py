@@ -17,12 +17,13 @@ from parse_mcp.guidance.table import CallContext, NextCall, guide
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.policy.pages import cursor_of, page, parse_cursor, resolve
-from parse_mcp.policy.projection import MAX_FIELD_CHARS, MAX_FIELDS, FieldsError, check_fields, project
+from parse_mcp.policy.projection import FieldsError, check_fields, project
 from parse_mcp.policy.size import loads_bounded
 from parse_mcp.results import ToolResult
 from parse_mcp.state import StateUnavailable
 from parse_mcp.state.results import RESULT_ID_CHARS, Missing
 from parse_mcp.tools.common import HERE, AppState, ToolCall, current_client, run_here, state_of
+from parse_mcp.tools.keeping import Fields
 from parse_mcp.voice import printable_json
 
 RESULT_URI = "parse://results/{result_id}"
@@ -41,13 +42,6 @@ ResultId = Annotated[
     ),
 ]
 Cursor = Annotated[str, Field(min_length=1, max_length=12, description="meta.next_cursor: where the page starts.")]
-Fields = Annotated[
-    list[Annotated[str, Field(max_length=MAX_FIELD_CHARS)]] | None,
-    Field(
-        max_length=MAX_FIELDS,
-        description='Dot paths to keep in each item, from the data\'s root: ["rows.title"]. Omit for every field.',
-    ),
-]
 
 
 async def read_result(

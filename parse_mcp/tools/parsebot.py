@@ -20,6 +20,7 @@ from parse_mcp.services.login import LoggedIn, LoginWorkflow
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.services.specs import MAX_OBJECT_KEYS, EndpointSpec, bounded_object, condensed, names
 from parse_mcp.tools.common import AppState, ToolCall, current_client, run_parsebot, state_of
+from parse_mcp.tools.keeping import Fields
 from parse_mcp.voice import listed, said, speakable
 
 ScraperId = Annotated[
@@ -47,16 +48,23 @@ async def execute_endpoint(
     session: Annotated[
         str | None, Field(max_length=200, description="A session handle from login, for authenticated endpoints.")
     ] = None,
+    fields: Fields = None,
 ) -> Annotated[CallToolResult, ToolResult]:
     """Run one endpoint of a Parse.bot API and return its data. Spends the endpoint's price in credits.
 
     Use this to get data from your APIs or a marketplace API (preview_update runs an update not yet
     merged; parse_url is for ScraperAPI AI parsers). The server picks GET or POST from the endpoint's
     spec and checks params before any credit is spent. Ids from list_apis, parameters from describe_api.
+    A big answer is cut to fit and the rest kept: read_result reads it, free. fields keeps only what you name.
     """
     state = state_of(ctx)
     arguments = _given(
-        scraper_id=scraper_id, endpoint=endpoint, params=params, snapshot_version=snapshot_version, session=session
+        scraper_id=scraper_id,
+        endpoint=endpoint,
+        params=params,
+        snapshot_version=snapshot_version,
+        session=session,
+        fields=_listed(fields),
     )
 
     async def run(client: ParseBotClient) -> ToolResult:
@@ -165,6 +173,10 @@ def _shape(data: JsonValue) -> str:
 def _given(**arguments: JsonValue) -> dict[str, JsonValue]:
     """A call's arguments as given, for the breaker and the guidance: those left out (None) are not there."""
     return {name: value for name, value in arguments.items() if value is not None}
+
+
+def _listed(fields: list[str] | None) -> list[JsonValue] | None:
+    return None if fields is None else list(fields)
 
 
 def _workflow(state: AppState, client: ParseBotClient) -> LoginWorkflow:
