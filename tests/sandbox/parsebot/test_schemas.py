@@ -30,6 +30,7 @@ PARAM_KEYS = {"type", "description", "required", "default", "choices"}
 TYPE_LABELS = {"string", "integer", "number", "boolean", "array", "object"}
 FAILURE_LAB_ENDPOINTS = {
     "search_flights": "POST",
+    "list_items": "GET",
     "get_job": "POST",
     "fetch_status": "POST",
     "blocked": "POST",

@@ -14,6 +14,7 @@ FAILURE_LAB_ID = "7f3c2a91-4b8e-4d2a-9c61-fa11ab000002"
 FAILURE_LAB_TASK_ID = "task-7f3c2a91-faillab"
 
 _FLIGHT = obj(flight_number=STRING, departs=STRING, arrives=STRING, price=NUMBER)
+_ITEM = obj(id=INTEGER, title=STRING, price=NUMBER, url=STRING)
 
 # One declared error per documented kind, so the SDK's typed client raises a class of its own for each; the
 # failures without a kind (402, 403, 429, 401, 400, 502) raise the SDK's status classes.
@@ -76,6 +77,19 @@ FAILURE_LAB = ScraperApi(
                 date={"type": ["string", "null"]},
                 flights={"type": "array", "items": _FLIGHT},
             ),
+        ),
+        ScraperEndpoint(
+            name="list_items",
+            method="GET",
+            description=(
+                "List the lab catalogue's first `count` items (1 to 20000, 5000 unless given), each with id, "
+                "title, price and url, in id order: an answer far bigger than one result holds (5000 items are "
+                "about 400 KB), to rehearse reading it by pages. A count that is not a whole number from 1 to "
+                "20000 fails with 422 stale_input, kind input_format_invalid."
+            ),
+            handler=faults.list_items,
+            params={"count": ScraperParam("integer", "How many items, from 1 to 20000.", default=5000)},
+            return_schema=obj(count=INTEGER, items={"type": "array", "items": _ITEM}),
         ),
         ScraperEndpoint(
             name="get_job",

@@ -74,6 +74,22 @@ def search_flights(call: Call) -> JsonObject:
     return {"origin": origin, "destination": destination, "trip_type": trip_type, "date": date, "flights": flights}
 
 
+MAX_ITEMS = 20_000
+ITEMS_MESSAGE = f"count must be a whole number from 1 to {MAX_ITEMS}"
+
+
+def list_items(call: Call) -> JsonObject:
+    count = call.params.integer("count", ITEMS_MESSAGE)
+    count = 5_000 if count is None else count
+    if not 1 <= count <= MAX_ITEMS:
+        raise input_format_invalid(ITEMS_MESSAGE)
+    items = [
+        {"id": n, "title": f"Lab item {n}", "price": round(1 + (n * 37 % 1000) / 10, 2), "url": f"/site/lab/items/{n}"}
+        for n in range(1, count + 1)
+    ]
+    return {"count": count, "items": items}
+
+
 def _is_iso_date(text: str) -> bool:
     if not _ISO_DATE.fullmatch(text):
         return False
