@@ -98,18 +98,17 @@ def cursor_of(start: int | None) -> str | None:
     return None if start is None else str(start)
 
 
-def page(items: list[JsonValue], start: int, max_chars: int, path: str = "$") -> Page:
-    """The items from `start` of the list at `path` that fit in `max_chars`, fitted as a first answer is, and
-    where the next page starts. A page holds at least one item (shortened when it alone is too large), so paging
-    always ends."""
-    rest = items[start:]
-    fitted, cuts = fit(rest, max_chars)
+def page(window: list[JsonValue], start: int, total: int, max_chars: int, path: str = "$") -> Page:
+    """The items of `window` (items `start` onwards of the list at `path`, of `total`) that fit in `max_chars`,
+    fitted as a first answer is, and where the next page starts. A page holds at least one item (shortened when
+    it alone is too large), so paging always ends."""
+    fitted, cuts = fit(window, max_chars)
     taken = len(fitted) if isinstance(fitted, list) else 0
     following = start + max(taken, 1)
     # The page's own end is not an omission (the next cursor reads on from there); cuts inside its items are,
     # written as indexes into the whole list.
     inside = tuple(_shifted(cut, start, path) for cut in cuts if cut.path != "$")
-    return Page(fitted, start, following if following < len(items) else None, inside)
+    return Page(fitted, start, following if following < total else None, inside)
 
 
 def _shifted(cut: Cut, start: int, path: str) -> Cut:

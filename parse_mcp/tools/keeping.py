@@ -15,9 +15,9 @@ from pydantic import Field
 
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
+from parse_mcp.policy.kept import pack
 from parse_mcp.policy.pages import cursor_of, paged_list, resolve
 from parse_mcp.policy.projection import MAX_FIELD_CHARS, MAX_FIELDS, check_fields, project
-from parse_mcp.policy.size import encode
 from parse_mcp.results import ToolResult
 from parse_mcp.state import ResultStore, StateUnavailable
 from parse_mcp.state.results import StoredResult
@@ -72,16 +72,19 @@ async def keep_the_rest(
     outcome: ToolResult,
     now: float,
 ) -> ToolResult:
-    """The cut outcome with the way to read the rest: `whole` (what was fitted) kept for this client, and the
-    result's meta and next call pointing at its next page. Unchanged when there is no list to page, when the
-    answer is too large to keep, or when the store cannot be reached (the cut answer is still an answer)."""
+    """The cut outcome with the way to read the rest: the list `whole` (what was fitted) was cut in, kept for
+    this client (`policy.kept`), and the result's meta and next call pointing at its next page. Unchanged when
+    there is no list to page, when the answer is too large to keep, or when the store cannot be reached (the cut
+    answer is still an answer)."""
     cuts = outcome.meta.omitted or ()
     paged = paged_list(whole, cuts)
-    shown = resolve(outcome.data, paged.path) if paged is not None else None
-    if paged is None or shown is None or not isinstance(shown[0], list):
+    if paged is None:
+        return outcome
+    shown, listed = resolve(outcome.data, paged.path), resolve(whole, paged.path)
+    if shown is None or listed is None or not isinstance(shown[0], list) or not isinstance(listed[0], list):
         return outcome
     stored = StoredResult(
-        body=encode(whole),
+        body=pack(listed[0]),
         service=service,
         tool=tool,
         api=_text(arguments.get("scraper_id") or arguments.get("parser_id")),

@@ -16,9 +16,9 @@ from parse_mcp.guidance import refusals
 from parse_mcp.guidance.table import CallContext, NextCall, guide
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
-from parse_mcp.policy.pages import cursor_of, page, parse_cursor, resolve
+from parse_mcp.policy.kept import Kept, item_fields
+from parse_mcp.policy.pages import Page, cursor_of, page, parse_cursor
 from parse_mcp.policy.projection import FieldsError, check_fields, project
-from parse_mcp.policy.size import loads_bounded
 from parse_mcp.results import ToolResult
 from parse_mcp.state import StateUnavailable
 from parse_mcp.state.results import RESULT_ID_CHARS, Missing
@@ -60,8 +60,7 @@ async def read_result(
         arguments["fields"] = list(fields)
 
     async def run() -> ToolResult:
-        items, start, total, path = await _kept_list(state, result_id, cursor, fields)
-        current = page(items, start, state.settings.max_data_chars, path)
+        current, path, total, unmatched = await _page(state, result_id, cursor, fields)
         count = len(current.items) if isinstance(current.items, list) else 0
         following = cursor_of(current.next_start)
         meta = Meta(
@@ -70,10 +69,12 @@ async def read_result(
             result_id=result_id,
             next_cursor=following,
             page_of=path,
-            page_start=start,
+            page_start=current.start,
             page_total=total,
+            unmatched_fields=tuple(unmatched) or None,
         )
-        summary = f"Items {start + 1} to {start + count} of {total} of the kept answer (no request sent, no credits)."
+        first = current.start + 1
+        summary = f"Items {first} to {current.start + count} of {total} of the kept answer (no request, no credits)."
         if following is None:
             return ToolResult.success(summary, current.items, meta, next_step="This was the last page.")
         return ToolResult.success(
@@ -87,50 +88,59 @@ async def read_result(
     return await run_here(state, ToolCall("read_result", arguments), run)
 
 
-async def _kept_list(
+async def _page(
     state: AppState, result_id: str, cursor: str, fields: list[str] | None
-) -> tuple[list[JsonValue], int, int, str]:
-    """The list a kept answer pages through (projected to `fields`), the cursor's index into it, its length and
-    path; a refusal (`RejectedLocally`) for an id, cursor or fields that name nothing here."""
+) -> tuple[Page, str, int, list[str]]:
+    """The page a cursor points at in a kept answer (its items projected to `fields`), the list's path and length,
+    and the fields that named nothing in it; a refusal (`RejectedLocally`) for an id or cursor that names nothing
+    here, or fields that cannot be walked."""
     try:
         paths = check_fields(fields) if fields is not None else None
     except FieldsError as refused:
         raise RejectedLocally(refusals.invalid_arguments(str(refused), "fields")) from None
     try:
-        kept = await state.results.get(current_client(), result_id)
+        stored = await state.results.get(current_client(), result_id)
     except StateUnavailable:
         raise RejectedLocally(refusals.state_unavailable()) from None
-    if kept is Missing.UNKNOWN:
+    if stored is Missing.UNKNOWN:
         raise RejectedLocally(refusals.unknown_result())
-    if isinstance(kept, Missing):
+    if isinstance(stored, Missing):
         raise RejectedLocally(refusals.result_expired())
-    whole: JsonValue = loads_bounded(kept.body)  # type: ignore[assignment]  # JSON this server wrote
-    if paths is not None:
-        whole, _ = project(whole, paths)
-    found = resolve(whole, kept.list_path)
-    if found is None or not isinstance(found[0], list):
-        message = "fields keep nothing of the list this answer pages through: name paths inside its items."
-        raise RejectedLocally(refusals.invalid_arguments(message, "fields"))
-    items = found[0]
-    start = parse_cursor(cursor, len(items))
-    if start is None or (start == len(items) and items):
-        message = f"cursor is not a place in this list of {len(items)} items: use meta.next_cursor as given."
+    kept = Kept.opened(stored.body)
+    if kept is None:  # not a body this server wrote: as good as gone
+        raise RejectedLocally(refusals.result_expired())
+    start = parse_cursor(cursor, kept.count)
+    if start is None or (start == kept.count and kept.count):
+        message = f"cursor is not a place in this list of {kept.count} items: use meta.next_cursor as given."
         raise RejectedLocally(refusals.invalid_arguments(message, "cursor"))
-    return items, start, len(items), kept.list_path
+    window = kept.window(start, state.settings.max_data_chars)
+    unmatched: list[str] = []
+    if fields is not None and paths is not None:
+        inside, elsewhere = item_fields(fields, stored.list_path)
+        unmatched = [fields[index] for index in elsewhere]
+        if inside is not None and inside:
+            projected, missed = project(window, check_fields(inside))
+            window = projected if isinstance(projected, list) else [None] * len(window)
+            unmatched += [inside[index] for index in missed]
+    current = page(window, start, kept.count, state.settings.max_data_chars, stored.list_path)
+    return current, stored.list_path, kept.count, unmatched
 
 
 async def first_page(result_id: str, ctx: Context[AppState, Any]) -> str:
     """The resource: a kept answer's first page and its meta as JSON; a refusal is a resource error in our words."""
     state = state_of(ctx)
     try:
-        items, _, total, path = await _kept_list(state, result_id, "0", None)
+        current, path, total, _ = await _page(state, result_id, "0", None)
     except RejectedLocally as refused:
         context = CallContext("read_result", {"result_id": result_id}, frozenset(), service=HERE.name)
         sentence = guide(refused.record, context).summary
         error = ResourceNotFoundError if refused.record.code in ("unknown_result", "result_expired") else ResourceError
         raise error(sentence) from None
-    current = page(items, 0, state.settings.max_data_chars, path)
     meta = Meta(
-        result_id=result_id, next_cursor=cursor_of(current.next_start), page_of=path, page_start=0, page_total=total
+        result_id=result_id,
+        next_cursor=cursor_of(current.next_start),
+        page_of=path,
+        page_start=0,
+        page_total=total,
     )
     return printable_json({"data": current.items, "meta": meta.model_dump(mode="json")})

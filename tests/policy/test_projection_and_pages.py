@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parse_mcp.json_types import JsonValue
+from parse_mcp.policy.kept import Kept, item_fields, pack
 from parse_mcp.policy.pages import Paged, page, paged_list, parse_cursor, resolve
 from parse_mcp.policy.projection import MAX_FIELDS, FieldsError, check_fields, project
 from parse_mcp.policy.size import fit, size_of
@@ -130,7 +131,7 @@ def _all_pages(value: JsonValue, max_chars: int) -> tuple[list[JsonValue], int]:
     start: int | None = len(seen)
     pages = 0
     while start is not None:
-        current = page(listed[0], start, max_chars, paged.path)
+        current = page(listed[0][start:], start, len(listed[0]), max_chars, paged.path)
         assert size_of(current.items) <= max_chars
         assert isinstance(current.items, list)
         seen += current.items
@@ -166,7 +167,7 @@ def test_pages_of_items_of_any_sizes_give_each_item_once_shortening_only_an_item
     start: int | None = len(kept)
     position = len(kept)
     while start is not None:
-        current = page(items, start, budget, paged.path)
+        current = page(items[start:], start, len(items), budget, paged.path)
         assert isinstance(current.items, list)
         for offset, item in enumerate(current.items):
             original = items[start + offset]
@@ -188,7 +189,7 @@ def test_a_nested_cut_is_paged_where_it_is_and_its_cuts_say_where_in_the_whole_l
     listed = resolve(value, paged.path)
     assert listed is not None
     assert isinstance(listed[0], list)
-    current = page(listed[0], 7, 2_000, paged.path)
+    current = page(listed[0][7:], 7, 200, 2_000, paged.path)
     assert current.start == 7
     assert [cut.path for cut in current.cuts] == ["$.shop.items[7].text"]
 
@@ -214,5 +215,41 @@ def test_a_cursor_reads_back_as_the_index_it_was_made_from() -> None:
 def test_the_text_of_a_page_is_valid_json() -> None:
     listed = rows(1_000)["rows"]
     assert isinstance(listed, list)
-    current = page(listed, 100, 5_000)
+    current = page(listed[100:], 100, len(listed), 5_000)
     assert json.loads(json.dumps(current.items)) == current.items
+
+
+@settings(max_examples=200, deadline=None)
+@given(items=st.lists(json_values, max_size=40), start=st.integers(min_value=0, max_value=40))
+def test_kept_items_read_back_by_any_slice_are_the_items(items: list[JsonValue], start: int) -> None:
+    kept = Kept.opened(pack(items))
+    assert kept is not None
+    assert kept.count == len(items)
+    end = min(len(items), start + 7)
+    assert kept.items(min(start, end), end) == items[min(start, end) : end]
+    if start < len(items):
+        window = kept.window(start, 200)
+        assert window == items[start : start + len(window)]
+        assert window, "a window holds at least one item"
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"x", b"\xff" * 7, b"\x00" * 8 + b"\x01" + b"\x00" * 7, pack([1, 2])[:-1], b"[1]" + b"\x05" * 8]
+)
+def test_a_body_this_server_did_not_write_opens_as_nothing(body: bytes) -> None:
+    assert Kept.opened(body) is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "list_path", "inside", "elsewhere"),
+    [
+        (["items.title", "count"], "$.items", ["title"], [1]),
+        (["shops.items.title"], "$.shops[0].items", ["title"], []),
+        (["title", "id"], "$", ["title", "id"], []),
+        (["items"], "$.items", None, []),
+    ],
+)
+def test_fields_from_the_datas_root_are_read_inside_each_kept_item(
+    fields: list[str], list_path: str, inside: list[str] | None, elsewhere: list[int]
+) -> None:
+    assert item_fields(fields, list_path) == (inside, elsewhere)

@@ -74,7 +74,7 @@ def search_flights(call: Call) -> JsonObject:
     return {"origin": origin, "destination": destination, "trip_type": trip_type, "date": date, "flights": flights}
 
 
-MAX_ITEMS = 20_000
+MAX_ITEMS = 30_000
 ITEMS_MESSAGE = f"count must be a whole number from 1 to {MAX_ITEMS}"
 
 
