@@ -230,6 +230,11 @@ ENVIRONMENT = {
     "PARSE_MCP_REDIS_PREFIX": "key prefix in Redis (default parse-mcp)",
     "PARSE_MCP_SESSION_SECRET": "at least 32 random characters sealing login sessions in Redis; required with "
     "PARSE_MCP_REDIS_URL (comma-separated to rotate)",
+    "PARSE_MCP_DAILY_CREDITS": "most Parse.bot credits all agents on this key may spend per UTC day (no limit unset)",
+    "PARSE_MCP_CLIENT_DAILY_CREDITS": "most Parse.bot credits one client may spend per UTC day (no limit unset)",
+    "PARSE_MCP_SCRAPERAPI_DAILY_CREDITS": "most ScraperAPI credits (AI Parser) per UTC day (no limit unset)",
+    "PARSE_MCP_CONFIRM_CREDITS": "a call expected to cost at least this many credits asks the user first (1000)",
+    "PARSE_MCP_STATE_DIR": "where the spend ledger (SQLite) lives without Redis (default: the user state directory)",
 }
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from pydantic import SecretStr
@@ -36,6 +38,10 @@ _BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 DEFAULT_REDIS_PREFIX = "parse-mcp"
 _REDIS_PREFIX = re.compile(r"[A-Za-z0-9\-_.]{1,64}")
+# A call expected to cost at least this many credits asks the user first, when the client can show a form: the
+# 30,000 of an AI parser's creation always does, a scraper call of a few credits never.
+DEFAULT_CONFIRM_CREDITS = 1_000
+
 # The session secret is a key, not a password: random, and long enough that deriving from it adds nothing
 # an attacker could guess.
 MIN_SESSION_SECRET_CHARS = 32
@@ -63,6 +69,15 @@ class Settings:
     redis_url: Secret | None = None
     redis_prefix: str = DEFAULT_REDIS_PREFIX
     session_secrets: tuple[Secret, ...] = ()
+    # Spend control (README, "Spend control"): most credits per UTC day, None for no limit, and the expected cost
+    # from which a call asks the user first.
+    daily_credits: int | None = None
+    client_daily_credits: int | None = None
+    scraperapi_daily_credits: int | None = None
+    confirm_credits: int = DEFAULT_CONFIRM_CREDITS
+    # Where the spend ledger is kept (SQLite) when Redis is not set. None keeps it in this process's memory: what
+    # code that builds `Settings` itself gets (tests); from the environment it is the platform's state directory.
+    state_dir: Path | None = None
 
     def __post_init__(self) -> None:
         check_base_url("PARSE_API_BASE_URL", self.parse_base_url)
@@ -90,6 +105,13 @@ class Settings:
             redis_url=_secret(env.get("PARSE_MCP_REDIS_URL")),
             redis_prefix=(env.get("PARSE_MCP_REDIS_PREFIX") or "").strip() or DEFAULT_REDIS_PREFIX,
             session_secrets=session_secrets_from_env(env),
+            daily_credits=_credits(env, "PARSE_MCP_DAILY_CREDITS"),
+            client_daily_credits=_credits(env, "PARSE_MCP_CLIENT_DAILY_CREDITS"),
+            scraperapi_daily_credits=_credits(env, "PARSE_MCP_SCRAPERAPI_DAILY_CREDITS"),
+            confirm_credits=_credits(env, "PARSE_MCP_CONFIRM_CREDITS") or DEFAULT_CONFIRM_CREDITS,
+            state_dir=Path(raw_dir).expanduser()
+            if (raw_dir := (env.get("PARSE_MCP_STATE_DIR") or "").strip())
+            else default_state_dir(env),
         )
 
     def redactor(self) -> Redactor:
@@ -203,6 +225,28 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _credits(env: Mapping[str, str], variable: str) -> int | None:
+    """A whole number of credits from `variable`, None when unset; one line naming the variable otherwise."""
+    raw = (env.get(variable) or "").strip().replace("_", "").replace(",", "")
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1 or len(raw) > 12:
+        raise ConfigError(f"{variable} must be a whole number of credits from 1, e.g. 5000.")
+    return int(raw)
+
+
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    """The platform's user state directory for parse-mcp (no dependency: the three conventions written out)."""
+    home = Path.home()
+    if sys.platform == "win32":
+        base = env.get("LOCALAPPDATA")
+        return (Path(base) if base else home / "AppData" / "Local") / "parse-mcp"
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "parse-mcp"
+    state_home = env.get("XDG_STATE_HOME")
+    return (Path(state_home) if state_home else home / ".local" / "state") / "parse-mcp"
 
 
 def _secret(raw: str | None) -> Secret | None:

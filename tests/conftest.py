@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -127,6 +128,19 @@ class Sandbox:
             aiparser_transport=self.transport(),
             runtime=runtime or self.runtime,
         )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ledgers_kept_apart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every server a test starts from the environment (a subprocess, `Settings.from_env`) keeps its spend ledger
+    under this run's temporary directory, never in the user's state directory."""
+    before = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+    yield
+    if before is None:
+        del os.environ["XDG_STATE_HOME"]
+    else:
+        os.environ["XDG_STATE_HOME"] = before
 
 
 @pytest.fixture

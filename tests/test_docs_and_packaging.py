@@ -85,6 +85,11 @@ def test_server_json_declares_every_variable_the_settings_read() -> None:
         "PARSE_MCP_REDIS_URL",
         "PARSE_MCP_REDIS_PREFIX",
         "PARSE_MCP_SESSION_SECRET",
+        "PARSE_MCP_DAILY_CREDITS",
+        "PARSE_MCP_CLIENT_DAILY_CREDITS",
+        "PARSE_MCP_SCRAPERAPI_DAILY_CREDITS",
+        "PARSE_MCP_CONFIRM_CREDITS",
+        "PARSE_MCP_STATE_DIR",
     }
 
 

@@ -96,3 +96,34 @@ def test_a_parse_key_without_the_pmx_prefix_is_warned_about_without_showing_it()
     assert problem.startswith("PARSE_API_KEY does not start with pmx_")
     assert "sk-another" not in problem
     assert Settings.from_env({"PARSE_API_KEY": "pmx_fine", "SCRAPERAPI_API_KEY": "s" * 20}).problems() == []
+
+
+def test_spend_limits_are_read_as_whole_credits_and_a_bad_one_is_one_line_naming_its_variable() -> None:
+    settings = Settings.from_env(
+        {
+            "PARSE_MCP_DAILY_CREDITS": "5_000",
+            "PARSE_MCP_CLIENT_DAILY_CREDITS": " 500 ",
+            "PARSE_MCP_SCRAPERAPI_DAILY_CREDITS": "90,000",
+            "PARSE_MCP_CONFIRM_CREDITS": "250",
+            "PARSE_MCP_STATE_DIR": "/srv/parse-mcp/state",
+        }
+    )
+    assert (settings.daily_credits, settings.client_daily_credits, settings.scraperapi_daily_credits) == (
+        5_000,
+        500,
+        90_000,
+    )
+    assert settings.confirm_credits == 250
+    assert str(settings.state_dir) == "/srv/parse-mcp/state"
+    for bad in ("0", "-5", "ten", "1.5", "٣", "9" * 13):
+        with pytest.raises(ConfigError) as refused:
+            Settings.from_env({"PARSE_MCP_DAILY_CREDITS": bad})
+        assert str(refused.value).startswith("PARSE_MCP_DAILY_CREDITS must be a whole number")
+
+
+def test_without_the_variables_there_is_no_limit_and_the_ledger_lives_in_the_user_state_directory() -> None:
+    settings = Settings.from_env({"XDG_STATE_HOME": "/srv/state"})
+    assert (settings.daily_credits, settings.client_daily_credits, settings.scraperapi_daily_credits) == (None,) * 3
+    assert settings.confirm_credits == 1_000
+    assert str(settings.state_dir) == "/srv/state/parse-mcp"
+    assert Settings().state_dir is None, "settings built in code keep the ledger in memory"

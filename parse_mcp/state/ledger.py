@@ -49,10 +49,8 @@ spend more than a limit while it lasts.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import sqlite3
-import sys
 import threading
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -826,18 +824,6 @@ class FailoverLedger:
 # -- choosing the store -------------------------------------------------------------------------------------------
 
 
-def default_state_dir() -> Path:
-    """The platform's user state directory for parse-mcp (no dependency: the three conventions written out)."""
-    home = Path.home()
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA")
-        return (Path(base) if base else home / "AppData" / "Local") / "parse-mcp"
-    if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / "parse-mcp"
-    state_home = os.environ.get("XDG_STATE_HOME")
-    return (Path(state_home) if state_home else home / ".local" / "state") / "parse-mcp"
-
-
 def open_ledger(
     limits: Limits,
     clock: Callable[[], float],
@@ -847,11 +833,13 @@ def open_ledger(
     redis_prefix: str = "",
 ) -> FailoverLedger:
     """The ledger for a server: in Redis when given a client (keys under `redis_prefix`, e.g. the account's
-    `Keyspace.key("ledger")`), else in SQLite under `state_dir` (default: `default_state_dir()`); either one
-    failing over to memory. Opening touches nothing yet: the first call does, and a fault then costs a warning."""
+    `Keyspace.key("ledger")`), else in SQLite under `state_dir`, either one failing over to memory; in this
+    process's memory alone without either. Opening touches nothing yet: the first call does, and a fault then
+    costs a warning."""
     if redis is not None:
         from parse_mcp.state.ledger_redis import RedisLedger
 
         return FailoverLedger(RedisLedger(redis, redis_prefix, limits, clock), clock)
-    directory = state_dir if state_dir is not None else default_state_dir()
-    return FailoverLedger(SqliteLedger(directory / LEDGER_FILE, limits, clock), clock)
+    if state_dir is None:
+        return FailoverLedger(MemoryLedger(limits, clock), clock)
+    return FailoverLedger(SqliteLedger(state_dir / LEDGER_FILE, limits, clock), clock)
