@@ -3,7 +3,8 @@
 A stand-in for both services, called in-process, writes one hostile name wherever the services name things:
 the API's id and endpoint names, an endpoint's parameter names and descriptions, the login form's fields, a
 422's message, a 402's next tier, a 503's kind and vendor, task, listing and parser ids, statuses, versions,
-and marketplace update names. The agent then calls the tools as an agent would, copying that name into its
+and marketplace update names; a 502's site status, page, URL, attempts and request id; a 422's FastAPI `loc`
+and `msg`. The agent then calls the tools as an agent would, copying that name into its
 arguments where a tool takes one (an endpoint, a parameter).
 
 Every name drawn starts with `MARK`, which passes the grammar on its own: so the mark appears outside the fence
@@ -90,6 +91,8 @@ class Upstream:
             {"name": "pay", "method": "GET", "description": "d", "input_params": {}},
             {"name": "blocked", "method": "GET", "description": "d", "input_params": {}},
             {"name": "slow", "method": "GET", "description": "d", "input_params": {}},
+            {"name": "site", "method": "GET", "description": "d", "input_params": {}},
+            {"name": "invalid", "method": "GET", "description": "d", "input_params": {}},
             {"name": "signin", "method": "POST", "description": "d", "input_params": param},
             {"name": "private", "method": "GET", "description": "d", "input_params": {}, "depends_on_session": True},
         ]
@@ -181,6 +184,17 @@ def _endpoint_answer(endpoint: str, h: str) -> Response:
         # A short wait: the pacer holds the account that long, and the next example's clock steps past it.
         error = {"error": h, "message": h, "limit_type": "burst", "retry_after": 1}
         return JSONResponse({"error": error, "status_code": 429}, status_code=429)
+    if endpoint == "site":
+        # Every other field of the envelope, hostile: the site's status code, its page, the URL, the attempts,
+        # and the request id the service's proxy adds (a header, sent as raw bytes).
+        error = {"status": "upstream_error", "kind": h, "upstream_status_code": h, "snippet": h, "url": h}
+        response = JSONResponse({"error": {**error, "attempts": h, "message": h}, "status_code": 502}, status_code=502)
+        response.raw_headers.append((b"x-railway-request-id", h.encode("utf-8", "replace")))
+        return response
+    if endpoint == "invalid":
+        # FastAPI's validation error: the field it names and its words are the service's.
+        detail = [{"loc": ["query", h], "msg": h, "type": h}, {"loc": [h], "msg": "m", "type": "t"}]
+        return JSONResponse({"detail": detail}, status_code=422)
     if endpoint == "signin":
         return JSONResponse({"status": "success", "session_id": "s-1", "encryption_key": "k-1", "data": {h: h}})
     error = {"status": "error", "kind": "scraper_bug", "message": h}
@@ -227,6 +241,8 @@ def scenarios(h: str, scraper_id: str) -> list[tuple[str, dict[str, Any], frozen
         # A kind no reference lists (this one is hostile text) is never read as a lasting block: it lifts.
         ("execute_endpoint", {**run, "endpoint": "blocked"}, frozenset({"blocked_transient"})),
         ("execute_endpoint", {**run, "endpoint": "slow"}, frozenset({"rate_limited_burst"})),
+        ("execute_endpoint", {**run, "endpoint": "site"}, frozenset({"upstream_other"})),
+        ("execute_endpoint", {**run, "endpoint": "invalid"}, frozenset({"input_invalid"})),
         ("login", {**run, "endpoint": "signin"}, frozenset({"invalid_arguments"})),
         ("login", {**run, "endpoint": "signin", "credentials": {h: "secret"}}, REFUSED_OR | {OK}),
         ("get_task", {"task_id": "built-named"}, frozenset({OK})),
