@@ -96,7 +96,8 @@ class SessionCap:
             await self._app(scope, receive, status.send)
         finally:
             session.in_flight -= 1
-            principal.sessions.move_to_end(session_id)
+            if session_id in principal.sessions:  # a DELETE on another request may have ended it meanwhile
+                principal.sessions.move_to_end(session_id)
         deleted = scope["method"] == "DELETE" and status.http_status is not None and status.http_status < 300
         if deleted or status.http_status == _NOT_FOUND:  # ended by its client, or by the SDK (idle, crashed)
             principal.sessions.pop(session_id, None)

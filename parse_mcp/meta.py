@@ -52,6 +52,9 @@ class Meta(BaseModel):
     attempts: int | None = None
     waited_seconds: int | float | None = None
     truncated: bool | None = None
+    # When a daily credit limit is set: what is left of it today for this call's service (the smaller of the
+    # account's and the client's).
+    credits_left_today: int | None = None
     # What a size limit left out, one cut per JSON path.
     omitted: tuple[Cut, ...] | None = None
     # A cut answer kept by this server (`read_result`): its id, and the cursor of the next page; None at the end.

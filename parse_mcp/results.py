@@ -54,6 +54,7 @@ _OWN_META_NUMBERS = frozenset(
         "truncated",
         "page_start",
         "page_total",
+        "credits_left_today",
     }
 )
 # Texts of ours in meta: ids and cursors this server made, shown as ours only when they pass the one grammar.

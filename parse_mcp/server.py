@@ -36,6 +36,7 @@ from parse_mcp.guidance.classify import classify_transport
 from parse_mcp.guidance.table import Action
 from parse_mcp.http_security import principal_of
 from parse_mcp.json_types import JsonValue
+from parse_mcp.policy.caller import LOCAL_CLIENT, acting_for
 from parse_mcp.policy.deadline import DEFAULT_CALL_BUDGET_SECONDS, call_budget
 from parse_mcp.policy.progress import CallProgress, reporting_progress
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
@@ -48,7 +49,7 @@ from parse_mcp.settings import Settings
 from parse_mcp.state import opened_stores
 from parse_mcp.state.pacing import pacing_store
 from parse_mcp.tools import aiparser, marketplace, pages, parsebot, resources, tasks
-from parse_mcp.tools.common import LOCAL_CLIENT, AppState, ToolCall, acting_for, failure
+from parse_mcp.tools.common import AppState, ToolCall, failure
 from parse_mcp.tools.completions import MAX_VALUES, complete
 from parse_mcp.tools.keeping import PAGED_TOOLS
 from parse_mcp.voice import speakable
@@ -287,14 +288,14 @@ class CallScope:
         server = self._server
         budget = server.call_budget_seconds
         progress = CallProgress(ctx.session.report_progress, server.runtime.clock)
+        params = ctx.params or {}
         with (
-            acting_for(client_of(ctx.request)),
+            acting_for(client_of(ctx.request), str(params.get("name", ""))),
             call_budget(server.runtime.clock(), budget),
             reporting_progress(progress),
             anyio.move_on_after(budget + BACKSTOP_GRACE_SECONDS),
         ):
             return await call_next(ctx)
-        params = ctx.params or {}
         arguments = params.get("arguments")
         return server.answer_late(str(params.get("name", "")), arguments if isinstance(arguments, dict) else {})
 
@@ -400,6 +401,7 @@ def build_server(
                     runtime=runtime,
                     retry=retry,
                     pacing=pacing_store(stores, settings.parse_api_key, runtime),
+                    ledger=stores.ledger,
                 )
             if settings.scraperapi_key is not None:
                 aiparser_client = AiParserClient.from_settings(
@@ -409,6 +411,7 @@ def build_server(
                     runtime=runtime,
                     retry=retry,
                     pacing=pacing_store(stores, settings.scraperapi_key, runtime),
+                    ledger=stores.ledger,
                 )
             try:
                 yield AppState(
@@ -422,6 +425,7 @@ def build_server(
                     runtime,
                     stores.repairs,
                     stores.results,
+                    stores.ledger,
                 )
             finally:
                 for client in (parsebot_client, aiparser_client):

@@ -9,7 +9,8 @@ import resource
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator, Mapping
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import IO
 
@@ -58,6 +59,23 @@ async def read_until_listening(process: subprocess.Popen[bytes]) -> bytes:
             assert line, f"the server exited before it listened: {seen.decode(errors='replace')}"
             seen += line
     return seen
+
+
+def drain_stderr(process: subprocess.Popen[bytes]) -> Callable[[], bytes]:
+    """Read the process's stderr from now on in a thread, so that a server logging at debug never blocks on a full
+    pipe (64 KB) mid-call; the function returned waits for the process to end and gives everything read."""
+    assert process.stderr is not None
+    stderr = process.stderr
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.extend(iter(stderr.readline, b"")), daemon=True)
+    reader.start()
+
+    def everything() -> bytes:
+        process.wait(timeout=10)
+        reader.join(timeout=10)
+        return b"".join(chunks)
+
+    return everything
 
 
 @contextmanager

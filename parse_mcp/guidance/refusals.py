@@ -38,6 +38,32 @@ def result_expired() -> ErrorRecord:
     return ErrorRecord(code="result_expired")
 
 
+def spend_limit_reached(
+    limit: str, variable: str, limit_credits: int, used: int, estimate: int, retry_after_seconds: float
+) -> ErrorRecord:
+    """A call would pass one of the user's daily credit limits (`limit`, set by `variable`): nothing was sent and
+    nothing reserved. `used` is what is spent or held today in the limit's scope."""
+    service = "ScraperAPI" if limit == "scraperapi_daily" else "Parse.bot"
+    scope = "this client's" if limit == "client_daily" else "the account's"
+    message = (
+        f"{scope} limit of {limit_credits} {service} credits a day ({variable}) would be passed: {used} are spent "
+        f"or held today and this call is expected to cost {estimate}"
+    )
+    return ErrorRecord(
+        code="spend_limit_reached", message=message, limit_type=limit, retry_after=float(math.ceil(retry_after_seconds))
+    )
+
+
+def spend_declined(how: Literal["declined", "cancelled"]) -> ErrorRecord:
+    """The user said no to the spend this call would make (or closed the form): nothing was sent."""
+    return ErrorRecord(code="spend_declined", kind=how)
+
+
+def spend_price_unknown(wait_seconds: float) -> ErrorRecord:
+    """Another call to the same endpoint is learning its price, and this call's budget cannot wait for it."""
+    return ErrorRecord(code="spend_price_unknown", retry_after=float(max(1, math.ceil(wait_seconds))))
+
+
 def login_limited(wait_seconds: float) -> ErrorRecord:
     """The API's logins of the hour are spent; the next one is allowed in `wait_seconds`."""
     return ErrorRecord(code="login_limited", retry_after=float(math.ceil(wait_seconds)))

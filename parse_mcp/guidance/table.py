@@ -752,6 +752,38 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         "with read_result.",
         basis="this server",
     ),
+    "spend_limit_reached": Row(
+        cause="a call would pass a daily credit limit set by the user (this server)",
+        action="ask_user",
+        fault="account",
+        retryable=True,
+        wait=Wait(),
+        summary="Nothing was sent: {local_message}",
+        next_step="Tell the user the day's credit limit is reached; it resets at 00:00 UTC (in {wait}), or they can "
+        "raise the variable named above.",
+        basis="this server",
+    ),
+    "spend_declined": Row(
+        cause="the user declined the spend in the confirmation form (this server)",
+        action="ask_user",
+        fault="caller",
+        retryable=False,
+        summary="The user did not agree to the credits this call would spend, so nothing was sent and nothing spent.",
+        next_step="Ask the user what they want instead; do not make the same call again unless they agree to it.",
+        basis="this server",
+    ),
+    "spend_price_unknown": Row(
+        cause="another call is learning this endpoint's price under a credit limit (this server)",
+        action="retry_later",
+        fault="account",
+        retryable=True,
+        wait=Wait(default_seconds=1.0),
+        summary="Nothing was sent: a credit limit is set and another call to this endpoint is finding out its "
+        "price, which this call could not wait for.",
+        next_step=_WAIT_NOW,
+        next_call=SAME_CALL,
+        basis="this server",
+    ),
     "state_unavailable": Row(
         cause="the shared state (Redis) did not answer (this server)",
         action="retry_later",

@@ -7,7 +7,7 @@ DELETE. It is never sent to any other service, and `http.py` never logs a query 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx2
@@ -25,7 +25,9 @@ from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.services.http import HttpClient, Method, Reply, Request
 from parse_mcp.services.paths import path_segment
+from parse_mcp.services.spend import PARSER_CREATE_CREDITS, Charge, Spending, parse_price
 from parse_mcp.settings import Secret, Settings
+from parse_mcp.state.ledger import Ledger
 from parse_mcp.state.pacing import PacingStore
 from parse_mcp.voice import speakable
 
@@ -37,9 +39,10 @@ class ParserState:
 
 
 class AiParserClient:
-    def __init__(self, http: HttpClient, key: Secret) -> None:
+    def __init__(self, http: HttpClient, key: Secret, spending: Spending | None = None) -> None:
         self._http = http
         self._key = key
+        self._spending = spending if spending is not None else Spending(None)
 
     @classmethod
     def from_settings(
@@ -51,6 +54,7 @@ class AiParserClient:
         runtime: Runtime = REAL_TIME,
         retry: RetryPolicy = DEFAULT_RETRY,
         pacing: PacingStore | None = None,
+        ledger: Ledger | None = None,
     ) -> AiParserClient:
         # Both services' keys and the HTTP tokens: an answer may echo any secret this process holds.
         redactor = settings.redactor()
@@ -70,7 +74,7 @@ class AiParserClient:
             redactor=redactor,
             pacing=pacing,
         )
-        return cls(http, key)
+        return cls(http, key, Spending(ledger, runtime))
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -89,7 +93,8 @@ class AiParserClient:
             body["fields"] = [dict(field) for field in fields]
         if scraper_params:
             body["scraper_params"] = dict(scraper_params)
-        reply = await self._send("POST", "/parsers", body=body, creates_work=True)
+        charge = Charge("scraperapi", "", "create_parser", price=PARSER_CREATE_CREDITS, told_by_header=False)
+        reply = await self._send("POST", "/parsers", body=body, creates_work=True, charge=charge)
         created = self._document(reply)
         parser_id = created.get("id") if isinstance(created, dict) else None
         if speakable(parser_id if isinstance(parser_id, str) else None) is None:
@@ -137,7 +142,16 @@ class AiParserClient:
         for name, value in (scraper_params or {}).items():
             if value is not None:
                 query.append((name, _query_value(value)))
-        return await self._json("GET", _versioned("/parse", parser_id, version), query=query, purpose="parse")
+        given = scraper_params or {}
+        price = parse_price(given.get("render") is True, given.get("premium") is True)
+        charge = Charge("scraperapi", parser_id, "parse", price=price, told_by_header=False)
+        path = _versioned("/parse", parser_id, version)
+        reply = await self._send("GET", path, query=query, purpose="parse", charge=charge)
+        return self._document(reply), reply.meta
+
+    def expected(self, charge: Charge) -> Awaitable[int]:
+        """What a call with this charge is expected to cost (for the question asked before a big spend)."""
+        return self._spending.expected(charge)
 
     async def _json(
         self,
@@ -161,6 +175,7 @@ class AiParserClient:
         query: list[tuple[str, str]] | None = None,
         creates_work: bool = False,
         purpose: Purpose = "parser",
+        charge: Charge | None = None,
     ) -> Reply:
         key = self._key.get_secret_value()
         if method in ("POST", "PATCH"):
@@ -175,7 +190,9 @@ class AiParserClient:
             )
         else:
             request = Request(purpose, method, path, query=[*(query or []), ("api_key", key)])
-        return await self._http.send(request)
+        if charge is None:
+            return await self._http.send(request)
+        return await self._spending.paid(charge, lambda: self._http.send(request))
 
     @staticmethod
     def _document(reply: Reply) -> JsonValue:

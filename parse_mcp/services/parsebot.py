@@ -6,7 +6,9 @@ The key travels only in the `X-API-Key` header, set once on the HTTP client.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Awaitable, Mapping
+from dataclasses import replace
 from typing import NewType
 
 import httpx2
@@ -21,7 +23,9 @@ from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.services.http import HttpClient, Reply, Request
 from parse_mcp.services.paths import path_segment
 from parse_mcp.services.specs import ApiSpec, EndpointSpec, check_params, encode_query, parse_api, parse_api_list
+from parse_mcp.services.spend import BUILD_CREDITS, UNKNOWN_PRICE_CREDITS, Charge, Spending
 from parse_mcp.settings import Secret, Settings
+from parse_mcp.state.ledger import Ledger
 from parse_mcp.state.pacing import PacingStore
 from parse_mcp.state.sessions import SessionCredentials
 
@@ -30,13 +34,19 @@ MAX_CACHED_SCHEMAS = 256
 # A session id or encryption key longer than this is no session (a Fernet key is 44 characters).
 MAX_SESSION_FIELD_CHARS = 4096
 
+# A build or a revision: charged when it completes, after the answer that accepts it (`Charge.charged_later`).
+BUILD_CHARGE = Charge("parsebot", "", "build", price=BUILD_CREDITS, charged_later=True)
+# A listed price beyond this is not believed (the highest observed is 10): it would make every call ask first.
+MAX_LISTED_PRICE = 1_000
+
 # The path of one endpoint of one API, its two names checked (`ParseBotClient.endpoint_path`).
 EndpointPath = NewType("EndpointPath", str)
 
 
 class ParseBotClient:
-    def __init__(self, http: HttpClient) -> None:
+    def __init__(self, http: HttpClient, spending: Spending | None = None) -> None:
         self._http = http
+        self._spending = spending if spending is not None else Spending(None)
         self._apis: dict[tuple[str, int | None], ApiSpec] = {}
         self._tasks: list[Mapping[str, object]] | None = None
 
@@ -50,6 +60,7 @@ class ParseBotClient:
         runtime: Runtime = REAL_TIME,
         retry: RetryPolicy = DEFAULT_RETRY,
         pacing: PacingStore | None = None,
+        ledger: Ledger | None = None,
     ) -> ParseBotClient:
         # Both services' keys and the HTTP tokens: an answer may echo any secret this process holds.
         redactor = settings.redactor()
@@ -69,7 +80,7 @@ class ParseBotClient:
             redactor=redactor,
             pacing=pacing,
         )
-        return cls(http)
+        return cls(http, Spending(ledger, runtime))
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -177,9 +188,21 @@ class ParseBotClient:
         else:
             body = {key: value for key, value in params.items() if value is not None}
             request = Request("execute", "POST", path, json_body=body, has_body=True, headers=headers, paced=True)
-        reply = await self._call(request)
+        reply = await self._spending.paid(self.charge_of(scraper_id, endpoint), lambda: self._call(request))
         data: JsonValue = self._unwrap(reply)  # type: ignore[assignment]
         return data, reply.meta
+
+    @staticmethod
+    def charge_of(scraper_id: str, endpoint: EndpointSpec) -> Charge:
+        """An endpoint call's charge: the price its marketplace listing gives, when it gives one, until the ledger
+        has seen what a call costs."""
+        listed = endpoint.price
+        price = math.ceil(listed) if listed is not None and 0 <= listed <= MAX_LISTED_PRICE else UNKNOWN_PRICE_CREDITS
+        return Charge("parsebot", scraper_id, endpoint.name, price=price)
+
+    def expected(self, charge: Charge) -> Awaitable[int]:
+        """What a call with this charge is expected to cost (for the question asked before a big spend)."""
+        return self._spending.expected(charge)
 
     # -- builds, tasks, revisions, updates -----------------------------------------------------------
 
@@ -188,9 +211,8 @@ class ParseBotClient:
         body: dict[str, JsonValue] = {"url": url, "force_new": force_new}
         if task:
             body["task"] = task
-        return await self._document(
-            Request("build", "POST", "/dispatch", json_body=body, has_body=True, creates_work=True)
-        )
+        request = Request("build", "POST", "/dispatch", json_body=body, has_body=True, creates_work=True)
+        return await self._paid_document(request, BUILD_CHARGE)
 
     async def get_task(self, task_id: str) -> tuple[JsonValue, Meta]:
         return await self._document(Request("task", "GET", f"/dispatch/tasks/{path_segment(task_id, 'task_id')}"))
@@ -201,7 +223,7 @@ class ParseBotClient:
         request = Request(
             "task", "POST", path, json_body={"description": description}, has_body=True, creates_work=True
         )
-        return await self._document(request)
+        return await self._paid_document(request, replace(BUILD_CHARGE, api=task_id, endpoint="revise"))
 
     async def check_updates(self, task_id: str) -> tuple[JsonValue, Meta]:
         return await self._document(
@@ -212,7 +234,8 @@ class ParseBotClient:
         self, task_id: str, endpoint: str, params: Mapping[str, JsonValue]
     ) -> tuple[JsonValue, Meta]:
         path = f"/dispatch/tasks/{path_segment(task_id, 'task_id')}/preview-update/{path_segment(endpoint, 'endpoint')}"
-        return await self._document(Request("update", "POST", path, json_body={"params": dict(params)}, has_body=True))
+        request = Request("update", "POST", path, json_body={"params": dict(params)}, has_body=True)
+        return await self._paid_document(request, Charge("parsebot", task_id, f"preview:{endpoint}"))
 
     async def merge_updates(self, task_id: str, endpoints: list[str]) -> tuple[JsonValue, Meta]:
         path = f"/dispatch/tasks/{path_segment(task_id, 'task_id')}/merge-updates"
@@ -312,6 +335,11 @@ class ParseBotClient:
 
     async def _call(self, request: Request) -> Reply:
         return await self._http.send(request)
+
+    async def _paid_document(self, request: Request, charge: Charge) -> tuple[JsonValue, Meta]:
+        reply = await self._spending.paid(charge, lambda: self._call(request))
+        document: JsonValue = self._json(reply)  # type: ignore[assignment]
+        return document, reply.meta
 
     async def _document(self, request: Request) -> tuple[JsonValue, Meta]:
         reply = await self._call(request)

@@ -10,7 +10,8 @@ No `from __future__ import annotations` here: the SDK reads these signatures at 
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from mcp.server.mcpserver import Context
+from mcp.server.elicitation import ElicitationResult
+from mcp.server.mcpserver import Context, Resolve
 from mcp.types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -21,7 +22,9 @@ from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
 from parse_mcp.results import ToolResult
 from parse_mcp.services.aiparser import AiParserClient
+from parse_mcp.tools import confirm
 from parse_mcp.tools.common import AppState, ToolCall, run_aiparser, state_of
+from parse_mcp.tools.confirm import go_ahead
 from parse_mcp.tools.documents import field_of, integer_of, token_of
 from parse_mcp.tools.keeping import Fields
 from parse_mcp.tools.waiting import wait_until_settled
@@ -96,6 +99,7 @@ async def create_parser(
         list[ExampleUrl], Field(min_length=1, max_length=3, description="1 to 3 example URLs of one site.")
     ],
     ctx: Context[AppState, Any],
+    agreed: Annotated[ElicitationResult[Any], Resolve(confirm.before_create_parser)],
     fields: Annotated[
         list[FieldSpec] | None, Field(max_length=MAX_FIELDS, description="Omit to let the AI choose.")
     ] = None,
@@ -113,6 +117,7 @@ async def create_parser(
         sent["scraper_params"] = scraper_params.sent()
 
     async def run(client: AiParserClient) -> ToolResult:
+        go_ahead(agreed)
         _check_urls(urls)
         created, meta = await client.create_parser(
             name,
@@ -248,6 +253,7 @@ async def parse_url(
     parser_id: ParserId,
     url: Annotated[str, Field(min_length=1, max_length=2000, description="A page like the parser's examples.")],
     ctx: Context[AppState, Any],
+    agreed: Annotated[ElicitationResult[Any], Resolve(confirm.before_parse_url)],
     version: Version = None,
     scraper_params: ScraperParamsArgument = None,
     fields: Fields = None,
@@ -265,6 +271,7 @@ async def parse_url(
         arguments["fields"] = list(fields)
 
     async def run(client: AiParserClient) -> ToolResult:
+        go_ahead(agreed)
         parsed, meta = await client.parse_url(
             parser_id, url, version, scraper_params.sent() if scraper_params else None
         )

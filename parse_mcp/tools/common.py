@@ -8,9 +8,7 @@ The result is that failure, as it is."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -21,13 +19,23 @@ from parse_mcp.errors import CallFailed, ErrorRecord
 from parse_mcp.guidance import refusals
 from parse_mcp.guidance.table import CallContext, Evidence, NextCall, decided_code, guide
 from parse_mcp.json_types import JsonValue
+from parse_mcp.policy.caller import current_client
 from parse_mcp.policy.projection import FieldsError
 from parse_mcp.results import ToolResult, limit_size, render
 from parse_mcp.runtime import Runtime
 from parse_mcp.services.aiparser import AiParserClient
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.settings import Settings
-from parse_mcp.state import FailureStreaks, LoginAttempts, RepairMemory, ResultStore, SessionStore, StateUnavailable
+from parse_mcp.state import (
+    FailureStreaks,
+    Ledger,
+    LoginAttempts,
+    RepairMemory,
+    ResultStore,
+    SessionStore,
+    StateUnavailable,
+)
+from parse_mcp.state.ledger import Service as LedgerService
 from parse_mcp.tools.evidence import aiparser_evidence, parsebot_evidence
 from parse_mcp.tools.keeping import PAGED_TOOLS, fields_asked, keep_the_rest, projected
 
@@ -40,10 +48,11 @@ ClientT = TypeVar("ClientT")
 class Service:
     name: str
     key_variable: str
+    ledger_name: LedgerService | None = None  # how the spend ledger names it; None for this server itself
 
 
-PARSEBOT = Service("Parse.bot", "PARSE_API_KEY")
-AIPARSER = Service("ScraperAPI AI Parser", "SCRAPERAPI_API_KEY")
+PARSEBOT = Service("Parse.bot", "PARSE_API_KEY", "parsebot")
+AIPARSER = Service("ScraperAPI AI Parser", "SCRAPERAPI_API_KEY", "scraperapi")
 # What this server answers by itself, from what it keeps (no service is asked, no key is needed).
 HERE = Service("this server", "")
 
@@ -62,6 +71,7 @@ class AppState:
     runtime: Runtime
     repairs: RepairMemory
     results: ResultStore
+    ledger: Ledger
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,25 +82,6 @@ class ToolCall:
 
 def state_of(ctx: Context[AppState, Any]) -> AppState:
     return ctx.request_context.lifespan_context
-
-
-# Who is calling: what belongs to a client (its login sessions, its count of repeated failures) is kept
-# under this name. The server sets it for each tool call; "local" is the one client of stdio or in-memory.
-LOCAL_CLIENT = "local"
-_client: ContextVar[str] = ContextVar("parse_mcp_client", default=LOCAL_CLIENT)
-
-
-def current_client() -> str:
-    return _client.get()
-
-
-@contextmanager
-def acting_for(client: str) -> Iterator[None]:
-    token = _client.set(client)
-    try:
-        yield
-    finally:
-        _client.reset(token)
 
 
 async def run_parsebot(
@@ -148,7 +139,22 @@ async def _run(
     else:
         await state.breaker.succeeded(attempt)
         outcome = await _fitted(state, call, service, outcome, asked)
+    outcome = await _with_credits_left(state, service, outcome)
     return render(offered_only_if_listed(outcome, state.listed_tools))
+
+
+async def _with_credits_left(state: AppState, service: Service, outcome: ToolResult) -> ToolResult:
+    """When a daily limit applies to the service, the outcome's meta says what is left of it today (the smallest,
+    when the account's and the client's both apply)."""
+    if service.ledger_name is None or not state.ledger.limits.any_for(service.ledger_name):
+        return outcome
+    today = await state.ledger.spent_today(current_client())
+    account, client = state.ledger.limits.applying(service.ledger_name)
+    left = today.left()
+    figures = [left[named[0]] for named in (account, client) if named is not None and named[0] in left]
+    if not figures:
+        return outcome
+    return outcome.model_copy(update={"meta": outcome.meta.model_copy(update={"credits_left_today": min(figures)})})
 
 
 async def _fitted(

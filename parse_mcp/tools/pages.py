@@ -16,13 +16,14 @@ from parse_mcp.guidance import refusals
 from parse_mcp.guidance.table import CallContext, NextCall, guide
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
+from parse_mcp.policy.caller import current_client
 from parse_mcp.policy.kept import Kept, item_fields
 from parse_mcp.policy.pages import Page, cursor_of, page, parse_cursor
 from parse_mcp.policy.projection import FieldsError, check_fields, project
 from parse_mcp.results import ToolResult
 from parse_mcp.state import StateUnavailable
 from parse_mcp.state.results import RESULT_ID_CHARS, Missing
-from parse_mcp.tools.common import HERE, AppState, ToolCall, current_client, run_here, state_of
+from parse_mcp.tools.common import HERE, AppState, ToolCall, run_here, state_of
 from parse_mcp.tools.keeping import Fields
 from parse_mcp.voice import printable_json
 

@@ -8,18 +8,21 @@ from typing import Annotated, Any
 
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context, Elicit, Resolve
-from mcp.types import CallToolResult, ClientCapabilities
+from mcp.types import CallToolResult
 from pydantic import AfterValidator, BaseModel, Field
 
 from parse_mcp.errors import RejectedLocally
 from parse_mcp.guidance import refusals
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
+from parse_mcp.policy.caller import current_client
 from parse_mcp.results import ToolResult
 from parse_mcp.services.login import LoggedIn, LoginWorkflow
 from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.services.specs import MAX_OBJECT_KEYS, EndpointSpec, bounded_object, condensed, names
-from parse_mcp.tools.common import AppState, ToolCall, current_client, run_parsebot, state_of
+from parse_mcp.tools import confirm
+from parse_mcp.tools.common import AppState, ToolCall, run_parsebot, state_of
+from parse_mcp.tools.confirm import go_ahead, supports_form
 from parse_mcp.tools.keeping import Fields
 from parse_mcp.voice import listed, said, speakable
 
@@ -33,6 +36,7 @@ async def execute_endpoint(
     scraper_id: ScraperId,
     endpoint: Annotated[str, Field(min_length=1, max_length=200, description="The endpoint's name.")],
     ctx: Context[AppState, Any],
+    agreed: Annotated[ElicitationResult[Any], Resolve(confirm.before_execute_endpoint)],
     params: Annotated[
         dict[str, Any],
         Field(
@@ -68,6 +72,7 @@ async def execute_endpoint(
     )
 
     async def run(client: ParseBotClient) -> ToolResult:
+        go_ahead(agreed)
         outcome = await _workflow(state, client).run_endpoint(
             scraper_id, endpoint, params, snapshot_version=snapshot_version, session=session
         )
@@ -267,12 +272,6 @@ def _logged_in(outcome: LoggedIn) -> ToolResult:
 
 
 # -- the login form (elicitation) ----------------------------------------------------------------------
-
-
-def supports_form(capabilities: ClientCapabilities | None) -> bool:
-    """Whether the client declared form elicitation (a bare `elicitation: {}`, from before modes, counts)."""
-    elicitation = capabilities.elicitation if capabilities is not None else None
-    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
 def credentials_form(scraper_id: str, spec: EndpointSpec | None) -> Elicit[BaseModel] | None:

@@ -10,18 +10,22 @@ import logging
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context
+from mcp.server.elicitation import ElicitationResult
+from mcp.server.mcpserver import Context, Resolve
 from mcp.types import CallToolResult
 from pydantic import AfterValidator, Field
 
 from parse_mcp.guidance.table import NextCall
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Meta
+from parse_mcp.policy.caller import current_client
 from parse_mcp.results import ToolResult
 from parse_mcp.services.parsebot import ParseBotClient, scraper_id_of_task
 from parse_mcp.services.specs import MAX_OBJECT_KEYS, bounded_object, parse_endpoint
 from parse_mcp.state import StateUnavailable
-from parse_mcp.tools.common import AppState, ToolCall, current_client, run_parsebot, state_of
+from parse_mcp.tools import confirm
+from parse_mcp.tools.common import AppState, ToolCall, run_parsebot, state_of
+from parse_mcp.tools.confirm import go_ahead
 from parse_mcp.tools.documents import field_of, integer_of, token_of
 from parse_mcp.tools.waiting import wait_until_settled
 from parse_mcp.voice import said, speakable
@@ -40,6 +44,7 @@ MAX_ENDPOINTS = 100
 async def create_api(
     url: Annotated[str, Field(min_length=1, max_length=2000, description="The site page to build an API from.")],
     ctx: Context[AppState, Any],
+    agreed: Annotated[ElicitationResult[Any], Resolve(confirm.before_create_api)],
     task: Annotated[str | None, Field(max_length=2000, description="The data you need, in a sentence.")] = None,
     force_new: Annotated[bool, Field(description="Build even if a marketplace API covers the URL.")] = False,
 ) -> Annotated[CallToolResult, ToolResult]:
@@ -53,6 +58,7 @@ async def create_api(
         arguments["task"] = task
 
     async def run(client: ParseBotClient) -> ToolResult:
+        go_ahead(agreed)
         created, meta = await client.create_api(url, task, force_new)
         task_id = token_of(field_of(created, "task_id"))
         matched = field_of(created, "matched") is True
@@ -149,6 +155,7 @@ async def revise_api(
     task_id: TaskId,
     description: Annotated[str, Field(min_length=1, max_length=4000, description="What to fix or add.")],
     ctx: Context[AppState, Any],
+    agreed: Annotated[ElicitationResult[Any], Resolve(confirm.before_revise_api)],
 ) -> Annotated[CallToolResult, ToolResult]:
     """Ask Parse.bot to fix or extend a built API in words; runs as a task. Private revisions cost credits.
 
@@ -161,6 +168,7 @@ async def revise_api(
     state = state_of(ctx)
 
     async def run(client: ParseBotClient) -> ToolResult:
+        go_ahead(agreed)
         revision, meta = await client.revise_api(task_id, description)
         revision_id = token_of(field_of(revision, "task_id")) or token_of(field_of(revision, "id"))
         if revision_id is not None:
@@ -209,6 +217,7 @@ async def preview_update(
     task_id: TaskId,
     endpoint: Annotated[str, Field(min_length=1, max_length=200, description="An endpoint name check_updates lists.")],
     ctx: Context[AppState, Any],
+    agreed: Annotated[ElicitationResult[Any], Resolve(confirm.before_preview_update)],
     params: Annotated[
         dict[str, Any],
         Field(default_factory=dict, max_length=MAX_OBJECT_KEYS, description="Input for the endpoint."),
@@ -223,6 +232,7 @@ async def preview_update(
     arguments: dict[str, JsonValue] = {"task_id": task_id, "endpoint": endpoint, "params": params}
 
     async def run(client: ParseBotClient) -> ToolResult:
+        go_ahead(agreed)
         found, meta = await client.preview_update(task_id, endpoint, params)
         return ToolResult.success(
             f"The updated {said(endpoint, 'endpoint')} answered.",

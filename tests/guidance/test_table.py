@@ -40,7 +40,8 @@ def test_every_row_renders_whole_sentences(code: ErrorCode) -> None:
         assert "}" not in text
         assert text.endswith((".", ")")), text
     assert guidance.guidance.retryable is (
-        guidance.guidance.action in {"retry_later", "wait_for_completion"} or code == "rate_limited_daily"
+        guidance.guidance.action in {"retry_later", "wait_for_completion"}
+        or code in ("rate_limited_daily", "spend_limit_reached")
     )
 
 
@@ -57,6 +58,9 @@ def test_every_upstream_row_is_reached_by_a_reference_fixture() -> None:
         "unknown_session",
         "unknown_result",
         "result_expired",
+        "spend_limit_reached",
+        "spend_declined",
+        "spend_price_unknown",
         "login_declined",
         "state_unavailable",
         "internal_error",

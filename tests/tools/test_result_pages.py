@@ -81,7 +81,7 @@ async def test_paging_5000_rows_gives_each_exactly_once_in_order_for_one_request
     assert [row["id"] for row in seen] == list(range(1, 5_001))
     assert len(pages) > 5
     assert counted.count == 1, "the pages come from this server, not from the service"
-    assert first["meta"]["credits_charged"] == 1
+    assert first["meta"]["credits_charged"] == 3
     assert all("credits_charged" not in page["meta"] for page in pages)
     assert pages[-1]["next_step"] == "This was the last page."
     before = len(first["data"]["items"])

@@ -85,9 +85,11 @@ FAILURE_LAB = ScraperApi(
                 "List the lab catalogue's first `count` items (1 to 30000, 5000 unless given), each with id, "
                 "title, price and url, in id order: an answer far bigger than one result holds (5000 items are "
                 "about 400 KB, 25000 about 2 MB), to rehearse reading it by pages. A count that is not a whole "
-                "number from 1 to 30000 fails with 422 stale_input, kind input_format_invalid."
+                "number from 1 to 30000 fails with 422 stale_input, kind input_format_invalid. Unlike the other "
+                "lab endpoints, each successful call costs 3 credits (a typical listing price)."
             ),
             handler=faults.list_items,
+            price=3,
             params={"count": ScraperParam("integer", "How many items, from 1 to 30000.", default=5000)},
             return_schema=obj(count=INTEGER, items={"type": "array", "items": _ITEM}),
         ),
