@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help setup clients redis-server demo serve test lint bench clean
+.PHONY: help setup clients redis-server demo serve test lint bench mutate clean
 
 # The package holds its version (pyproject reads it there): a new version reinstalls, so the metadata follows.
 $(BIN)/parse-mcp: pyproject.toml parse_mcp/__init__.py
@@ -64,8 +64,14 @@ BENCHES := context cold_start overhead scaling throughput pacing load replicas f
 bench: setup redis-server   ## every benchmark in bench/, each beside the simplest server or the goal it is held to
 	@for name in $(BENCHES); do echo "== python -m bench.$$name"; $(BIN)/python -m bench.$$name || exit 1; done
 
+# Mutation testing (mutmut) of the modules that carry the promises, one target after the other, each in its own
+# workspace under .mutation/; `make mutate MUTATE="policy redact"` runs some targets (python -m bench.mutate --list).
+MUTATE ?=
+mutate: setup redis-server  ## mutation testing: the kill rate per module and every survivor's diff (docs/mutation.md)
+	$(BIN)/python -m bench.mutate $(MUTATE)
+
 help:                       ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
 
-clean:                      ## remove .venv, coverage data, build output and the npm clients
-	rm -rf $(VENV) .coverage build dist clients/node_modules
+clean:                      ## remove .venv, coverage data, build output, the npm clients and mutation workspaces
+	rm -rf $(VENV) .coverage build dist clients/node_modules .mutation mutants
