@@ -60,7 +60,8 @@ INSTRUCTIONS = f"""\
 Runs and repairs Parse.bot scraper APIs and ScraperAPI AI parsers. Every result has the same shape: ok,
 summary, next_step, next_call, and on failure guidance.action ({", ".join(get_args(Action))}).
 Follow guidance.action; when next_call is set it is a ready call. Start with list_apis, then describe_api,
-then execute_endpoint."""
+then execute_endpoint. Calls that spend credits are held to the user's daily limits (meta.credits_left_today),
+and a big one asks the user first when this client can show a form."""
 
 
 # `--toolsets` (contract section 1): named groups of tools, so a deployment can hand out a subset.

@@ -109,6 +109,7 @@ async def create_parser(
 
     Use it once per page type, then parse any similar URL with parse_url. It generates for about a
     minute: follow with wait_for_parser. Reuse a parser from list_parsers rather than paying again.
+    The user is asked first when the client can show a form; otherwise the daily limits alone apply.
     """
     sent: dict[str, JsonValue] = {"name": name, "urls": list(urls)}
     if fields:

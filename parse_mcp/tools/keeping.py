@@ -31,8 +31,8 @@ Fields = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=MAX_FIELD_CHARS)]] | None,
     Field(
         max_length=MAX_FIELDS,
-        description='Dot paths to keep, from the data\'s root: ["rows.title", "rows.price"]; a path through a list '
-        "keeps that field of each item. Applied here to the answer: no extra credits. Omit for every field.",
+        description='Dot paths to keep from the data\'s root, e.g. ["rows.title"] (each item of a list). '
+        "Applied here: no extra credits.",
     ),
 ]
 READ_STEP = (

@@ -50,10 +50,9 @@ async def read_result(
 ) -> Annotated[CallToolResult, ToolResult]:
     """Read the next page of an answer this server cut to fit: free, no request, no credits.
 
-    When execute_endpoint or parse_url cut a long list, meta.result_id and meta.next_cursor say where the rest
-    is, and next_call is this tool, ready. Each page is fitted like a first answer and gives the next cursor
-    until the list ends; no item is lost or repeated. An answer is kept 15 minutes, for the client that made
-    the call only.
+    Use the result_id and cursor in meta (or next_call) of a cut execute_endpoint or parse_url result.
+    Pages come in order, none lost or repeated, until next_cursor is absent. Kept 15 minutes, for the
+    client that made the call only.
     """
     state = state_of(ctx)
     arguments: dict[str, JsonValue] = {"result_id": result_id, "cursor": cursor}
