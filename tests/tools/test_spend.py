@@ -6,6 +6,7 @@ answer."""
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -13,15 +14,16 @@ from typing import Any, Literal
 import anyio
 import httpx2
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
 from mcp.client.session import ClientRequestContext
 from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult, ErrorData
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parse_mcp.guidance.table import ROWS
-from parse_mcp.sandbox import FAILURE_LAB_ID
+from parse_mcp.sandbox import FAILURE_LAB_ID, PARSEBOT_KEY
 from parse_mcp.settings import Secret, Settings
 from tests.conftest import Sandbox
+from tests.processes import keyless_env
 from tests.redis_server import RedisServer
 from tests.state.conftest import SESSION_SECRET, fresh_prefix
 from tests.test_http_security import bearer, mcp_client, serving
@@ -272,3 +274,28 @@ async def test_the_threshold_is_the_users_an_endpoints_listed_price_asks_when_it
     if asked:
         assert result["error"]["code"] == "spend_declined"
         assert user.forms[0].message == "execute_endpoint (list_items) will spend about 3 Parse.bot credits. Go ahead?"
+
+
+async def test_two_stdio_processes_on_one_sqlite_ledger_share_the_limit_and_a_restarted_one_sees_the_spend(
+    served_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    env = {
+        **keyless_env(),
+        "PARSE_API_KEY": PARSEBOT_KEY,
+        "PARSE_API_BASE_URL": served_sandbox.url,
+        "PARSE_MCP_STATE_DIR": str(tmp_path),
+        "PARSE_MCP_DAILY_CREDITS": "10",
+    }
+
+    def process() -> Client:
+        return Client(StdioServerParameters(command=sys.executable, args=["-m", "parse_mcp.cli"], env=env))
+
+    with anyio.fail_after(60):
+        async with process() as first, process() as second:
+            together = [await call(client, "execute_endpoint", ITEMS) for client in (first, second, first, second)]
+        async with process() as restarted:
+            after = await call(restarted, "execute_endpoint", ITEMS)
+    assert [r["ok"] for r in together] == [True, True, True, False]
+    assert together[3]["error"]["code"] == "spend_limit_reached"
+    assert after["error"]["code"] == "spend_limit_reached", "the restarted process sees the day's 9 credits"
+    assert after["meta"]["credits_left_today"] == 1
