@@ -8,7 +8,6 @@ target site's `snippet` is kept apart so that no instruction text is ever built 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from parse_mcp.errors import ErrorCode, ErrorRecord
 from parse_mcp.json_types import JsonScalar
 from parse_mcp.meta import LONGEST_TRUSTED_WAIT_SECONDS
 from parse_mcp.policy.pacing import seconds_to_utc_midnight
+from parse_mcp.policy.size import loads_bounded
 from parse_mcp.redact import Redactor, redactor_for
 from parse_mcp.voice import speakable
 
@@ -86,7 +86,7 @@ def _classify(
     http_status: int, headers: Mapping[str, str], body: bytes, *, now: float, purpose: Purpose, redactor: Redactor
 ) -> ErrorRecord:
     # The known keys go before any text is capped: a cap must not leave the start of a key behind.
-    document = redactor.json(_load_json(body))
+    document = redactor.json(_load_json(body), source=body)
     top: dict[str, object] = document if isinstance(document, dict) else {}
     envelope = top.get("error")
     detail = top.get("detail")
@@ -176,7 +176,7 @@ def classify_aiparser(
     the parser was still generating or had failed is read from its status afterwards (`tools.evidence`), not
     guessed from wording the reference does not give."""
     scrubber = redactor if redactor is not None else redactor_for(secrets)
-    document = scrubber.json(_load_json(body))
+    document = scrubber.json(_load_json(body), source=body)
     top: dict[str, object] = document if isinstance(document, dict) else {}
     message = _first_message(top.get("detail"), top.get("error"), top) or _body_preview(body, document)
     lowered = message.lower()
@@ -392,13 +392,14 @@ def _code_from_http(
 
 
 def _load_json(body: bytes) -> object:
+    """The body as JSON, read once (in Rust for a normal body, without recursion for any depth); None when it
+    is not JSON or too large to be an error envelope."""
     if not body or len(body) > _PARSE_LIMIT:
         return None
     try:
-        loaded: object = json.loads(body)
-    except (ValueError, RecursionError):
+        return loads_bounded(body)
+    except ValueError:
         return None
-    return loaded
 
 
 def _first_message(envelope: object, detail: object, top: Mapping[str, object]) -> str:
