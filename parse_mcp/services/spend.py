@@ -28,7 +28,7 @@ from parse_mcp.policy.caller import current_client, current_tool
 from parse_mcp.policy.deadline import time_left
 from parse_mcp.runtime import REAL_TIME, Runtime
 from parse_mcp.services.http import Reply
-from parse_mcp.state.ledger import Call, LearnFirst, Ledger, Refused, Reservation, Service
+from parse_mcp.state.ledger import Call, LearnFirst, Ledger, Refused, Reservation, Service, unreserved
 
 # Documented prices (README, "Spend control", says where each comes from).
 PARSER_CREATE_CREDITS = 30_000
@@ -84,7 +84,10 @@ class Spending:
         if self._ledger is None:
             return await send()
         ledger = self._ledger
-        reservation = await self._reserve(ledger, charge)
+        if ledger.limits.any_for(charge.service):
+            reservation = await self._reserve(ledger, charge)
+        else:  # nothing to hold back: the charge is only recorded, after the answer
+            reservation = unreserved(self._call(charge), self._runtime.clock())
         try:
             reply = await send()
         except CallFailed as failure:
@@ -106,8 +109,12 @@ class Spending:
         seen = await self._ledger.last_charge(charge.service, charge.api, charge.endpoint)
         return seen if seen is not None else charge.price
 
+    @staticmethod
+    def _call(charge: Charge) -> Call:
+        return Call(charge.service, current_tool(), charge.api, charge.endpoint, current_client())
+
     async def _reserve(self, ledger: Ledger, charge: Charge) -> Reservation:
-        call = Call(charge.service, current_tool(), charge.api, charge.endpoint, current_client())
+        call = self._call(charge)
         while True:
             decided = await ledger.reserve(call, charge.price)
             if isinstance(decided, Reservation):

@@ -824,6 +824,13 @@ class FailoverLedger:
 # -- choosing the store -------------------------------------------------------------------------------------------
 
 
+def unreserved(call: Call, now: float) -> Reservation:
+    """What a charge with no limit to hold it is settled against: a reservation no store holds. Every store records
+    such a settlement as it records one whose reservation expired, in one write, so a call that no limit applies to
+    costs the ledger one step instead of two."""
+    return Reservation(new_reservation_id(), call, utc_day(now), 0, learning=False)
+
+
 def open_ledger(
     limits: Limits,
     clock: Callable[[], float],

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from parse_mcp.guidance.table import ROWS
 from parse_mcp.sandbox import FAILURE_LAB_ID, PARSEBOT_KEY
 from parse_mcp.settings import Secret, Settings
+from parse_mcp.state.ledger import Limits, open_ledger
 from tests.conftest import Sandbox
 from tests.processes import keyless_env
 from tests.redis_server import RedisServer
@@ -299,3 +300,17 @@ async def test_two_stdio_processes_on_one_sqlite_ledger_share_the_limit_and_a_re
     assert together[3]["error"]["code"] == "spend_limit_reached"
     assert after["error"]["code"] == "spend_limit_reached", "the restarted process sees the day's 9 credits"
     assert after["meta"]["credits_left_today"] == 1
+
+
+async def test_without_a_limit_every_charge_is_still_recorded_in_the_ledger(sandbox: Sandbox, tmp_path: Path) -> None:
+    server, counted = counted_server(sandbox, limited(sandbox, state_dir=tmp_path))
+    async with Client(server) as client:
+        for _ in range(3):
+            assert (await call(client, "execute_endpoint", ITEMS))["ok"] is True
+    ledger = open_ledger(Limits(), sandbox.clock.now, state_dir=tmp_path)
+    try:
+        [today] = await ledger.usage(1)
+    finally:
+        await ledger.aclose()
+    assert today.credits == counted.count * PRICE == 9
+    assert today.by_endpoint == {("parsebot", FAILURE_LAB_ID, "list_items"): 9}
