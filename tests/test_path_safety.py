@@ -207,3 +207,27 @@ def _segment_or_refusal(value: str) -> str | RejectedLocally:
         return path_segment(value, "task_id")
     except RejectedLocally as refused:
         return refused
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("", "it is empty"),
+        ("x" * 257, "it is longer than 256 characters"),
+        ("   ", "it is only whitespace"),
+        (" api-1", "it has whitespace around it"),
+        ("api\ud800", "it has a character that cannot be sent (an unpaired surrogate, or escapes that are not UTF-8)"),
+        ("api%c0%ae", "it has a character that cannot be sent (an unpaired surrogate, or escapes that are not UTF-8)"),
+        ("api\u200b", "it contains a control or invisible character"),
+        ("%20", "it is only whitespace once decoded"),
+        ("a%2fb", "a slash or backslash would change the request's path"),
+    ],
+)
+def test_each_refusal_says_exactly_what_is_wrong_with_the_id(value: str, problem: str) -> None:
+    outcome = _segment_or_refusal(value)
+    assert isinstance(outcome, RejectedLocally)
+    assert outcome.record.message == f"task_id is not an id: {problem}."
+
+
+def test_an_id_of_exactly_the_longest_length_is_sent_as_one_segment() -> None:
+    assert path_segment("x" * 256, "task_id") == "x" * 256

@@ -262,3 +262,14 @@ def far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_the_day_resets_at_utc_midnight_whatever_the_local_time_zone() -> None:
     noon_utc = datetime.fromisoformat("2026-03-01T12:00:00+00:00").timestamp()
     assert seconds_to_utc_midnight(noon_utc) == 12 * 3600
+
+
+def test_a_refill_of_exactly_one_token_a_day_is_still_a_rate_and_one_slower_is_not() -> None:
+    one_a_day = 0.0006944444444444444  # per minute: one token every 86,400.0 s exactly, in floating point
+    assert 1.0 / (one_a_day / 60.0) == MAX_WAIT_SECONDS
+    pacer = Pacer()
+    pacer.observe(RateSnapshot(observed_at=NOW, remaining=1, burst=1, refill_per_minute=one_a_day))
+    assert pacer.snapshot()["per_second"] == one_a_day / 60.0
+    slower = Pacer()
+    slower.observe(RateSnapshot(observed_at=NOW, remaining=1, burst=1, refill_per_minute=one_a_day / 2))
+    assert slower.snapshot()["per_second"] is None
