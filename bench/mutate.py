@@ -83,6 +83,7 @@ TARGETS: dict[str, Target] = {
         mutate=("parse_mcp/redact.py",),
         tests=(
             "tests/test_redact.py",
+            "tests/test_redact_edges.py",
             "tests/test_secrets.py",
             "tests/test_meta.py",
             "tests/guidance/test_classify.py",
