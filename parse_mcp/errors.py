@@ -112,6 +112,8 @@ class ErrorRecord(BaseModel):
     next_tier: dict[str, JsonScalar] | None = None
     retry_after: int | float | None = Field(default=None, exclude=True)  # an int stays an int (`60`, not `60.0`)
     fields: tuple[str, ...] = Field(default=(), exclude=True)
+    # What running the call again would cost, when this server knows (a kept answer that is gone): for guidance only.
+    rerun_credits: int | None = Field(default=None, exclude=True)
 
     @model_serializer(mode="wrap")
     def _known_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

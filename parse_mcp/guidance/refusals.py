@@ -33,9 +33,10 @@ def unknown_result() -> ErrorRecord:
     return ErrorRecord(code="unknown_result", fields=("result_id",))
 
 
-def result_expired() -> ErrorRecord:
-    """The result_id was this client's, but the answer kept under it is gone (its time passed, or its room)."""
-    return ErrorRecord(code="result_expired")
+def result_expired(rerun_credits: int | None = None) -> ErrorRecord:
+    """The result_id was this client's, but the answer kept under it is gone (its time passed, or its room);
+    `rerun_credits` is what its call cost the last time the ledger saw it, when known."""
+    return ErrorRecord(code="result_expired", rerun_credits=rerun_credits)
 
 
 def spend_limit_reached(

@@ -748,8 +748,8 @@ ROWS: Final[Mapping[ErrorCode, Row]] = {
         retryable=False,
         summary="The answer kept under this result_id is gone: answers are kept for 15 minutes, and the oldest go "
         "first when this server needs the room.",
-        next_step="To see the rest, make the original call again (it costs its credits again), then read its pages "
-        "with read_result.",
+        next_step="To see the rest, make the original call again ({rerun_phrase}), then read its pages with "
+        "read_result.",
         basis="this server",
     ),
     "spend_limit_reached": Row(
@@ -973,6 +973,11 @@ def _values(
         "network_phrase": _network_phrase(record),
         "endpoints_phrase": _endpoints_phrase(context.evidence.endpoint_names),
         "local_message": _sentence(record.message or "they do not match what the tool accepts"),
+        "rerun_phrase": (
+            "it costs its credits again"
+            if record.rerun_credits is None
+            else f"running it again costs about {record.rerun_credits} credits"
+        ),
         "parser_id": _argument(context, "parser_id") or "given",
         "listing": _argument(context, "listing") or "given",
         "task_id": _argument(context, "task_id") or "given",

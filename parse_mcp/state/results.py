@@ -93,6 +93,26 @@ class StoredResult:
         return len(self.body) + RESULT_OVERHEAD_BYTES
 
 
+# How long where an answer came from (its service, API and endpoint: never its data) is kept after the answer
+# itself: a day, so that an answer read too late can still say what running its call again would cost.
+ORIGIN_TTL_SECONDS = 24 * 3600
+# The backstop on origins kept in one process: each is a few hundred bytes.
+MAX_ORIGINS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a kept answer came from."""
+
+    service: str
+    api: str
+    endpoint: str
+
+    @classmethod
+    def of(cls, stored: StoredResult) -> Origin:
+        return cls(stored.service, stored.api, stored.endpoint)
+
+
 class ResultStore(Protocol):
     async def put(self, client: str, stored: StoredResult) -> str | None:
         """Keep an answer for this client, dropping its own (then anyone's) oldest as the caps require; the new
@@ -102,6 +122,11 @@ class ResultStore(Protocol):
     async def get(self, client: str, result_id: str) -> StoredResult | Missing:
         """The answer behind an id of this client's, or why there is none. Never raises on any id; the Redis
         store raises `StateUnavailable` when Redis cannot be reached ("expired" would be a wrong answer)."""
+        ...
+
+    async def origin(self, client: str, result_id: str) -> Origin | None:
+        """Where an answer given to this client came from, for `ORIGIN_TTL_SECONDS` after it was kept (its answer
+        may be gone); None for any other id, or later."""
         ...
 
 
@@ -200,6 +225,7 @@ class MemoryResultStore:
         self._clients: dict[str, OrderedDict[bytes, _Kept]] = {}
         self._client_bytes: dict[str, int] = {}
         self._bytes = 0
+        self._origins: OrderedDict[tuple[str, bytes], tuple[Origin, float]] = OrderedDict()
 
     @property
     def held_bytes(self) -> int:
@@ -223,7 +249,17 @@ class MemoryResultStore:
         self._clients.setdefault(client, OrderedDict())[issued.token] = kept
         self._client_bytes[client] = self._client_bytes.get(client, 0) + size
         self._bytes += size
+        self._origins[(client, issued.token)] = (Origin.of(stored), now)
+        while len(self._origins) > MAX_ORIGINS:
+            self._origins.popitem(last=False)
         return result_id
+
+    async def origin(self, client: str, result_id: str) -> Origin | None:
+        issued = self._ids.check(client, result_id)
+        kept = None if issued is None else self._origins.get((client, issued.token))
+        if kept is None or self._clock() >= kept[1] + ORIGIN_TTL_SECONDS:
+            return None
+        return kept[0]
 
     async def get(self, client: str, result_id: str) -> StoredResult | Missing:
         issued = self._ids.check(client, result_id)

@@ -42,8 +42,10 @@ from parse_mcp.state.redis_stores import SharedRedis, reaching_redis_within_budg
 from parse_mcp.state.results import (
     MAX_RESULT_BYTES,
     MAX_RESULT_BYTES_PER_CLIENT,
+    ORIGIN_TTL_SECONDS,
     RESULT_TTL_SECONDS,
     Missing,
+    Origin,
     ResultIds,
     StoredResult,
     check_caps,
@@ -171,10 +173,28 @@ class RedisResultStore:
             self._keys.key("results", "client", ""),
             max(1, round(self._ttl * 1000)),
         )
+        origin = self._sealer.seal(json.dumps([stored.service, stored.api, stored.endpoint, now]).encode())
         async with reaching_redis_within_budget("keeping a cut answer", self._clock):
             await self._script(keys=keys, args=arguments)
+            await self._redis.set(self._keys.key("results", "origin", which), origin, ex=ORIGIN_TTL_SECONDS)
         self._keep_open(which, _Opened(stored, now))
         return result_id
+
+    async def origin(self, client: str, result_id: str) -> Origin | None:
+        issued = self._ids.check(client, result_id)
+        if issued is None:
+            return None
+        which = self._answer_hash(client, issued.token)
+        async with reaching_redis_within_budget("reading where a cut answer came from", self._clock):
+            sealed = await self._redis.get(self._keys.key("results", "origin", which))
+        plain = self._sealer.open(sealed) if isinstance(sealed, bytes) else None
+        if plain is None:
+            return None
+        service, api, endpoint, kept_at = json.loads(plain)
+        # The key's own expiry runs on Redis's clock; the day is also counted on the caller's, as for answers.
+        if self._clock() >= float(kept_at) + ORIGIN_TTL_SECONDS:
+            return None
+        return Origin(str(service), str(api), str(endpoint))
 
     async def get(self, client: str, result_id: str) -> StoredResult | Missing:
         issued = self._ids.check(client, result_id)

@@ -169,7 +169,7 @@ async def _fitted(
     return await keep_the_rest(
         state.results,
         current_client(),
-        service=service.name,
+        service=service.ledger_name or service.name,  # as the ledger names it: what re-running costs is read there
         tool=call.tool,
         arguments=call.arguments,
         whole=outcome.data,

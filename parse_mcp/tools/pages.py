@@ -22,6 +22,7 @@ from parse_mcp.policy.pages import Page, cursor_of, page, parse_cursor
 from parse_mcp.policy.projection import FieldsError, check_fields, project
 from parse_mcp.results import ToolResult
 from parse_mcp.state import StateUnavailable
+from parse_mcp.state.ledger import Service as LedgerService
 from parse_mcp.state.results import RESULT_ID_CHARS, Missing
 from parse_mcp.tools.common import HERE, AppState, ToolCall, run_here, state_of
 from parse_mcp.tools.keeping import Fields
@@ -105,7 +106,7 @@ async def _page(
     if stored is Missing.UNKNOWN:
         raise RejectedLocally(refusals.unknown_result())
     if isinstance(stored, Missing):
-        raise RejectedLocally(refusals.result_expired())
+        raise RejectedLocally(refusals.result_expired(await _rerun_cost(state, result_id)))
     kept = Kept.opened(stored.body)
     if kept is None:  # not a body this server wrote: as good as gone
         raise RejectedLocally(refusals.result_expired())
@@ -124,6 +125,19 @@ async def _page(
             unmatched += [inside[index] for index in missed]
     current = page(window, start, kept.count, state.settings.max_data_chars, stored.list_path)
     return current, stored.list_path, kept.count, unmatched
+
+
+async def _rerun_cost(state: AppState, result_id: str) -> int | None:
+    """What the call behind a gone answer cost the last time the ledger saw it, when the store still knows where
+    the answer came from."""
+    try:
+        origin = await state.results.origin(current_client(), result_id)
+    except StateUnavailable:
+        return None
+    if origin is None or origin.service not in ("parsebot", "scraperapi"):
+        return None
+    service: LedgerService = "parsebot" if origin.service == "parsebot" else "scraperapi"
+    return await state.ledger.last_charge(service, origin.api, origin.endpoint)
 
 
 async def first_page(result_id: str, ctx: Context[AppState, Any]) -> str:

@@ -19,12 +19,14 @@ from parse_mcp.state.redis_stores import redis_stores
 from parse_mcp.state.results import (
     MAX_RESULT_BYTES,
     MAX_RESULT_BYTES_PER_CLIENT,
+    ORIGIN_TTL_SECONDS,
     PREFIX,
     RESULT_ID_CHARS,
     RESULT_OVERHEAD_BYTES,
     RESULT_TTL_SECONDS,
     MemoryResultStore,
     Missing,
+    Origin,
     ResultIds,
     ResultStore,
     StoredResult,
@@ -207,6 +209,20 @@ async def test_an_answer_expires_for_its_client_once_its_time_to_live_has_passed
     assert await store.get("client-a", result_id) is Missing.EXPIRED
 
 
+async def test_where_an_answer_came_from_outlives_it_by_a_day_for_its_client_only(
+    store: ResultStore, clock: Clock
+) -> None:
+    result_id = await store.put("client-a", answer())
+    assert result_id is not None
+    clock.now += RESULT_TTL_SECONDS + 1
+    assert await store.get("client-a", result_id) is Missing.EXPIRED
+    assert await store.origin("client-a", result_id) == Origin("parsebot", "api-1", "list_books")
+    assert await store.origin("client-b", result_id) is None, "another client learns nothing from the id"
+    assert await store.origin("client-a", "res_" + "A" * 40) is None
+    clock.now += ORIGIN_TTL_SECONDS
+    assert await store.origin("client-a", result_id) is None
+
+
 async def test_a_client_over_its_byte_cap_loses_its_own_oldest_answer_which_then_reads_as_expired(
     open_store: OpenStore, clock: Clock
 ) -> None:
@@ -372,7 +388,10 @@ async def test_redis_holds_the_answer_sealed_and_expiring_with_its_time_to_live(
                 raw = await raw_client.get(names[0])
                 ttl_ms = await raw_client.pttl(names[0])
                 every_key = [name async for name in raw_client.scan_iter(match=f"{prefix}:*")]
-                index_ttls = [await raw_client.pttl(name) for name in every_key]
+                index_ttls = [await raw_client.pttl(name) for name in every_key if b":results:origin:" not in name]
+                origins = [name for name in every_key if b":results:origin:" in name]
+                origin_raw = [await raw_client.get(name) for name in origins]
+                origin_ttls = [await raw_client.pttl(name) for name in origins]
             finally:
                 await raw_client.aclose()
 
@@ -383,8 +402,11 @@ async def test_redis_holds_the_answer_sealed_and_expiring_with_its_time_to_live(
     assert b"list_books" not in raw
     assert b"client-a" not in b" ".join(every_key)
     assert (RESULT_TTL_SECONDS - 60) * 1000 < ttl_ms <= RESULT_TTL_SECONDS * 1000
-    # Nothing of it stays in Redis for good: the indexes expire too.
+    # Nothing of it stays in Redis for good: the indexes expire too, and where it came from after a day.
     assert all(0 < ttl <= RESULT_TTL_SECONDS * 1000 for ttl in index_ttls)
+    assert len(origins) == 1
+    assert all(0 < ttl <= ORIGIN_TTL_SECONDS * 1000 for ttl in origin_ttls)
+    assert all(isinstance(raw_origin, bytes) and b"list_books" not in raw_origin for raw_origin in origin_raw)
 
 
 async def test_a_redis_that_cannot_be_reached_is_said_so_not_taken_for_an_expired_answer(

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from parse_mcp.guidance.table import ROWS
 from parse_mcp.sandbox import FAILURE_LAB_ID
 from parse_mcp.settings import Secret
-from parse_mcp.state.results import RESULT_TTL_SECONDS
+from parse_mcp.state.results import ORIGIN_TTL_SECONDS, RESULT_TTL_SECONDS
 from tests.conftest import Sandbox
 from tests.redis_server import RedisServer
 from tests.state.conftest import SESSION_SECRET, fresh_prefix
@@ -144,7 +144,8 @@ async def test_a_kept_answer_past_its_time_is_result_expired_and_says_rerunning_
     gone = await call(client, "read_result", first["next_call"]["arguments"])
     assert gone["error"]["code"] == "result_expired"
     assert gone["guidance"]["action"] == "change_input"
-    assert "costs its credits again" in gone["next_step"]
+    # The store still knows where the answer came from, and the ledger what that call last cost.
+    assert "running it again costs about 3 credits" in gone["next_step"]
     # The row's words name the time the store keeps an answer.
     assert f"{RESULT_TTL_SECONDS // 60} minutes" in ROWS["result_expired"].summary
 
@@ -190,3 +191,11 @@ async def test_page_one_through_one_replica_and_page_two_through_another_on_redi
     assert second["ok"] is True, second
     assert second["data"][0]["id"] == int(first["meta"]["next_cursor"]) + 1
     assert third["data"][0]["id"] == int(second["meta"]["next_cursor"]) + 1
+
+
+async def test_an_answer_gone_for_longer_than_a_day_no_longer_names_a_cost(sandbox: Sandbox, client: Client) -> None:
+    first = await call(client, "execute_endpoint", items(2_000))
+    sandbox.clock.set(sandbox.clock.now() + ORIGIN_TTL_SECONDS + 1)
+    gone = await call(client, "read_result", first["next_call"]["arguments"])
+    assert gone["error"]["code"] == "result_expired"
+    assert "it costs its credits again" in gone["next_step"]
