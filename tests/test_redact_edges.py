@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from urllib.parse import quote, quote_plus
 
@@ -107,3 +108,42 @@ SPELLINGS = {
 def test_a_secret_with_spaces_quotes_slashes_and_wide_characters_is_removed_in_every_spelling(spelling: str) -> None:
     written = SPELLINGS[spelling]
     assert Redactor([ODD_SECRET]).text(f"<{written}>") == f"<{REDACTED}>", written
+
+
+def _upper_escapes(text: str) -> str:
+    return re.sub(r"\\u([0-9a-f]{4})", lambda found: "\\u" + found.group(1).upper(), text)
+
+
+MORE_SPELLINGS = {
+    "upper case": ODD_SECRET.upper(),
+    "percent-encoded, lower-case hex": quote(ODD_SECRET, safe="").lower(),
+    "JSON, upper-case escapes": _upper_escapes(json.dumps(ODD_SECRET)[1:-1]),
+}
+
+
+@pytest.mark.parametrize("spelling", sorted(MORE_SPELLINGS))
+def test_the_same_secret_is_removed_in_any_letter_case_of_its_spellings(spelling: str) -> None:
+    written = MORE_SPELLINGS[spelling]
+    assert Redactor([ODD_SECRET]).text(f"<{written}>") == f"<{REDACTED}>", written
+
+
+# A secret that opens with a slash: its first character is spelled with a backslash in PHP-style JSON (`\/`)
+# and as `%2F` or `%2f` in a URL.
+SLASHED = "/odd-secret-5678"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [SLASHED, "\\" + SLASHED, "%2F" + SLASHED[1:], "%2f" + SLASHED[1:], "%252F" + SLASHED[1:], "\\u002F" + SLASHED[1:]],
+)
+def test_a_secret_that_opens_with_a_slash_is_removed_however_its_first_character_is_spelled(written: str) -> None:
+    assert Redactor([SLASHED]).text(f"<{written}>") == f"<{REDACTED}>"
+
+
+def test_a_secret_written_in_hex_is_removed_in_either_case_even_when_its_first_digit_is_a_letter() -> None:
+    secret = "é-secret-1234"
+    hexed = secret.encode().hex()
+    assert hexed[0].isalpha()
+    redactor = Redactor([secret])
+    assert redactor.text(f"<{hexed}>") == f"<{REDACTED}>"
+    assert redactor.text(f"<{hexed.upper()}>") == f"<{REDACTED}>"
