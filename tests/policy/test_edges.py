@@ -17,12 +17,14 @@ import anyio
 import pytest
 
 from parse_mcp.errors import ErrorRecord, UpstreamFailure
-from parse_mcp.meta import RateSnapshot
+from parse_mcp.json_types import JsonValue
+from parse_mcp.meta import Cut, RateSnapshot
 from parse_mcp.policy.breaker import MIN_GAP_SECONDS, Attempt, Streak, call_digest, next_streak
 from parse_mcp.policy.deadline import Deadline
 from parse_mcp.policy.pacing import MAX_WAIT_SECONDS, Go, Learn, Pacer, Refuse, seconds_to_utc_midnight
 from parse_mcp.policy.progress import CallProgress, retrying_in, waiting_for_rate_limit
 from parse_mcp.policy.retry import RetryPolicy, retry_delay
+from parse_mcp.policy.size import depth_of, encode, fit, size_of
 
 NOW = 1_000_000.0
 
@@ -273,3 +275,49 @@ def test_a_refill_of_exactly_one_token_a_day_is_still_a_rate_and_one_slower_is_n
     slower = Pacer()
     slower.observe(RateSnapshot(observed_at=NOW, remaining=1, burst=1, refill_per_minute=one_a_day / 2))
     assert slower.snapshot()["per_second"] is None
+
+
+# -- fitting a value to a size ----------------------------------------------------------------------------------
+
+
+def nested(levels: int, inner: JsonValue) -> JsonValue:
+    value = inner
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_a_value_that_fits_is_returned_itself_uncut() -> None:
+    value: JsonValue = {"a": [1, 2, {"b": "c"}]}
+    kept, cuts = fit(value, size_of(value))
+    assert kept is value
+    assert cuts == []
+
+
+def test_a_budget_smaller_than_any_value_gives_null_and_one_cut_of_the_whole() -> None:
+    value: JsonValue = {"a": "x" * 50}
+    assert fit(value, 1) == (None, [Cut("$", 0, size_of(value), "chars")])
+
+
+def test_json_nested_past_what_pydantic_writes_is_written_compact_and_unescaped() -> None:
+    value = nested(300, "é")
+    assert encode(value) == ("[" * 300 + '"é"' + "]" * 300).encode()
+
+
+def test_a_value_deeper_than_the_encoder_goes_is_cut_by_depth_and_then_by_size() -> None:
+    value: JsonValue = ["x" * 500, nested(5_000, 1)]
+    kept, cuts = fit(value, 100, max_depth=3)
+    assert depth_of(kept) <= 3
+    assert size_of(kept) <= 100
+    assert {"levels", "chars"} <= {cut.unit for cut in cuts}
+
+
+def test_a_value_too_large_keeps_every_level_up_to_the_depth_allowed() -> None:
+    value: JsonValue = {"a": {"b": "x" * 500}}
+    kept, cuts = fit(value, 50, max_depth=2)
+    assert isinstance(kept, dict)
+    inner = kept["a"]
+    assert isinstance(inner, dict)
+    assert isinstance(inner["b"], str)
+    assert inner["b"].startswith("xxx")
+    assert [cut.unit for cut in cuts] == ["chars"]
