@@ -22,8 +22,8 @@ slot. So a process that crashed mid-call holds budget for a few minutes at most,
 does the sweeping, and a sweep costs nothing when nothing has expired. Clocks of replicas that disagree by a few
 seconds move an expiry by as much, no more.
 
-Faults: a command waits at most `OPERATION_TIMEOUT_SECONDS` (the client's own socket timeouts are shorter);
-anything that goes wrong reaching Redis is `LedgerUnavailable`, which `FailoverLedger` turns into one warning and
+Faults: a command waits at most `OPERATION_TIMEOUT_SECONDS`, and never past the tool call's budget (the client's
+own socket timeouts are shorter); anything that goes wrong reaching Redis is `LedgerUnavailable`, which `FailoverLedger` turns into one warning and
 a ledger in memory.
 """
 
@@ -38,6 +38,7 @@ import anyio
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from parse_mcp.policy.deadline import time_left
 from parse_mcp.state.ledger import (
     LEARN_RETRY_SECONDS,
     RESERVATION_TTL_SECONDS,
@@ -63,6 +64,8 @@ from parse_mcp.state.ledger import (
 )
 
 OPERATION_TIMEOUT_SECONDS = 3.0
+# The least a command is given inside a call whose budget is (nearly) spent.
+MIN_SECONDS = 0.25
 RETENTION_SECONDS = RETENTION_DAYS * SECONDS_PER_DAY
 
 T = TypeVar("T")
@@ -272,7 +275,12 @@ class RedisLedger:
         """The connection is the caller's (the other Redis stores share it): nothing to close here."""
 
     async def _within(self, command: Callable[[], Awaitable[T]]) -> T:
-        with _redis_faults(), anyio.fail_after(OPERATION_TIMEOUT_SECONDS):
+        # Never past the tool call's budget, like every Redis command on a call's path (a frozen Redis costs the
+        # call its ledger, which fails over to memory, never its time); a charge to record once the answer is in
+        # still gets a moment, so a call that ends at its budget's edge is not lost for that alone.
+        left = time_left(self._clock())
+        seconds = OPERATION_TIMEOUT_SECONDS if left is None else min(OPERATION_TIMEOUT_SECONDS, max(left, MIN_SECONDS))
+        with _redis_faults(), anyio.fail_after(seconds):
             return await command()
 
 
