@@ -1,4 +1,4 @@
-"""`parse-mcp`: serve over stdio (default) or streamable HTTP, run the sandbox, the demo, or the doctor.
+"""`parse-mcp`: serve over stdio (default) or streamable HTTP, run the sandbox, the demo, the doctor, or show usage.
 
 On stdio, stdout belongs to the protocol: everything this module logs goes to stderr.
 """
@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
@@ -30,12 +31,17 @@ if TYPE_CHECKING:
 
     from parse_mcp.http_limits import HttpLimits
     from parse_mcp.http_security import HttpSecurity
+    from parse_mcp.state.ledger import Ledger
+    from parse_mcp.usage import LedgerKind
 
 logger = logging.getLogger("parse_mcp")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8765
 DEFAULT_SANDBOX_PORT = 8787
+# `parse-mcp usage`: a week by default; the ledger keeps 35 days (state.ledger.RETENTION_DAYS, checked by a test).
+DEFAULT_USAGE_DAYS = 7
+MAX_USAGE_DAYS = 35
 # The doctor sends each check once: a person is waiting, and a failure is worth seeing at once.
 ONE_ATTEMPT = RetryPolicy(max_attempts=1)
 # The guidance context of each check: the tool an agent would have called, and the service's own names.
@@ -56,10 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         _refuse_stray_http_flags(args)
+        _refuse_stray_usage_flags(args)
         if args.command == "sandbox":
             anyio.run(_run_sandbox_alone, args.host or DEFAULT_HOST, args.port or DEFAULT_SANDBOX_PORT)
             return 0
-        if args.command in ("demo", "doctor"):
+        if args.command in ("demo", "doctor", "usage"):
             return _to_a_reader(args)
         anyio.run(_serve, args)
         return 0
@@ -71,13 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _to_a_reader(args: argparse.Namespace) -> int:
-    """Run `demo` or `doctor`, which print for a person; a reader that stops early (`parse-mcp doctor | head`)
-    ends it quietly, as it ends any command-line tool, not with a BrokenPipeError traceback."""
+    """Run `demo`, `doctor` or `usage`, which print for a person or a script; a reader that stops early
+    (`parse-mcp doctor | head`) ends it quietly, as it ends any command-line tool, not with a BrokenPipeError
+    traceback."""
     try:
         if args.command == "demo":
             from parse_mcp.demo import run_demo
 
             code = anyio.run(run_demo)
+        elif args.command == "usage":
+            code = anyio.run(_usage, _usage_days(args.days), args.json)
         else:
             code = anyio.run(_doctor_for, args.sandbox)
         sys.stdout.flush()  # here, where a closed pipe can still be caught, rather than at exit
@@ -123,6 +133,35 @@ def _refuse_stray_http_flags(args: argparse.Namespace) -> None:
         )
 
 
+_USAGE_FLAGS = {"days": "--days", "json": "--json"}
+
+
+def _refuse_stray_usage_flags(args: argparse.Namespace) -> None:
+    """`--days` and `--json` belong to `parse-mcp usage`: given elsewhere they are refused, not ignored."""
+    if args.command == "usage":
+        return
+    given = [flag for dest, flag in _USAGE_FLAGS.items() if getattr(args, dest) not in (None, False)]
+    if given:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise ConfigError(f"{', '.join(given)} {verb} only to `parse-mcp usage`.")
+
+
+def _usage_days(text: str | None) -> int:
+    """`--days N`: a whole number of UTC days from 1 to the ledger's retention."""
+    if text is None:
+        return DEFAULT_USAGE_DAYS
+    try:
+        days = int(text)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= MAX_USAGE_DAYS:
+        raise ConfigError(
+            f"--days {text[:20]!r} is not a number of days from 1 to {MAX_USAGE_DAYS} (the ledger keeps "
+            f"{MAX_USAGE_DAYS} days)."
+        )
+    return days
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parse-mcp",
@@ -135,9 +174,10 @@ def _parser() -> argparse.ArgumentParser:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve", "sandbox", "demo", "doctor"],
+        choices=["serve", "sandbox", "demo", "doctor", "usage"],
         help="serve (default): the MCP server; sandbox: the local stand-in for both services alone; "
-        "demo: a guided tour; doctor: check the configuration and keys",
+        "demo: a guided tour; doctor: check the configuration and keys; usage: credits spent per day, service, "
+        "API and endpoint, client, and failures by code, from the spend ledger",
     )
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
     parser.add_argument("--host", default=None, help="for http and sandbox (default 127.0.0.1)")
@@ -197,6 +237,15 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="NAMES",
         help="list only these toolsets, comma-separated: apis, tasks, marketplace, parsers (default: all)",
+    )
+    parser.add_argument(
+        "--days",
+        default=None,
+        metavar="N",
+        help=f"usage: the last N UTC days, today included (default {DEFAULT_USAGE_DAYS}, at most {MAX_USAGE_DAYS})",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="usage: JSON for scripts instead of the table (a stable shape, see README)"
     )
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--version", action="version", version=f"parse-mcp {__version__}")
@@ -377,6 +426,70 @@ async def _run_sandbox_alone(host: str, port: int) -> None:
         print(f"  AI Parser:  SCRAPERAPI_AIPARSER_URL={base_url}  SCRAPERAPI_API_KEY={AIPARSER_KEY}", flush=True)
         print(f"  target site: {base_url}/site/", flush=True)
         await anyio.sleep_forever()
+
+
+async def _usage(days: int, as_json: bool) -> int:
+    """`parse-mcp usage`: the ledger's last `days` days, as a table with a bar a day, or as JSON. Read from where the
+    server keeps it (the SQLite file under PARSE_MCP_STATE_DIR, or Redis with PARSE_MCP_REDIS_URL), without ever
+    saying the Redis URL (it may hold a password)."""
+    from parse_mcp.state.ledger import LedgerUnavailable
+    from parse_mcp.usage import usage_json, usage_text
+    from parse_mcp.voice import printable_json
+
+    settings = Settings.from_env(os.environ)
+    try:
+        async with _usage_ledger(settings) as (ledger, kind, source):
+            found = await ledger.usage(days)
+    except LedgerUnavailable as exc:
+        print(f"parse-mcp: the spend ledger could not be read ({exc}): {_where(settings)}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(printable_json(usage_json(found, ledger=kind)))
+    else:
+        encoding = sys.stdout.encoding or "ascii"
+        print(usage_text(found, source=source, unicode=_can_encode("█▏", encoding)), end="")
+    return 0
+
+
+def _where(settings: Settings) -> str:
+    if settings.redis_url is not None:
+        return "Redis at PARSE_MCP_REDIS_URL"
+    return f"the SQLite ledger under {settings.state_dir}"
+
+
+@asynccontextmanager
+async def _usage_ledger(settings: Settings) -> AsyncIterator[tuple[Ledger, LedgerKind, str]]:
+    """The ledger's store itself (not the fail-over the server uses: a report must not show an empty memory when
+    the store cannot be read), what kind it is, and where, in words that hold no secret."""
+    from parse_mcp.state import limits_of
+    from parse_mcp.state.ledger import LEDGER_FILE, MemoryLedger, open_ledger
+
+    limits = limits_of(settings)
+    if settings.redis_url is not None:
+        from parse_mcp.state.redis_stores import redis_stores
+
+        async with redis_stores(settings) as (shared, _):
+            store = open_ledger(limits, time.time, redis=shared.client, redis_prefix=shared.keys.key("ledger")).store
+            yield store, "redis", f"{_where(settings)}, prefix {settings.redis_prefix}"
+        return
+    path = None if settings.state_dir is None else settings.state_dir / LEDGER_FILE
+    if path is None or not path.is_file():
+        # Nothing recorded yet: said so, without creating the file a server would make.
+        yield MemoryLedger(limits, time.time), "none", f"no ledger yet at {path}"
+        return
+    store = open_ledger(limits, time.time, state_dir=path.parent).store
+    try:
+        yield store, "sqlite", f"the SQLite ledger at {path}"
+    finally:
+        await store.aclose()
+
+
+def _can_encode(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 async def _doctor_for(sandbox: bool) -> int:
