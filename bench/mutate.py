@@ -40,6 +40,8 @@ class Target:
     deselect: tuple[str, ...] = ()
     # More pytest arguments for this target's runs, each with its reason in a comment where it is given.
     pytest_args: tuple[str, ...] = ()
+    # More lines of mutmut settings for this target, each with its reason in a comment where it is given.
+    settings: tuple[str, ...] = ()
 
 
 # module -> the tests that cover it: the unit tests of the module, plus the tests through a real MCP client that
@@ -59,6 +61,10 @@ TARGETS: dict[str, Target] = {
             "tests/tools/test_upstream_text.py",
             "tests/tools/test_hostile.py",
             "tests/tools/test_budget.py",
+            # The refusals of our own checks, each reached through the tool that makes it.
+            "tests/tools/test_spend.py",
+            "tests/tools/test_result_pages.py",
+            "tests/tools/test_elicitation.py",
         ),
     ),
     "policy": Target(
@@ -91,6 +97,10 @@ TARGETS: dict[str, Target] = {
         # It fails when pytest runs twice in one process, as mutmut does (its malformed log call then reaches
         # pytest's own log handler), even with no mutant in place.
         deselect=("tests/test_redact.py::test_the_logging_filter_scrubs_messages_arguments_and_tracebacks",),
+        # Redactors are built when a test module is imported (and cached by `redactor_for`): forked from a process
+        # that imported them, a mutant of the code that builds one would never run. Each mutant's tests are
+        # imported afresh instead, in a process forked from one that imported nothing (slower, but they count).
+        settings=('process_isolation = "forkserver"', 'forkserver_warmup = "none"'),
     ),
     "results": Target(
         mutate=("parse_mcp/results.py",),
@@ -175,7 +185,7 @@ def mutmut_settings(target: Target) -> str:
         'also_copy = ["prompts"]\n'
         # A mutant that loops is stopped after 4 times its tests' CPU time (plus 1 s), not mutmut's 15.
         "timeout_multiplier = 4.0\n"
-        "use_git_change_detection = false\n"
+        "use_git_change_detection = false\n" + "".join(line + "\n" for line in target.settings)
     )
 
 

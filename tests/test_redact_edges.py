@@ -16,7 +16,11 @@ import pytest
 from parse_mcp.redact import REDACTED, RedactingFilter, Redactor
 
 KEY = "pmx_live_4f9a8b7c6d5e_Zq+/x"
-FILTER = RedactingFilter(Redactor([KEY]))
+
+
+def scrub(made: logging.LogRecord) -> bool:
+    """The filter, built here (not when the module is imported), applied to one record."""
+    return RedactingFilter(Redactor([KEY])).filter(made)
 
 
 def record(msg: str, args: tuple[object, ...] = (), **extra: object) -> logging.LogRecord:
@@ -28,7 +32,7 @@ def record(msg: str, args: tuple[object, ...] = (), **extra: object) -> logging.
 
 def test_the_log_filter_keeps_the_record_and_writes_its_message_scrubbed_with_no_arguments_left() -> None:
     sent = record("sent %s to %s", (KEY, "/x"))
-    assert FILTER.filter(sent) is True
+    assert scrub(sent) is True
     assert sent.msg == f"sent {REDACTED} to /x"
     assert sent.args is None
     assert sent.getMessage() == f"sent {REDACTED} to /x"
@@ -36,7 +40,7 @@ def test_the_log_filter_keeps_the_record_and_writes_its_message_scrubbed_with_no
 
 def test_a_log_call_with_too_few_arguments_is_still_written_scrubbed() -> None:
     odd = record("odd %s %s", (KEY,))
-    assert FILTER.filter(odd) is True
+    assert scrub(odd) is True
     assert odd.msg == f"odd %s %s ('{REDACTED}',)"
     assert odd.args is None
 
@@ -46,21 +50,21 @@ def test_a_traceback_is_formatted_once_and_scrubbed_and_a_formatted_one_is_scrub
         raise ValueError(f"bad key {KEY}")
     except ValueError:
         failing = record("failed", exc_info=sys.exc_info())
-    assert FILTER.filter(failing) is True
+    assert scrub(failing) is True
     assert isinstance(failing.exc_text, str)
     assert "ValueError: bad key [redacted]" in failing.exc_text
     assert KEY not in failing.exc_text
     formatted = record("failed", exc_text=f"Traceback: {KEY}")
-    assert FILTER.filter(formatted) is True
+    assert scrub(formatted) is True
     assert formatted.exc_text == f"Traceback: {REDACTED}"
     plain = record("no traceback")
-    assert FILTER.filter(plain) is True
+    assert scrub(plain) is True
     assert plain.exc_text is None
 
 
 def test_a_stack_is_scrubbed() -> None:
     stacked = record("here", stack_info=f"Stack (most recent call last): {KEY}")
-    assert FILTER.filter(stacked) is True
+    assert scrub(stacked) is True
     assert stacked.stack_info == f"Stack (most recent call last): {REDACTED}"
 
 
@@ -147,3 +151,9 @@ def test_a_secret_written_in_hex_is_removed_in_either_case_even_when_its_first_d
     redactor = Redactor([secret])
     assert redactor.text(f"<{hexed}>") == f"<{REDACTED}>"
     assert redactor.text(f"<{hexed.upper()}>") == f"<{REDACTED}>"
+
+
+def test_a_secret_that_contains_another_in_another_letter_case_is_removed_whole() -> None:
+    short, long = "abcdefgh12345678", "ABCDEFGH12345678XYZW9"
+    redactor = Redactor([short, long])
+    assert redactor.text("<abcdefgh12345678xyzw9>") == f"<{REDACTED}>"
