@@ -3,7 +3,8 @@
 Anyone who reaches the port can spend the operator's keys, so:
 
 - a non-loopback bind refuses to start without `PARSE_MCP_HTTP_TOKEN` (`http_security` raises `ConfigError`);
-- with a token, every request but `GET /healthz` must carry `Authorization: Bearer <token>` (401 otherwise);
+- with a token, every request but `GET /healthz` must carry `Authorization: Bearer <token>` (401 otherwise),
+  `GET /metrics` (Prometheus, `parse_mcp.metrics`) included;
 - the SDK's Host/Origin checks stay on for every bind, widened only by `--allowed-host`/`--allowed-origin`.
 
 Each configured token is its own principal, a short non-secret id (`principal_for`). The gate hands it to
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 MCP_PATH: Final = "/mcp"
 HEALTH_PATH: Final = "/healthz"
+METRICS_PATH: Final = "/metrics"
 PRINCIPAL_PREFIX: Final = "token:"
 
 # What the SDK itself allows for a loopback bind; any port, because a client may reach us through a tunnel.
@@ -217,7 +219,10 @@ def http_app(
     """The server's streamable HTTP app at `/mcp`, behind the bearer gate, with DNS-rebinding protection and
     at most `sessions_per_client` open MCP sessions per principal (`http_sessions`' default when None)."""
     # Imported here: a stdio server imports this module for `principal_of` only, and starts sooner without it.
+    from parse_mcp import metrics
     from parse_mcp.http_sessions import DEFAULT_SESSIONS_PER_CLIENT, SessionCap
+
+    metrics.install()  # before the server's lifespan opens its ledger, which then counts for /metrics
 
     app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
@@ -228,7 +233,40 @@ def http_app(
     )
     # Inside the gate: the cap counts sessions by the principal the gate has put in the scope.
     per_client = DEFAULT_SESSIONS_PER_CLIENT if sessions_per_client is None else sessions_per_client
-    return BearerGate(app if stateless else SessionCap(app, MCP_PATH, per_client), security.tokens)
+    served = MetricsRoute(app if stateless else SessionCap(app, MCP_PATH, per_client), security)
+    return BearerGate(served, security.tokens)
+
+
+class MetricsRoute:
+    """Pure ASGI, inside the bearer gate: answers `GET /metrics` with Prometheus' text format, after the same Host
+    and Origin checks the SDK makes on `/mcp` (DNS-rebinding protection), and passes anything else on."""
+
+    def __init__(self, app: ASGIApp, security: HttpSecurity) -> None:
+        from mcp.server.transport_security import TransportSecurityMiddleware
+
+        self._app = app
+        self._checks = TransportSecurityMiddleware(security.transport_security())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != METRICS_PATH:
+            await self._app(scope, receive, send)
+            return
+        from starlette.requests import Request
+        from starlette.responses import Response
+
+        from parse_mcp import metrics
+
+        refused = await self._checks.validate_request(Request(scope, receive), is_post=False)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            await Response(status_code=405, headers={"allow": "GET, HEAD"})(scope, receive, send)
+            return
+        body, content_type = metrics.exposition()
+        headers = {"cache-control": "no-store"}
+        answer = Response(b"" if scope["method"] == "HEAD" else body, media_type=content_type, headers=headers)
+        await answer(scope, receive, send)
 
 
 async def serve_http(

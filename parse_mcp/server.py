@@ -29,7 +29,7 @@ from mcp.types import (
 from pydantic import ValidationError
 from starlette.requests import HTTPConnection
 
-from parse_mcp import __version__
+from parse_mcp import __version__, metrics
 from parse_mcp.errors import ConfigError, ErrorRecord
 from parse_mcp.guidance import refusals
 from parse_mcp.guidance.classify import classify_transport
@@ -48,7 +48,7 @@ from parse_mcp.services.parsebot import ParseBotClient
 from parse_mcp.settings import Settings
 from parse_mcp.state import opened_stores
 from parse_mcp.state.pacing import pacing_store
-from parse_mcp.tools import aiparser, marketplace, pages, parsebot, resources, tasks
+from parse_mcp.tools import aiparser, marketplace, pages, parsebot, resources, tasks, usage
 from parse_mcp.tools.common import AppState, ToolCall, failure
 from parse_mcp.tools.completions import MAX_VALUES, complete
 from parse_mcp.tools.keeping import PAGED_TOOLS
@@ -284,6 +284,10 @@ class CallScope:
                 return await call_next(ctx)
             finally:
                 _completing.reset(token)
+        if ctx.method == "resources/read":
+            # A resource reads whose it is, as a tool does (kept answers, usage), and a static one its state.
+            with acting_for(client_of(ctx.request)), usage.reading(ctx.lifespan_context):
+                return await call_next(ctx)
         if ctx.method != "tools/call":
             return await call_next(ctx)
         server = self._server
@@ -296,9 +300,22 @@ class CallScope:
             reporting_progress(progress),
             anyio.move_on_after(budget + BACKSTOP_GRACE_SECONDS),
         ):
-            return await call_next(ctx)
+            return observed(server, params, await call_next(ctx))
         arguments = params.get("arguments")
-        return server.answer_late(str(params.get("name", "")), arguments if isinstance(arguments, dict) else {})
+        late = server.answer_late(str(params.get("name", "")), arguments if isinstance(arguments, dict) else {})
+        return observed(server, params, late)
+
+
+def observed(server: ParseMCPServer, params: Mapping[str, Any], result: HandlerResult) -> HandlerResult:
+    """Every tool call's answer, counted (`metrics`: by tool and code, once HTTP serving installed them) and put on
+    the SDK's span of the call: here, where refusals of arguments, crashes and late answers pass too."""
+    name = params.get("name")
+    tool = name if isinstance(name, str) and name in server.listed_tools else metrics.UNKNOWN_TOOL
+    if isinstance(result, CallToolResult):
+        metrics.tool_called(tool, result.structured_content)
+    elif isinstance(result, dict) and isinstance(result.get("structuredContent"), dict):
+        metrics.tool_called(tool, result["structuredContent"])
+    return result
 
 
 PRIVATE = frozenset({"credentials"})
@@ -392,6 +409,7 @@ def build_server(
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
         # Memory, or Redis when the settings name it: chosen once, here, for the server's lifetime.
         async with opened_stores(settings, runtime.clock) as stores:
+            ledger = metrics.counting(stores.ledger)  # counts charges and refusals for /metrics when serving HTTP
             parsebot_client = None
             aiparser_client = None
             if settings.parse_api_key is not None:
@@ -402,7 +420,7 @@ def build_server(
                     runtime=runtime,
                     retry=retry,
                     pacing=pacing_store(stores, settings.parse_api_key, runtime),
-                    ledger=stores.ledger,
+                    ledger=ledger,
                 )
             if settings.scraperapi_key is not None:
                 aiparser_client = AiParserClient.from_settings(
@@ -412,7 +430,7 @@ def build_server(
                     runtime=runtime,
                     retry=retry,
                     pacing=pacing_store(stores, settings.scraperapi_key, runtime),
-                    ledger=stores.ledger,
+                    ledger=ledger,
                 )
             try:
                 yield AppState(
@@ -426,7 +444,7 @@ def build_server(
                     runtime,
                     stores.repairs,
                     stores.results,
-                    stores.ledger,
+                    ledger,
                 )
             finally:
                 for client in (parsebot_client, aiparser_client):
@@ -465,6 +483,9 @@ def build_server(
             description=resources.API_SCHEMA_DESCRIPTION,
             mime_type="application/json",
         )(resources.api_schema)
+    server.resource(
+        usage.USAGE_URI, title=usage.USAGE_TITLE, description=usage.USAGE_DESCRIPTION, mime_type="application/json"
+    )(usage.usage_today)
     if "read_result" in listed:
         server.resource(
             pages.RESULT_URI,

@@ -29,6 +29,7 @@ from parse_mcp.guidance import refusals
 from parse_mcp.guidance.classify import Purpose, TransportFault, classify_transport, classify_unexpected_success
 from parse_mcp.guidance.table import ROWS
 from parse_mcp.meta import Meta, RateSnapshot, read_meta, read_rate
+from parse_mcp.metrics import upstream_answered
 from parse_mcp.policy.deadline import time_left
 from parse_mcp.policy.pacing import Go, Refuse
 from parse_mcp.policy.progress import announce, retrying_in, waiting_for_rate_limit
@@ -153,6 +154,7 @@ class HttpClient:
             except CallFailed as exc:
                 failure = exc
             else:
+                upstream_answered(request.purpose, reply.status, go.wait)  # Prometheus, when serving HTTP
                 if reply.ok:
                     return replace(reply, meta=reply.meta.with_attempts(attempts, waited))
                 record = self._classify(request.purpose, reply.status, reply.headers, reply.body, self._clock())
