@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.types import TextResourceContents
 
 from parse_mcp.http_security import principal_for
@@ -104,3 +104,23 @@ async def test_over_http_a_client_sees_its_own_spend_and_the_total_but_never_ano
     assert their_picture["limits"][0]["left"] == 97
     for name in (principal_for(Secret(TOKENS[1])), TOKENS[1], TOKENS[0]):
         assert name not in content.text
+
+
+async def test_over_http_a_kept_answers_resource_is_read_as_the_client_whose_answer_it_is(sandbox: Sandbox) -> None:
+    # resources/read is scoped to its client like a tool call (server.CallScope): the token's own kept answers.
+    server = sandbox.server(replace(sandbox.settings(), max_data_chars=2_000))
+    many = {**ITEMS, "params": {"count": 400}}
+    async with (
+        serving(security(TOKENS[0], TOKENS[1]), server) as url,
+        mcp_client(url, "auto", bearer(TOKENS[0])) as mine,
+        mcp_client(url, "auto", bearer(TOKENS[1])) as theirs,
+    ):
+        cut = await mine.call_tool("execute_endpoint", many)
+        assert cut.structured_content is not None
+        result_id = cut.structured_content["meta"]["result_id"]
+        read = await mine.read_resource(f"parse://results/{result_id}")
+        with pytest.raises(MCPError):
+            await theirs.read_resource(f"parse://results/{result_id}")
+    content = read.contents[0]
+    assert isinstance(content, TextResourceContents)
+    assert json.loads(content.text)["meta"]["result_id"] == result_id
