@@ -23,8 +23,8 @@ does the sweeping, and a sweep costs nothing when nothing has expired. Clocks of
 seconds move an expiry by as much, no more.
 
 Faults: a command waits at most `OPERATION_TIMEOUT_SECONDS`, and never past the tool call's budget (the client's
-own socket timeouts are shorter); anything that goes wrong reaching Redis is `LedgerUnavailable`, which `FailoverLedger` turns into one warning and
-a ledger in memory.
+own socket timeouts are shorter); anything that goes wrong reaching Redis is `LedgerUnavailable`, which
+`FailoverLedger` turns into one warning and a ledger in memory.
 """
 
 from __future__ import annotations
