@@ -219,7 +219,7 @@ def test_the_text_of_a_page_is_valid_json() -> None:
     assert json.loads(json.dumps(current.items)) == current.items
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(items=st.lists(json_values, max_size=40), start=st.integers(min_value=0, max_value=40))
 def test_kept_items_read_back_by_any_slice_are_the_items(items: list[JsonValue], start: int) -> None:
     kept = Kept.opened(pack(items))
