@@ -300,8 +300,8 @@ def test_a_budget_smaller_than_any_value_gives_null_and_one_cut_of_the_whole() -
 
 
 def test_json_nested_past_what_pydantic_writes_is_written_compact_and_unescaped() -> None:
-    value = nested(300, "é")
-    assert encode(value) == ("[" * 300 + '"é"' + "]" * 300).encode()
+    value = nested(300, {"a": "é", "b": [1, 2]})
+    assert encode(value) == ("[" * 300 + '{"a":"é","b":[1,2]}' + "]" * 300).encode()
 
 
 def test_a_value_deeper_than_the_encoder_goes_is_cut_by_depth_and_then_by_size() -> None:
@@ -321,3 +321,14 @@ def test_a_value_too_large_keeps_every_level_up_to_the_depth_allowed() -> None:
     assert isinstance(inner["b"], str)
     assert inner["b"].startswith("xxx")
     assert [cut.unit for cut in cuts] == ["chars"]
+
+
+def test_a_token_given_back_after_the_bucket_shrank_never_lifts_it_above_its_new_size() -> None:
+    pacer = Pacer()
+    pacer.observe(RateSnapshot(observed_at=NOW, remaining=2, burst=2))
+    taken = pacer.reserve(NOW, max_wait=5.0)
+    assert taken == Go(0.0, token=True)
+    pacer.observe(RateSnapshot(observed_at=NOW, burst=1))
+    pacer.release(NOW, taken)
+    assert pacer.snapshot()["level"] == 1.0
+    assert pacer.snapshot()["taken"] == 0
