@@ -101,3 +101,40 @@ def test_a_call_held_back_by_the_pacer_says_which_limit_and_when_it_frees_up(lim
     assert record.limit_type == limit_type
     assert record.retry_after == 5.0
     assert record.message == "Held back by this server: the rate-limit budget the service reported frees up in 5 s."
+
+
+def test_each_refusal_of_our_own_checks_is_exactly_its_record() -> None:
+    assert refusals.missing_key() == ErrorRecord(code="missing_key")
+    assert refusals.state_unavailable() == ErrorRecord(code="state_unavailable")
+    assert refusals.internal_error() == ErrorRecord(code="internal_error")
+    assert refusals.unknown_endpoint() == ErrorRecord(code="unknown_endpoint", fields=("endpoint",))
+    assert refusals.unknown_result() == ErrorRecord(code="unknown_result", fields=("result_id",))
+    assert refusals.spend_declined("cancelled") == ErrorRecord(code="spend_declined", kind="cancelled")
+    assert refusals.login_declined("declined") == ErrorRecord(code="login_declined", kind="declined")
+    assert refusals.login_limited(12.1) == ErrorRecord(code="login_limited", retry_after=13.0)
+
+
+@pytest.mark.parametrize(("wait", "told"), [(0.0, 1.0), (0.2, 1.0), (2.5, 3.0)])
+def test_a_price_still_being_learned_asks_for_a_wait_of_at_least_a_second(wait: float, told: float) -> None:
+    assert refusals.spend_price_unknown(wait) == ErrorRecord(code="spend_price_unknown", retry_after=told)
+
+
+@pytest.mark.parametrize(
+    ("limit", "scope", "service"),
+    [
+        ("client_daily", "this client's", "Parse.bot"),
+        ("account_daily", "the account's", "Parse.bot"),
+        ("scraperapi_daily", "the account's", "ScraperAPI"),
+    ],
+)
+def test_a_spend_limit_says_whose_limit_of_which_service_and_the_figures(limit: str, scope: str, service: str) -> None:
+    record = refusals.spend_limit_reached(limit, "PARSE_MCP_X", 100, 90, 20, 3600.4)
+    assert record == ErrorRecord(
+        code="spend_limit_reached",
+        message=(
+            f"{scope} limit of 100 {service} credits a day (PARSE_MCP_X) would be passed: 90 are spent or held "
+            "today and this call is expected to cost 20"
+        ),
+        limit_type=limit,
+        retry_after=3601.0,
+    )
