@@ -35,6 +35,7 @@ from parse_mcp.state.ledger import (
     Reservation,
     SqliteLedger,
     open_ledger,
+    unreserved,
 )
 from parse_mcp.state.ledger_redis import RedisLedger
 from parse_mcp.state.redis_stores import connect
@@ -720,3 +721,19 @@ def test_for_any_sequence_spend_passes_a_limit_by_no_more_than_the_underestimate
                         assert spent <= per_client + client_allowance[client_name]
 
     anyio.run(check)
+
+
+async def test_settlements_at_once_on_sqlite_are_written_in_batches_and_every_one_is_kept(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "ledger.sqlite3"
+    ledger = SqliteLedger(path, Limits(), clock)
+    call = Call("parsebot", "execute_endpoint", "api-1", "rows", "client-a")
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            for _ in range(50):
+                group.start_soon(ledger.settle, unreserved(call, clock()), 2, None)
+        await ledger.aclose()  # what is still queued is written before the file closes
+        reopened = SqliteLedger(path, Limits(), clock)
+        [today] = await reopened.usage(1)
+        await reopened.aclose()
+    assert (today.calls, today.credits) == (50, 100)
