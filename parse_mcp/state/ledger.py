@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -64,6 +63,8 @@ import anyio
 import anyio.to_thread
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from redis.asyncio import Redis
 
 logger = logging.getLogger(__name__)
@@ -566,6 +567,8 @@ class SqliteLedger:
 
     async def _run(self, work: Callable[..., T], *args: object) -> T:
         def locked() -> T:
+            import sqlite3  # here, not at the top: a server that never opens the file never loads it
+
             with self._lock, _sqlite_faults():
                 try:
                     return work(*args)
@@ -578,6 +581,8 @@ class SqliteLedger:
         return await anyio.to_thread.run_sync(locked, limiter=self._one_at_a_time)
 
     def _db(self) -> sqlite3.Connection:
+        import sqlite3
+
         if self._connection is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5.0)
@@ -740,6 +745,8 @@ def _transaction(db: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[No
 
 @contextmanager
 def _sqlite_faults() -> Iterator[None]:
+    import sqlite3
+
     try:
         yield
     except (sqlite3.Error, OSError) as exc:
