@@ -10,13 +10,13 @@ from typing import Any
 import httpx2
 import pytest
 from mcp import Client
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parse_mcp.guidance.table import ROWS
 from parse_mcp.sandbox import FAILURE_LAB_ID
 from parse_mcp.settings import Secret
 from parse_mcp.state.results import ORIGIN_TTL_SECONDS, RESULT_TTL_SECONDS
 from tests.conftest import Sandbox
+from tests.counting import Counted
 from tests.redis_server import RedisServer
 from tests.state.conftest import SESSION_SECRET, fresh_prefix
 from tests.test_http_security import bearer, mcp_client
@@ -29,20 +29,6 @@ ITEMS_PATH = f"/scraper/{FAILURE_LAB_ID}/list_items"
 
 def items(count: int, **more: Any) -> dict[str, Any]:
     return {"scraper_id": FAILURE_LAB_ID, "endpoint": "list_items", "params": {"count": count}, **more}
-
-
-class Counted:
-    """The sandbox app, counting the requests that reach one path."""
-
-    def __init__(self, app: ASGIApp, path: str) -> None:
-        self.app = app
-        self.path = path
-        self.count = 0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == self.path:
-            self.count += 1
-        await self.app(scope, receive, send)
 
 
 async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:

@@ -17,13 +17,13 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.session import ClientRequestContext
 from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult, ErrorData
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parse_mcp.guidance.table import ROWS
 from parse_mcp.sandbox import FAILURE_LAB_ID, PARSEBOT_KEY
 from parse_mcp.settings import Secret, Settings
 from parse_mcp.state.ledger import Limits, open_ledger
 from tests.conftest import Sandbox
+from tests.counting import Counted
 from tests.processes import keyless_env
 from tests.redis_server import RedisServer
 from tests.state.conftest import SESSION_SECRET, fresh_prefix
@@ -36,20 +36,6 @@ PRICE = 3  # what the Failure Lab's list_items costs a call
 ITEMS_PATH = f"/scraper/{FAILURE_LAB_ID}/list_items"
 ITEMS = {"scraper_id": FAILURE_LAB_ID, "endpoint": "list_items", "params": {"count": 2}}
 BOOK_PAGE = "/site/catalogue/a-light-in-the-attic_1000/index.html"
-
-
-class Counted:
-    """The sandbox app, counting the requests that reach one path (each one a charge of `PRICE`)."""
-
-    def __init__(self, app: ASGIApp, path: str) -> None:
-        self.app = app
-        self.path = path
-        self.count = 0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == self.path:
-            self.count += 1
-        await self.app(scope, receive, send)
 
 
 async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
