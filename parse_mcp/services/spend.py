@@ -37,6 +37,9 @@ PARSE_RENDER_OR_PREMIUM_CREDITS = 10
 PARSE_RENDER_AND_PREMIUM_CREDITS = 25
 BUILD_CREDITS = 75  # one measured private build (parsebot-api.md, section 8)
 UNKNOWN_PRICE_CREDITS = 1
+# The largest charge one answer is believed to have cost: far above any plan (a month is thousands of credits), far
+# below what a 64-bit integer column holds.
+MOST_CREDITS_BELIEVED = 1_000_000_000
 # A request needs at least this long once it is let through; a wait for the first charge that leaves less is not
 # taken (the same rule as the pacer's).
 _MIN_REQUEST_SECONDS = 1.0
@@ -58,6 +61,10 @@ class Charge:
     def counted(self, meta: Meta | None, *, ok: bool) -> int:
         """The credits this answer cost, as recorded."""
         told = meta.credits_charged if meta is not None and self.told_by_header else None
+        if told is not None:
+            # A figure past any real charge is read as the most believed: a hostile header must not be able to
+            # write a number the ledger's store cannot hold (and so stop every later write).
+            told = min(told, MOST_CREDITS_BELIEVED)
         if told is not None and not (ok and self.charged_later):
             return math.ceil(told)
         if told is not None:

@@ -528,7 +528,8 @@ class SqliteLedger:
         settlement (its own and those that come meanwhile) in one transaction a batch, and the others return at
         once. Under twenty calls at once this is one worker-thread trip for many charges instead of one each, the
         largest cost the ledger added to a call. A reservation stays held until its batch is written, so limits
-        only ever count an estimate a little longer; a batch that fails goes back to the queue."""
+        only ever count an estimate a little longer; a batch the file cannot take now goes back to the queue (one
+        that can never be written, none: it is not retried for ever)."""
         self._queued.append((reservation, actual_credits, error_code))
         if self._writing.locked():
             return
@@ -540,7 +541,7 @@ class SqliteLedger:
             batch, self._queued = self._queued, []
             try:
                 await self._run(self._settle_many, batch)
-            except BaseException:
+            except LedgerUnavailable:  # the file is gone or locked for now: the batch waits for the next write
                 self._queued[:0] = batch
                 raise
 

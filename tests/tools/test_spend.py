@@ -19,7 +19,9 @@ from mcp.client.session import ClientRequestContext
 from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult, ErrorData
 
 from parse_mcp.guidance.table import ROWS
+from parse_mcp.meta import Meta
 from parse_mcp.sandbox import FAILURE_LAB_ID, PARSEBOT_KEY
+from parse_mcp.services.spend import MOST_CREDITS_BELIEVED, Charge
 from parse_mcp.settings import Secret, Settings
 from parse_mcp.state.ledger import Limits, open_ledger
 from tests.conftest import Sandbox
@@ -300,3 +302,11 @@ async def test_without_a_limit_every_charge_is_still_recorded_in_the_ledger(sand
         await ledger.aclose()
     assert today.credits == counted.count * PRICE == 9
     assert today.by_endpoint == {("parsebot", FAILURE_LAB_ID, "list_items"): 9}
+
+
+def test_a_charge_figure_past_belief_is_recorded_as_the_most_believed_not_as_sent() -> None:
+    charge = Charge("parsebot", "api", "rows")
+    for told in (1e300, 2**70, 1_000_000_001):
+        assert charge.counted(Meta(credits_charged=told), ok=True) == MOST_CREDITS_BELIEVED
+    assert charge.counted(Meta(credits_charged=2.5), ok=True) == 3
+    assert charge.counted(Meta(), ok=False) == 0
