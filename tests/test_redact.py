@@ -421,3 +421,23 @@ def test_a_secret_of_exactly_the_minimum_length_is_removed_by_value_and_one_shor
     assert Redactor([at_minimum[:-1]]).text(f"the key {at_minimum[:-1]} was refused") == (
         f"the key {at_minimum[:-1]} was refused"
     )
+
+
+def test_a_string_given_alone_to_the_json_scrubber_loses_the_key_and_keeps_its_words() -> None:
+    assert REDACTOR.json(f"the key {PARSEBOT_KEY} was refused") == f"the key {REDACTED} was refused"
+
+
+def test_a_secret_beyond_ascii_is_found_deep_in_a_value_without_a_source() -> None:
+    secret = "clé-secrète-7Qw9"
+    scrubbed = Redactor([secret]).json({"a": [{"b": f"x {secret} y"}], "n": 1})
+    assert scrubbed == {"a": [{"b": f"x {REDACTED} y"}], "n": 1}
+
+
+def test_a_value_is_judged_by_the_source_text_it_was_parsed_from_when_one_is_given() -> None:
+    # The source is what the service sent, and the value what it parses to; here they differ on purpose, to show
+    # that a clean plain source is the judgement (no second look at the value), and a source with a key is not.
+    clean_source = b'{"m": "nothing secret here"}'
+    value: dict[str, object] = {"m": PARSEBOT_KEY}
+    assert REDACTOR.json(value, source=clean_source) is value
+    dirty_source = f'{{"m": "{SCRAPERAPI_KEY}"}}'.encode()
+    assert REDACTOR.json({"m": SCRAPERAPI_KEY}, source=dirty_source) == {"m": REDACTED}
