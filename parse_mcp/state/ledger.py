@@ -62,6 +62,8 @@ from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 import anyio
 import anyio.to_thread
 
+from parse_mcp.policy.pacing import seconds_to_utc_midnight
+
 if TYPE_CHECKING:
     import sqlite3
 
@@ -199,8 +201,15 @@ class Today:
     seconds_to_midnight: float
 
     def left(self) -> dict[LimitName, int]:
-        """What is left of each limit set (for a result's `meta.credits_left_today`)."""
+        """What is left of each limit set."""
         return {standing.limit: standing.left for standing in self.standings}
+
+    def left_for(self, limits: Limits, service: Service) -> int | None:
+        """What is left today for a call to `service` (a result's `meta.credits_left_today`): the smaller of the
+        account's and the client's limit when both apply; None when none does."""
+        left = self.left()
+        figures = [left[named[0]] for named in limits.applying(service) if named is not None and named[0] in left]
+        return min(figures) if figures else None
 
 
 @dataclass(slots=True)
@@ -262,11 +271,6 @@ def utc_day(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).date().isoformat()
 
 
-def seconds_to_midnight(now: float) -> float:
-    """Until the next UTC midnight (POSIX days are exactly 86,400 s)."""
-    return SECONDS_PER_DAY - (now % SECONDS_PER_DAY)
-
-
 def recent_days(now: float, days: int) -> list[str]:
     today = datetime.fromtimestamp(now, UTC).date()
     return [(today - timedelta(days=back)).isoformat() for back in range(max(1, days) - 1, -1, -1)]
@@ -285,7 +289,7 @@ def refusal(
     for applied, (spent, reserved) in zip(limits.applying(service), used, strict=True):
         if applied is not None and spent + reserved + estimate > applied[1]:
             name, size = applied
-            return Refused(name, size, spent, reserved, estimate, seconds_to_midnight(now))
+            return Refused(name, size, spent, reserved, estimate, seconds_to_utc_midnight(now))
     return None
 
 
@@ -309,7 +313,7 @@ def today_from(
             standings.append(Standing(account[0], account[1], spent.get(service, 0), reserved.get(service, 0)))
         if per_client is not None:
             standings.append(Standing(per_client[0], per_client[1], client[0], client[1]))
-    return Today(utc_day(now), dict(spent), client[0], tuple(standings), seconds_to_midnight(now))
+    return Today(utc_day(now), dict(spent), client[0], tuple(standings), seconds_to_utc_midnight(now))
 
 
 def usage_from(days: list[str], rows: Iterable[tuple[RowKey, int, int]]) -> list[DayUsage]:

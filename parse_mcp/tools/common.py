@@ -149,12 +149,10 @@ async def _with_credits_left(state: AppState, service: Service, outcome: ToolRes
     if service.ledger_name is None or not state.ledger.limits.any_for(service.ledger_name):
         return outcome
     today = await state.ledger.spent_today(current_client())
-    account, client = state.ledger.limits.applying(service.ledger_name)
-    left = today.left()
-    figures = [left[named[0]] for named in (account, client) if named is not None and named[0] in left]
-    if not figures:
+    left = today.left_for(state.ledger.limits, service.ledger_name)
+    if left is None:
         return outcome
-    return outcome.model_copy(update={"meta": outcome.meta.model_copy(update={"credits_left_today": min(figures)})})
+    return outcome.model_copy(update={"meta": outcome.meta.model_copy(update={"credits_left_today": left})})
 
 
 async def _fitted(

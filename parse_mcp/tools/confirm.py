@@ -52,11 +52,10 @@ async def _question(ctx: Context[AppState, Any], tool: str, charge: Charge, expe
     service = "ScraperAPI" if charge.service == "scraperapi" else "Parse.bot"
     left = ""
     if state.ledger.limits.any_for(charge.service):
-        today = (await state.ledger.spent_today(current_client())).left()
-        limits = [named for named in state.ledger.limits.applying(charge.service) if named is not None]
-        figures = [today[name] for name, _ in limits if name in today]
-        if figures:
-            left = f" ({min(figures):,} left today)"
+        today = await state.ledger.spent_today(current_client())
+        remaining = today.left_for(state.ledger.limits, charge.service)
+        if remaining is not None:
+            left = f" ({remaining:,} left today)"
     return Elicit(f"{tool} will spend about {expected:,} {service} credits{left}. Go ahead?", GoAhead)
 
 

@@ -4,9 +4,6 @@ numbers, a version that is not an integer, and the refusals of our own checks.""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
 import pytest
 
 from parse_mcp.errors import ErrorRecord
@@ -38,16 +35,6 @@ def test_a_body_that_says_nothing_leaves_the_message_empty(body: bytes) -> None:
 
 def test_a_body_that_is_not_json_is_described_by_its_size_only() -> None:
     assert classify_parsebot(502, {}, b"<html>", now=0.0).message == "The response was not JSON (6 bytes)."
-
-
-@pytest.fixture
-def far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The process's local time zone set to one far from UTC, and put back afterwards."""
-    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 WHEN = 1_445_412_480.0  # Wed, 21 Oct 2015 07:28:00 GMT

@@ -8,9 +8,6 @@ passed in: nothing here sleeps.
 from __future__ import annotations
 
 import itertools
-import os
-import time
-from collections.abc import Iterator
 from datetime import datetime
 
 import anyio
@@ -247,17 +244,6 @@ def test_a_daily_lock_holds_while_the_service_says_none_are_left_and_lifts_when_
     assert isinstance(pacer.reserve(NOW + 2, max_wait=5.0), Refuse)
     pacer.observe(RateSnapshot(observed_at=NOW + 3, daily_remaining=1))
     assert isinstance(pacer.reserve(NOW + 3, max_wait=5.0), Go)
-
-
-@pytest.fixture
-def far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The process's local time zone set to one far from UTC, and put back afterwards."""
-    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-    assert os.environ.get("TZ") != "Pacific/Kiritimati"
 
 
 @pytest.mark.usefixtures("far_from_utc")
