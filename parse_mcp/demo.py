@@ -91,9 +91,11 @@ DAILY_CAP = (
     {"scraper_id": FAILURE_LAB_ID, "endpoint": "daily_limit", "params": {}},
 )
 
-# Short build, revision and generation times, so that a person watches the whole tour in well under a minute.
+# Short build, revision and generation times, so that a person watches the whole tour in seconds. A wait polls
+# after 1 s and then 2 s (tools.waiting): a build is seen queued, then running, then completed; a parser seen
+# generating, then finished.
 DEMO_CONFIG = SandboxConfig(
-    queue_seconds=0.5, build_seconds=2.0, revision_seconds=2.0, aiparser=AiParserConfig(generation_seconds=1.5)
+    queue_seconds=0.2, build_seconds=1.2, revision_seconds=1.2, aiparser=AiParserConfig(generation_seconds=0.8)
 )
 
 
