@@ -233,8 +233,69 @@ def test_kept_items_read_back_by_any_slice_are_the_items(items: list[JsonValue],
         assert window, "a window holds at least one item"
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    items=st.lists(json_values, max_size=60),
+    start=st.integers(min_value=0, max_value=60),
+    run_items=st.integers(min_value=1, max_value=5),
+    run_bytes=st.integers(min_value=1, max_value=80),
+)
+def test_items_kept_in_runs_of_any_size_read_back_by_any_slice_and_window_are_the_items(
+    items: list[JsonValue], start: int, run_items: int, run_bytes: int
+) -> None:
+    kept = Kept.opened(pack(items, run_items=run_items, run_bytes=run_bytes))
+    assert kept is not None
+    assert kept.count == len(items)
+    end = min(len(items), start + 9)
+    assert kept.items(min(start, end), end) == items[min(start, end) : end]
+    assert kept.items(0, len(items)) == items
+    if start < len(items):
+        window = kept.window(start, 30)
+        assert window, "a window holds at least one item"
+        assert window == items[start : start + len(window)]
+
+
+def test_a_run_holds_at_most_its_items_and_about_its_bytes_and_one_large_item_is_a_run_alone() -> None:
+    small: list[JsonValue] = [{"id": n} for n in range(10)]
+    large: JsonValue = {"text": "x" * 500}
+    kept = Kept.opened(pack([*small, large, *small], run_items=4, run_bytes=100))
+    assert kept is not None
+    runs = [kept.body[kept.offsets[run] : kept.offsets[run + 1]] for run in range(len(kept.offsets) - 1)]
+    assert all(len(json.loads(run)) <= 4 for run in runs)
+    assert [len(json.loads(run)) for run in runs if len(run) > 100] == [1], "only the large item is over the bytes"
+    assert json.loads(runs[[len(run) > 100 for run in runs].index(True)]) == [large]
+
+
+def test_a_window_reads_the_runs_within_about_twice_its_characters_and_no_more() -> None:
+    items: list[JsonValue] = [{"id": n, "title": f"row {n:04}"} for n in range(2_000)]  # about 30 characters each
+    kept = Kept.opened(pack(items))
+    assert kept is not None
+    window = kept.window(100, 3_000)
+    assert window == items[100 : 100 + len(window)]
+    # The run holding item 100 (64 items), and the runs whose end is within 6,000 bytes of that run's end.
+    assert 6_000 - 64 * 31 <= size_of(window) <= 64 * 31 + 6_000
+
+
 @pytest.mark.parametrize(
-    "body", [b"", b"x", b"\xff" * 7, b"\x00" * 8 + b"\x01" + b"\x00" * 7, pack([1, 2])[:-1], b"[1]" + b"\x05" * 8]
+    "body",
+    [
+        b"",
+        b"x",
+        b"\xff" * 7,
+        b"\x00" * 8 + b"\x01" + b"\x00" * 7,
+        pack([1, 2])[:-1],
+        b"[1]" + b"\x05" * 8,
+        # The layout kept before runs: the items joined, their offsets and their count, with no mark.
+        b"1,2," + bytes(8) + (2).to_bytes(8, "little") + (4).to_bytes(8, "little") + (2).to_bytes(8, "little"),
+        # Marked, but its one run is said to end past where the index begins.
+        b"[1]"
+        + bytes(8)
+        + (4).to_bytes(8, "little")
+        + bytes(8)
+        + (1).to_bytes(8, "little")
+        + (1).to_bytes(8, "little")
+        + b"kept:runs:1",
+    ],
 )
 def test_a_body_this_server_did_not_write_opens_as_nothing(body: bytes) -> None:
     assert Kept.opened(body) is None
