@@ -4,9 +4,10 @@
 
 Three processes on this machine: the upstream (bench.scaling's app, answering about 1 KB, never rate-limited),
 `parse-mcp --transport http` and `python -m bench.naive_server --http`, both wired to that upstream. Each round
-opens N MCP clients (sessions) on one server, then, once all are open, each makes M `execute_endpoint` calls
-one after the other, all clients at once; the round's figure is the calls over the seconds they took (sessions
-opened before the clock starts). Rounds alternate between the two servers, so a busy machine slows both alike,
+opens N MCP clients (sessions) on one server, each listing the tools as a client does when it connects, then,
+once all are open, each makes M `execute_endpoint` calls one after the other, all clients at once; the round's
+figure is the calls over the seconds they took (the clock starts when every session is open and stops at the
+last answer, before the sessions close). Rounds alternate between the two servers, so a busy machine slows both alike,
 after one warm-up round each; the figures are medians. Beside calls per second, each server's CPU time per
 call (from /proc), which a machine shared with other work disturbs far less than wall time.
 
@@ -140,13 +141,16 @@ async def one_round(server: Served, clients: int, calls: int) -> Round:
     """`clients` sessions making `calls` calls each: calls per second, and CPU per call."""
     failures: list[str] = []
     all_open = anyio.Event()
-    opened = 0
-    started = 0.0
-    cpu_before = (0.0, 0.0, 0.0)
+    opened = finished = 0
+    started = ended = 0.0
+    cpu_before = cpu_after = (0.0, 0.0, 0.0)
 
     async def client_loop() -> None:
-        nonlocal opened, started, cpu_before
+        nonlocal opened, finished, started, ended, cpu_before, cpu_after
         async with Client(server.url) as client:
+            # A client lists the tools once when it connects (the SDK's client would do it on its first call, to
+            # validate results against their output schemas): part of opening a session, not of each call.
+            await client.list_tools()
             opened += 1
             if opened == clients:
                 started, cpu_before = time.perf_counter(), server.cpu_seconds()
@@ -156,15 +160,15 @@ async def one_round(server: Served, clients: int, calls: int) -> Round:
                 result = await client.call_tool("execute_endpoint", ARGUMENTS)
                 if result.is_error:
                     failures.append(str(result.content)[:200])
+            finished += 1
+            if finished == clients:  # the clock stops at the last answer, before the sessions close
+                ended, cpu_after = time.perf_counter(), server.cpu_seconds()
 
     with anyio.fail_after(ROUND_SECONDS):
         async with anyio.create_task_group() as group:
             for _ in range(clients):
                 group.start_soon(client_loop)
-    # Every client has closed its session by now; the calls ended before that, so this overstates a little,
-    # and alike for both servers.
-    elapsed = time.perf_counter() - started
-    cpu_after = server.cpu_seconds()
+    elapsed = ended - started
     if failures:
         raise RuntimeError(f"{server.name}: {len(failures)} calls failed, e.g. {failures[0]}")
     total = clients * calls
