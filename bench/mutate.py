@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
 EQUIVALENTS_DOC = ROOT / "docs" / "mutation.md"
+# Copied into each workspace's tests/ under this name, and loaded into every pytest run there (see CHECK_NODE_IDS).
+RERUN_IDS_PLUGIN = Path("tests/mutation_rerun_ids.py")
 
 
 @dataclass(frozen=True)
@@ -107,12 +109,8 @@ TARGETS: dict[str, Target] = {
             "tests/test_redact.py::test_the_logging_filter_scrubs_messages_arguments_and_tracebacks",
             "tests/test_redact.py::test_a_megabyte_of_hostile_text_scrubs_in_well_under_50_ms",
         ),
-        # Redactors are built when a test module is imported (and cached by `redactor_for`): forked from a process
-        # that imported them, a mutant of the code that builds one would never run. Each mutant's tests are
-        # imported afresh instead, in a process forked from one that imported nothing (slower, but they count).
-        # Those imports take seconds of CPU, so a mutant's time limit starts at 15 s rather than 1 s: a mutant that
-        # runs out of time counts as killed, and only a loop should.
-        settings=('process_isolation = "forkserver"', 'forkserver_warmup = "none"', "timeout_constant = 15.0"),
+        # No redactor is built when a test module of this target is imported: a redactor built there, in the
+        # process mutmut forks from, would hide every mutant of the code that builds one. The tests build theirs.
     ),
     "results": Target(
         mutate=("parse_mcp/results.py",),
@@ -126,10 +124,17 @@ TARGETS: dict[str, Target] = {
     ),
     "http_security": Target(
         mutate=("parse_mcp/http_security.py",),
-        tests=("tests/test_http_security.py", "tests/tools/test_isolation.py"),
-        # Under mutmut's trampolines an ASGI gate's coroutine, dropped when a server shuts down, is reported
-        # "never awaited" at exit; with warnings as errors that alone fails the run, before any mutant.
-        pytest_args=("-W", "ignore::pytest.PytestUnraisableExceptionWarning"),
+        # The gate's ASGI apps called in this process, and the rules of a bind: no socket, no uvicorn, no thread.
+        # The tests through uvicorn (tests/test_http_security.py's others, tests/tools/test_isolation.py) hold the
+        # same promises end to end; under mutmut, uvicorn's shutdown left a coroutine never awaited and CPython
+        # 3.11's parser failed ("AST constructor recursion depth mismatch") while its server still ran.
+        tests=(
+            "tests/test_http_security_gate.py",
+            "tests/test_http_security.py::test_a_loopback_bind_allows_the_loopback_names_and_nothing_else_by_default",
+            "tests/test_http_security.py::test_a_non_loopback_bind_allows_its_own_address_plus_what_the_operator_adds",
+            "tests/test_http_security.py::test_a_malformed_allowance_is_refused_at_start_up",
+            "tests/test_http_security.py::test_the_banner_names_an_address_clients_can_reach",
+        ),
     ),
     "state": Target(
         mutate=("parse_mcp/state/*.py",),
@@ -154,6 +159,28 @@ from mutmut.mutation.diff_apply import get_diff_for_mutant
 for name in sys.argv[1:]:
     print(f"# {name}")
     print(get_diff_for_mutant(name))
+"""
+# mutmut runs each mutant's tests by node id, in a process that has already run pytest (its stats run). A node id
+# pytest cannot find there fails the whole command with exit 4, which mutmut counts as a kill. pytest itself renames
+# tests with an escaped character in a parameter id on a second run in one process (bench/rerun_ids.py, loaded into
+# every run, prevents it). This replays a run to make sure: collect the target's tests, then select them by node id
+# in the same process; it prints the node ids that cannot be selected.
+CHECK_NODE_IDS = """
+import json, os, sys, pytest
+sys.path.insert(0, os.getcwd())
+class Collected:
+    ids = []
+    def pytest_collection_finish(self, session):
+        Collected.ids = [item.nodeid for item in session.items]
+tests, args = json.loads(sys.argv[1])
+quiet = ["-qq", "--collect-only", "-p", "no:cacheprovider", *args]
+if pytest.main([*quiet, *tests], plugins=[Collected()]) != 0:
+    sys.exit(2)
+lost = []
+if pytest.main([*quiet, *Collected.ids]) != 0:
+    lost = [i for i in Collected.ids if pytest.main([*quiet, i]) != 0]
+print("".join(f"\\nunselectable\\t{json.dumps(i)}" for i in lost))
+sys.exit(1 if lost else 0)
 """
 MUTANT_NAME = re.compile(r"parse_mcp\.[\w.ǁ]+__mutmut_\d+")
 
@@ -181,19 +208,29 @@ def listed_equivalents() -> set[str]:
     return set(MUTANT_NAME.findall(EQUIVALENTS_DOC.read_text(encoding="utf-8")))
 
 
+def present(tests: tuple[str, ...]) -> list[str]:
+    """The tests (paths, or node ids) whose file exists."""
+    return [test for test in tests if (ROOT / test.partition("::")[0]).exists()]
+
+
+def pytest_args(target: Target) -> list[str]:
+    """The pytest arguments of each of the target's runs, after the tests."""
+    deselected = [argument for test in target.deselect for argument in ("--deselect", test)]
+    rerun_ids = f"tests.{RERUN_IDS_PLUGIN.stem}"  # see CHECK_NODE_IDS
+    return ["-p", "no:xdist", "-p", "no:randomly", "-p", rerun_ids, *deselected, *target.pytest_args]
+
+
 def mutmut_settings(target: Target) -> str:
     def toml_list(items: list[str]) -> str:
         return "[" + ", ".join(json.dumps(item) for item in items) + "]"
 
-    tests = [path for path in target.tests if (ROOT / path).exists()]
-    deselected = [argument for test in target.deselect for argument in ("--deselect", test)]
-    pytest_args = ["-p", "no:xdist", "-p", "no:randomly", *deselected, *target.pytest_args]
+    tests = present(target.tests)
     return (
         "\n[tool.mutmut]\n"
         'source_paths = ["parse_mcp"]\n'
         f"only_mutate = {toml_list(list(target.mutate))}\n"
         f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
-        f"pytest_add_cli_args = {toml_list(pytest_args)}\n"
+        f"pytest_add_cli_args = {toml_list(pytest_args(target))}\n"
         'also_copy = ["prompts"]\n'
         # A mutant that loops is stopped after 4 times its tests' CPU time (plus 1 s), not mutmut's 15.
         "timeout_multiplier = 4.0\n"
@@ -208,9 +245,28 @@ def prepare(name: str, target: Target) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for folder in ("parse_mcp", "tests", "prompts"):
         shutil.copytree(ROOT / folder, workspace / folder, ignore=ignore)
+    shutil.copyfile(ROOT / "bench" / "rerun_ids.py", workspace / RERUN_IDS_PLUGIN)
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     (workspace / "pyproject.toml").write_text(pyproject + mutmut_settings(target), encoding="utf-8")
     return workspace
+
+
+def unselectable_node_ids(workspace: Path, target: Target) -> list[str] | None:
+    """The target's node ids that pytest cannot select by id after a first run in the same process (they would
+    count every mutant they cover as killed); None when the tests cannot be collected at all."""
+    tests = present(target.tests)
+    checked = subprocess.run(
+        [sys.executable, "-c", CHECK_NODE_IDS, json.dumps([tests, pytest_args(target)])],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        check=False,
+    )
+    if checked.returncode not in (0, 1):
+        return None
+    marked = [line.split("\t", 1)[1] for line in checked.stdout.splitlines() if line.startswith("unselectable\t")]
+    return [json.loads(node_id) for node_id in marked]
 
 
 def mutmut(workspace: Path, *args: str, log: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -254,6 +310,12 @@ def run_target(name: str, target: Target, *, equivalents: set[str], again: bool)
     print(f"== {name}: mutating {' '.join(target.mutate)}", flush=True)
     if again or not (workspace / "mutants").is_dir():
         workspace = prepare(name, target)
+        lost = unselectable_node_ids(workspace, target)
+        if lost is None or lost:
+            print(
+                f"   these tests cannot be run by node id as mutmut runs them: {lost or 'none collected'}", flush=True
+            )
+            return None
         ran = mutmut(workspace, "run", "--max-children", str(os.cpu_count() or 2), log=workspace / "mutmut.log")
         if ran.returncode != 0:
             print(f"   mutmut failed (exit {ran.returncode}); its output: {workspace / 'mutmut.log'}", flush=True)

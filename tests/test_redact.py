@@ -27,7 +27,13 @@ from parse_mcp.redact import REDACTED, RedactingFilter, Redactor, redactor_for
 PARSEBOT_KEY = "pmx_live_4f9a8b7c6d5e_Zq+/x"
 SCRAPERAPI_KEY = "3f9a0c1e5b7d2a4c6e8f0b1d3a5c7e9f"
 KEYS = (PARSEBOT_KEY, SCRAPERAPI_KEY)
-REDACTOR = Redactor(KEYS)
+
+
+def redactor() -> Redactor:
+    """The redactor of both keys, built afresh by each test that uses it: a redactor built once at import would
+    hide from mutation testing (docs/mutation.md) every change to the code that builds one."""
+    return Redactor(KEYS)
+
 
 # Bytes around a key inside a base64 blob: they put it at each of the 3 alignments, and 0xfb/0xff make
 # the blob contain `+` and `/` (`-` and `_` in the URL-safe alphabet).
@@ -65,8 +71,8 @@ def forms_of(key: str) -> dict[str, str]:
         # A proxy or a client that encodes an already encoded query (`%2B` becomes `%252B`).
         "quote, twice": quote(quote(key, safe=""), safe=""),
         "percent, twice": quote(_percent_all(key, upper=True), safe=""),
-        "json \\u, lower hex": _json_escaped(key, upper=False),
-        "json \\u, upper hex": _json_escaped(key, upper=True),
+        "json u-escapes, lower hex": _json_escaped(key, upper=False),
+        "json u-escapes, upper hex": _json_escaped(key, upper=True),
         "json dumps": json.dumps(key)[1:-1],
         "hex": key.encode().hex(),
         "HEX": key.encode().hex().upper(),
@@ -142,7 +148,7 @@ def test_the_oracle_sees_every_form_before_redaction() -> None:
 @pytest.mark.parametrize(("key", "name", "form"), CASES, ids=[f"{key[:4]}-{name}" for key, name, _ in CASES])
 def test_no_form_of_a_key_survives_wherever_it_sits_in_text(key: str, name: str, form: str) -> None:
     for place, embed in PLACEMENTS.items():
-        scrubbed = REDACTOR.text(embed(form))
+        scrubbed = redactor().text(embed(form))
         assert not leaked(scrubbed, key), (place, scrubbed)
         assert REDACTED in scrubbed, place
 
@@ -154,13 +160,13 @@ def test_the_forms_tried_cover_every_encoding_the_brief_names() -> None:
 
 
 def test_the_words_around_a_key_are_kept() -> None:
-    assert REDACTOR.text(f"bad key {PARSEBOT_KEY}, try again") == f"bad key {REDACTED}, try again"
-    assert REDACTOR.text(f"?a=1&token={quote(SCRAPERAPI_KEY)}&b=2") == f"?a=1&token={REDACTED}&b=2"
+    assert redactor().text(f"bad key {PARSEBOT_KEY}, try again") == f"bad key {REDACTED}, try again"
+    assert redactor().text(f"?a=1&token={quote(SCRAPERAPI_KEY)}&b=2") == f"?a=1&token={REDACTED}&b=2"
 
 
 def test_both_keys_in_one_text_are_both_removed() -> None:
     text = f"{PARSEBOT_KEY.upper()} and {base64.b64encode(SCRAPERAPI_KEY.encode()).decode()}"
-    scrubbed = REDACTOR.text(text)
+    scrubbed = redactor().text(text)
     assert not leaked(scrubbed, PARSEBOT_KEY)
     assert not leaked(scrubbed, SCRAPERAPI_KEY)
 
@@ -168,7 +174,7 @@ def test_both_keys_in_one_text_are_both_removed() -> None:
 def test_dict_keys_and_nested_values_are_scrubbed_at_any_depth() -> None:
     for key, name, form in CASES:
         value = {"data": [{"echo": form, "n": 1}, ["x", {form: True}]], "ok": "plain"}
-        scrubbed = REDACTOR.json(value)
+        scrubbed = redactor().json(value)
         assert not leaked(json.dumps(scrubbed), key), name
         assert not leaked(repr(scrubbed), key), name
         assert isinstance(scrubbed, dict)
@@ -178,15 +184,15 @@ def test_dict_keys_and_nested_values_are_scrubbed_at_any_depth() -> None:
 
 def test_a_clean_value_comes_back_as_the_very_same_object() -> None:
     value = {"items": [{"title": "A Light in the Attic", "price": 51.77}], "page": 1}
-    assert REDACTOR.json(value) is value
-    assert REDACTOR.json("no secret here") == "no secret here"
-    assert REDACTOR.json(42) == 42
+    assert redactor().json(value) is value
+    assert redactor().json("no secret here") == "no secret here"
+    assert redactor().json(42) == 42
 
 
 def test_only_the_containers_on_the_way_to_a_key_are_copied() -> None:
     untouched = {"title": "kept"}
     value = {"a": untouched, "b": [1, {"token": PARSEBOT_KEY}]}
-    scrubbed = REDACTOR.json(value)
+    scrubbed = redactor().json(value)
     assert isinstance(scrubbed, dict)
     assert scrubbed is not value
     assert scrubbed["a"] is untouched
@@ -202,7 +208,7 @@ def test_a_value_nested_far_deeper_than_the_recursion_limit_is_scrubbed() -> Non
         node.append(child)
         node = child
     node.append(SCRAPERAPI_KEY.upper())
-    scrubbed = REDACTOR.json(root)
+    scrubbed = redactor().json(root)
     for _ in range(20_001):
         assert isinstance(scrubbed, list)
         scrubbed = scrubbed[0]
@@ -212,7 +218,7 @@ def test_a_value_nested_far_deeper_than_the_recursion_limit_is_scrubbed() -> Non
 def test_a_cyclic_value_does_not_hang_the_walk() -> None:
     cyclic: dict[str, object] = {"token": PARSEBOT_KEY}
     cyclic["self"] = cyclic
-    scrubbed = REDACTOR.json(cyclic)
+    scrubbed = redactor().json(cyclic)
     assert isinstance(scrubbed, dict)
     assert scrubbed["token"] == REDACTED
 
@@ -236,22 +242,23 @@ def test_key_shaped_text_is_removed_without_knowing_the_key() -> None:
 def test_success_data_keeps_key_shaped_values_that_are_not_our_keys() -> None:
     # A login answer carries its encryption key (a Fernet token) in `data`: the server needs it intact.
     data = {"session_id": "s-1", "encryption_key": "gAAAAABlZ2VuZXJhdGVkLWZlcm5ldA=="}
-    assert REDACTOR.json(data) is data
+    assert redactor().json(data) is data
 
 
 def test_the_redactor_never_spells_a_key_when_printed() -> None:
-    assert not leaked(repr(REDACTOR), PARSEBOT_KEY)
-    assert not leaked(str(REDACTOR), SCRAPERAPI_KEY)
+    assert not leaked(repr(redactor()), PARSEBOT_KEY)
+    assert not leaked(str(redactor()), SCRAPERAPI_KEY)
 
 
 def test_a_megabyte_of_hostile_text_scrubs_in_well_under_50_ms() -> None:
     # Full of the characters that can open a match (`%`, `\`, `p`, hex digits), so every position is tried.
     hostile = ("%7 \\u00 pmx 3f9a Zq+ api_ke gAAA " * 40_000)[:1_000_000]
     with_keys = (f"lorem {PARSEBOT_KEY} ipsum {quote(SCRAPERAPI_KEY)} " * 20_000)[:1_000_000]
+    scrubber = redactor()
     for text in (hostile, with_keys):
-        REDACTOR.text(text)  # warm-up: the first scan pays for nothing else
+        scrubber.text(text)  # warm-up: the first scan pays for nothing else
         started = time.perf_counter()
-        REDACTOR.text(text)
+        scrubber.text(text)
         elapsed = time.perf_counter() - started
         # Measured about 15-30 ms on the CI machine; the bound leaves room for a loaded machine while
         # still catching a pattern that backtracks (that would take seconds).
@@ -261,7 +268,7 @@ def test_a_megabyte_of_hostile_text_scrubs_in_well_under_50_ms() -> None:
 def _log_through_filter(emit: Callable[[logging.Logger], None]) -> str:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(RedactingFilter(REDACTOR))
+    handler.addFilter(RedactingFilter(redactor()))
     logger = logging.getLogger("tests.redact.filter")
     logger.propagate = False
     logger.addHandler(handler)
@@ -319,9 +326,9 @@ def test_arbitrary_text_around_a_key_in_any_form_keeps_no_form_of_it(
     data: st.DataObject, key: str, encoder: int, before: str, after: str
 ) -> None:
     form = _ENCODERS[encoder](key, data)
-    scrubbed = REDACTOR.text(before + form + after)
+    scrubbed = redactor().text(before + form + after)
     assert not leaked(scrubbed, key)
-    assert not leaked(json.dumps(REDACTOR.json({before: [form + after]})), key)
+    assert not leaked(json.dumps(redactor().json({before: [form + after]})), key)
 
 
 @settings(max_examples=300, deadline=None)
@@ -329,9 +336,9 @@ def test_arbitrary_text_around_a_key_in_any_form_keeps_no_form_of_it(
 def test_text_without_a_key_is_left_unchanged(text: str) -> None:
     # Text merely shaped like a key (`pmx_0000`, `api_key=x`) is scrubbed by design; it is not what this is about.
     assume(not re.search(r"pmx_|gAAAAA|(?i:api[_-]?key|encryption[_-]?key)", text))
-    assert REDACTOR.text(text) == text
+    assert redactor().text(text) == text
     value = {text: [text, {"k": text}]}
-    assert REDACTOR.json(value) is value
+    assert redactor().json(value) is value
 
 
 @pytest.mark.parametrize(
@@ -347,14 +354,14 @@ def test_text_without_a_key_is_left_unchanged(text: str) -> None:
     ids=["plain", "percent", "escaped percent", "utf-16", "in a key"],
 )
 def test_a_body_judged_by_its_text_still_loses_every_key_once_parsed(body: bytes) -> None:
-    value = REDACTOR.json(loads_bounded(body), source=body)
+    value = redactor().json(loads_bounded(body), source=body)
     assert not leaked(json.dumps(value), PARSEBOT_KEY)
 
 
 def test_a_clean_body_judged_by_its_text_is_returned_as_it_was_parsed() -> None:
     body = b'{"rows": [{"title": "a/b", "note": "nothing secret here"}]}'
     value = loads_bounded(body)
-    assert REDACTOR.json(value, source=body) is value
+    assert redactor().json(value, source=body) is value
 
 
 @pytest.mark.parametrize(("key", "name", "form"), CASES, ids=[f"{key[:4]}-{name}" for key, name, _ in CASES])
@@ -364,7 +371,7 @@ def test_every_form_of_a_key_in_a_parsed_body_is_removed_whether_the_text_is_pla
     # Plain ASCII text without `%` or a backslash is judged by substring search; the rest by the pattern.
     for place, embed in PLACEMENTS.items():
         body = json.dumps({"rows": [{"note": embed(form)}]}).encode()
-        value = REDACTOR.json(loads_bounded(body), source=body)
+        value = redactor().json(loads_bounded(body), source=body)
         assert not leaked(json.dumps(value), key), (name, place)
 
 
@@ -380,7 +387,7 @@ def test_a_key_in_plain_ascii_text_around_it_is_found_by_the_fast_judge_as_by_th
     data: st.DataObject, key: str, encoder: int, before: str, after: str
 ) -> None:
     body = json.dumps({"m": before + _ENCODERS[encoder](key, data) + after}).encode()
-    value = REDACTOR.json(loads_bounded(body), source=body)
+    value = redactor().json(loads_bounded(body), source=body)
     assert not leaked(json.dumps(value), key)
 
 
@@ -390,7 +397,7 @@ def test_plain_ascii_text_without_a_key_is_judged_clean_and_returned_as_it_was(t
     assume(not any(leaked(reading, key) for key in KEYS for reading in (text,)))
     body = json.dumps({"m": text}).encode()
     value = loads_bounded(body)
-    assert REDACTOR.json(value, source=body) is value
+    assert redactor().json(value, source=body) is value
 
 
 # A key whose own bytes encode to `+` and `/` in base64 (`-` and `_` in the URL-safe alphabet) at every
@@ -424,7 +431,7 @@ def test_a_secret_of_exactly_the_minimum_length_is_removed_by_value_and_one_shor
 
 
 def test_a_string_given_alone_to_the_json_scrubber_loses_the_key_and_keeps_its_words() -> None:
-    assert REDACTOR.json(f"the key {PARSEBOT_KEY} was refused") == f"the key {REDACTED} was refused"
+    assert redactor().json(f"the key {PARSEBOT_KEY} was refused") == f"the key {REDACTED} was refused"
 
 
 def test_a_secret_beyond_ascii_is_found_deep_in_a_value_without_a_source() -> None:
@@ -438,6 +445,6 @@ def test_a_value_is_judged_by_the_source_text_it_was_parsed_from_when_one_is_giv
     # that a clean plain source is the judgement (no second look at the value), and a source with a key is not.
     clean_source = b'{"m": "nothing secret here"}'
     value: dict[str, object] = {"m": PARSEBOT_KEY}
-    assert REDACTOR.json(value, source=clean_source) is value
+    assert redactor().json(value, source=clean_source) is value
     dirty_source = f'{{"m": "{SCRAPERAPI_KEY}"}}'.encode()
-    assert REDACTOR.json({"m": SCRAPERAPI_KEY}, source=dirty_source) == {"m": REDACTED}
+    assert redactor().json({"m": SCRAPERAPI_KEY}, source=dirty_source) == {"m": REDACTED}
