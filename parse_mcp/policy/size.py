@@ -312,15 +312,19 @@ def _shrink_list(
 ) -> JsonValue:
     sizes.only_child(items)
     room = budget - 2  # less the brackets
-    kept = items[: _fitting_prefix(items, room, sizes)]
+    count, used = _fitting_prefix(items, room, sizes)
+    kept = items[:count]
     if not kept and items and room > 2:
         kept = [_shrink(items[0], room, f"{path}[0]", level + 1, cuts, sizes)]
+        used = sizes.of(kept[0])
+    sizes.know(kept, used + 2)  # exact: what is kept is never serialised again to be measured
     cuts.append(Cut(path, len(kept), len(items), "items"))
     return kept
 
 
-def _fitting_prefix(items: list[JsonValue], room: int, sizes: _Sizes) -> int:
-    """How many of the first `items` fit whole in `room` characters, the commas between them counted.
+def _fitting_prefix(items: list[JsonValue], room: int, sizes: _Sizes) -> tuple[int, int]:
+    """How many of the first `items` fit whole in `room` characters, the commas between them counted, and the
+    characters they take.
 
     Items are measured a run at a time (one encoding of a run costs far less than one per item). The first run
     is sized from the list's average item, each later one from the average of the items kept so far, and a run
@@ -338,7 +342,7 @@ def _fitting_prefix(items: list[JsonValue], room: int, sizes: _Sizes) -> int:
         count += len(run)
         used += cost
         step = max(1, (room - used) * count // max(1, used))
-    return count
+    return count, used
 
 
 def _shrink_dict(
@@ -364,4 +368,6 @@ def _shrink_dict(
             used += overhead + sizes.of(smaller)
     if len(chosen) < len(mapping):
         cuts.append(Cut(path, len(chosen), len(mapping), "keys"))
-    return {key: chosen[key] for key in mapping if key in chosen}
+    kept = {key: chosen[key] for key in mapping if key in chosen}
+    sizes.know(kept, used)  # exact, as for a list
+    return kept
