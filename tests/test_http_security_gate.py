@@ -32,6 +32,7 @@ from parse_mcp.http_security import (
     BearerGate,
     MetricsRoute,
     check_port,
+    endpoint_url,
     http_security,
     is_loopback,
     principal_for,
@@ -56,15 +57,19 @@ class Behind:
     reached: list[Scope] = field(default_factory=list)
     principals: list[str | None] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    received: list[Message] = field(default_factory=list)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.reached.append(scope)
         user = auth_context_var.get()
         self.principals.append(user.access_token.client_id if user is not None else None)
         self.tags.append(session_tag.get())
+        self.received.append(await receive())
         if scope["type"] == "http":
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})
+        elif scope["type"] == "lifespan":
+            await send({"type": "lifespan.startup.complete"})
 
 
 @dataclass
@@ -101,7 +106,9 @@ async def ask(
     sent: list[Message] = []
 
     async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        if kind == "lifespan":
+            return {"type": "lifespan.startup"}
+        return {"type": "http.request", "body": b"the body", "more_body": False}
 
     async def send(message: Message) -> None:
         sent.append(message)
@@ -291,7 +298,16 @@ async def test_lifespan_passes_through_the_gate_and_a_websocket_is_never_answere
     lifespan = await ask(guard, "/", kind="lifespan")
     websocket = await ask(guard, "/mcp", kind="websocket", headers=[bearer(TOKEN_A)])
     assert [scope["type"] for scope in behind.reached] == ["lifespan"]
-    assert lifespan.messages == websocket.messages == []
+    assert behind.received == [{"type": "lifespan.startup"}]
+    assert lifespan.messages == [{"type": "lifespan.startup.complete"}]
+    assert websocket.messages == []
+
+
+@pytest.mark.parametrize("tokens", [(TOKEN_A,), ()], ids=["with-token", "without-token"])
+async def test_the_app_behind_the_gate_reads_the_requests_own_body(tokens: tuple[str, ...]) -> None:
+    guard, behind = gate(*tokens)
+    await ask(guard, "/mcp", headers=[bearer(TOKEN_A)])
+    assert behind.received == [{"type": "http.request", "body": b"the body", "more_body": False}]
 
 
 def test_only_a_principal_the_gate_made_counts_and_nothing_but_an_http_connection_has_one() -> None:
@@ -547,3 +563,92 @@ def test_uvicorn_logs_at_the_level_asked_and_always_says_it_listens(level: str, 
     assert passes(number - 1, "below the level") is False
     assert passes(logging.INFO, "Started server process") is (number <= logging.INFO)
     uvicorn_logs_at("warning")
+
+
+# ---------------------------------------------------------------- exact words and edges ----
+
+
+def test_an_open_bind_is_refused_in_exactly_these_words() -> None:
+    with pytest.raises(ConfigError) as caught:
+        http_security("192.0.2.10", [])
+    assert str(caught.value) == (
+        "--host 192.0.2.10 accepts connections from other machines, which could then spend your API keys: "
+        "set PARSE_MCP_HTTP_TOKEN to a long random token (clients send it as `Authorization: Bearer …`), "
+        "or bind to 127.0.0.1."
+    )
+    with pytest.raises(ConfigError) as unnamed:
+        http_security("0.0.0.0", [Secret(TOKEN_A)])  # noqa: S104 - a bind under test
+    assert str(unnamed.value) == (
+        "--host 0.0.0.0 listens on every address, so clients reach it by a name or address it cannot guess, "
+        "and DNS-rebinding protection would refuse them all (421): add --allowed-host with the name or "
+        "address clients use (e.g. --allowed-host mcp.example.com)."
+    )
+
+
+def test_a_malformed_host_or_origin_is_refused_in_exactly_these_words() -> None:
+    with pytest.raises(ConfigError) as host:
+        http_security("127.0.0.1", [], allowed_hosts=["a/b"])
+    assert str(host.value) == (
+        '--allowed-host "a/b" is not a host name or address with an optional port '
+        "(e.g. mcp.example.com, mcp.example.com:8443, 10.0.0.5)."
+    )
+    with pytest.raises(ConfigError) as origin:
+        http_security("127.0.0.1", [], allowed_origins=["a/b"])
+    assert str(origin.value) == (
+        '--allowed-origin "a/b" is not an origin (scheme://host[:port], e.g. https://app.example.com).'
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("http://app.example.com", "http://app.example.com"),
+        ("https://app.example.com:1", "https://app.example.com:1"),
+        ("https://boX", "https://box"),
+        ("https://boX/", "https://box"),
+    ],
+)
+def test_an_http_or_https_origin_on_any_port_from_1_is_taken_as_written_lower_cased(value: str, kept: str) -> None:
+    assert http_security("127.0.0.1", [], allowed_origins=[value]).allowed_origins[-1] == kept
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "url"),
+    [
+        ("127.0.0.1", ["mcp.example.com"], "http://127.0.0.1:8765/mcp"),
+        ("::", ["[2001:db8::1]:8443"], "http://[2001:db8::1]:8443/mcp"),
+        ("[::1]", [], "http://[::1]:8765/mcp"),
+        ("mcpX", [], "http://mcpX:8765/mcp"),
+    ],
+)
+def test_the_banner_names_the_bound_address_unless_it_is_every_address(host: str, allowed: list[str], url: str) -> None:
+    assert endpoint_url(host, 8765, allowed) == url
+
+
+@pytest.mark.parametrize("port", [1, 65_535])
+def test_the_first_and_last_tcp_ports_are_ports(port: int) -> None:
+    refusal = ""
+    try:
+        check_port("127.0.0.1", port)
+    except ConfigError as refused:  # not allowed to this user, or in use: refused for that, never for its number
+        refusal = str(refused)
+    assert refusal == "" or refusal.startswith(f"--port {port}: cannot listen on 127.0.0.1 (")
+
+
+def test_a_port_in_use_is_refused_in_exactly_these_words() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError) as caught:
+            check_port("127.0.0.1", port)
+    assert str(caught.value) == (
+        f"--port {port}: cannot listen on 127.0.0.1 (Address already in use): choose another --port, or stop "
+        "what listens there."
+    )
+
+
+def test_a_host_name_is_bound_as_written() -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_port("Xlocalhost", 8765)
+    assert str(caught.value).startswith("--port 8765: cannot listen on Xlocalhost (")
