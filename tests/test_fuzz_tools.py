@@ -202,11 +202,12 @@ class Example:
     echo: tuple[int, KeyForm] | None
 
 
-@st.composite
-def examples(draw: st.DrawFn, schemas: Mapping[str, Mapping[str, Any]]) -> Example:
-    tool = draw(st.sampled_from(sorted(schemas)))
-    echo = draw(st.none() | st.tuples(st.sampled_from(ECHO_STATUSES), st.sampled_from(KEY_FORMS)))
-    return Example(tool, draw(arguments_for(schemas[tool])), echo)
+def examples(schemas: Mapping[str, Mapping[str, Any]]) -> st.SearchStrategy[Example]:
+    """A tool, its arguments and the upstream's plan. Each tool's strategy is built once, not at every draw."""
+    echoes = st.none() | st.tuples(st.sampled_from(ECHO_STATUSES), st.sampled_from(KEY_FORMS))
+    return st.one_of(
+        [st.builds(Example, st.just(tool), arguments_for(schemas[tool]), echoes) for tool in sorted(schemas)]
+    )
 
 
 async def run_example(target: Target, example: Example) -> tuple[CallToolResult, list[str]]:
@@ -267,6 +268,7 @@ def check(example: Example, result: CallToolResult, paths: list[str]) -> None:
 def test_fuzzed_arguments_reach_only_intended_paths_and_always_get_a_leak_free_result() -> None:
     portal: BlockingPortal
     with start_blocking_portal("asyncio") as portal, portal.wrap_async_context_manager(fuzz_target()) as target:
+        every_example = examples(target.schemas)
 
         @settings(
             max_examples=EXAMPLES,
@@ -275,7 +277,7 @@ def test_fuzzed_arguments_reach_only_intended_paths_and_always_get_a_leak_free_r
         )
         @given(st.data())
         def one(data: st.DataObject) -> None:
-            example = data.draw(examples(target.schemas))
+            example = data.draw(every_example)
             result, paths = portal.call(run_example, target, example)
             target.cases += 1
             check(example, result, paths)
