@@ -124,20 +124,23 @@ def writable(name: str) -> bool:
     return True
 
 
+# Values of each JSON type, built once (a strategy built inside a test is built again for every example).
+OF_TYPE: dict[str, st.SearchStrategy[object]] = {
+    "string": st.text(max_size=10),
+    "integer": st.integers(),
+    "number": st.integers() | st.floats(allow_nan=False),
+    "boolean": st.booleans(),
+    "array": st.lists(st.integers(), max_size=3),
+    "object": st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+    "any": json_values.filter(lambda value: value is not None),
+}
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(names.filter(writable), st.sampled_from(LABELS), max_size=12), st.data())
 def test_values_of_the_declared_types_pass_under_any_names(labels: dict[str, str], data: st.DataObject) -> None:
     spec = endpoint({name: {"type": label, "required": True} for name, label in labels.items()})
-    of_type = {
-        "string": st.text(max_size=10),
-        "integer": st.integers(),
-        "number": st.integers() | st.floats(allow_nan=False),
-        "boolean": st.booleans(),
-        "array": st.lists(st.integers(), max_size=3),
-        "object": st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
-        "any": json_values.filter(lambda value: value is not None),
-    }
-    params = {p.name: data.draw(of_type[p.type]) for p in spec.params}
+    params = {p.name: data.draw(OF_TYPE[p.type]) for p in spec.params}
     assert check_params(spec, params) == []
 
 
