@@ -123,7 +123,7 @@ async def test_with_redis_frozen_a_replay_gives_up_after_its_timeout_and_answers
                     started = time.perf_counter()
                     assert await store.replay_events_after(priming, Received()) is None
                     took = time.perf_counter() - started
-    assert 0.2 <= took < 0.6
+    assert 0.2 <= took < 0.75  # the socket timeout alone would take 1 s
 
 
 async def test_a_stream_keeps_its_last_events_and_not_every_one(

@@ -77,7 +77,7 @@ async def test_with_redis_frozen_every_ledger_command_gives_up_when_the_calls_bu
         finally:
             await client.aclose()
     assert set(took) == set(commands)
-    assert all(BUDGET_SECONDS - 0.05 <= seconds < BUDGET_SECONDS + 0.25 for seconds in took.values()), took
+    assert all(BUDGET_SECONDS - 0.05 <= seconds < BUDGET_SECONDS + 0.45 for seconds in took.values()), took
 
 
 def pacing_on(server: RedisServer, clock: Callable[[], float]) -> tuple[RedisPacing, redis.asyncio.Redis]:
@@ -103,7 +103,7 @@ async def test_with_redis_frozen_a_pacing_decision_gives_up_at_its_own_bound_and
         finally:
             await client.aclose()
     assert isinstance(decided, Go)
-    assert 0.25 <= took < 0.6
+    assert 0.25 <= took < 0.75  # the socket timeout alone would take 1 s
     assert not pacing.shared
     assert [r.getMessage() for r in caplog.records] == [
         "Redis unreachable (TimeoutError): pacing goes on from this process's picture, trying Redis every 5 s"
