@@ -5,6 +5,7 @@ from __future__ import annotations
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Cut
 from parse_mcp.policy.pages import Paged, page, paged_list, resolve
+from parse_mcp.policy.size import MAX_DEPTH
 
 
 def test_a_cut_inside_an_item_of_a_later_page_names_that_item_in_the_whole_list_and_keeps_its_figures() -> None:
@@ -62,3 +63,12 @@ def test_a_cut_whose_path_leads_nowhere_or_to_no_list_offers_no_pages() -> None:
     assert paged_list(value, [Cut("$.missing", 1, 3, "items")]) is None
     assert paged_list(value, [Cut("$.a", 1, 2, "items")]) is None
     assert paged_list(value, [Cut("$.s", 1, 4, "items")]) is None
+
+
+def test_a_level_cut_deep_in_a_later_item_of_a_page_names_that_item_in_the_whole_list() -> None:
+    deep: JsonValue = []
+    for _ in range(MAX_DEPTH + 3):
+        deep = [deep]
+    shown = page([1, {"a": deep}], 7, 20, 10_000, "$.rows")
+    assert [cut.path.split(".a")[0] for cut in shown.cuts] == ["$.rows[8]"]
+    assert [cut.unit for cut in shown.cuts] == ["levels"]
