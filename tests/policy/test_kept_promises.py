@@ -88,6 +88,7 @@ def test_a_window_takes_a_run_that_ends_exactly_at_twice_the_page_and_no_further
 @pytest.mark.parametrize("length", range(9))
 def test_a_body_too_short_to_hold_its_numbers_opens_as_nothing(length: int) -> None:
     assert Kept.opened(b"\x00" * length + MARK) is None
+    assert Kept.opened(struct.pack("<Q", 2) + MARK) is None  # two runs said, and no room for their numbers
 
 
 def test_a_body_without_the_mark_opens_as_nothing() -> None:
