@@ -66,6 +66,7 @@ TARGETS: dict[str, Target] = {
         # Our own checks' refusals, each reached through the tool that makes it, and each record tested exactly.
         mutate=("parse_mcp/guidance/refusals.py",),
         tests=(
+            "tests/guidance/test_refusals_records.py",
             "tests/guidance/test_table.py",
             "tests/test_results.py",
             "tests/tools/test_our_voice.py",
