@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 import anyio
 from mcp import Client, StdioServerParameters
@@ -30,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bench.common import median, verdict
+from bench.common import median, process_cpu_seconds, verdict
 from parse_mcp.sandbox.serve import running_sandbox
 
 SIZES = {"1 KB": 1_024, "64 KB": 64 * 1_024, "512 KB": 512 * 1_024, "2 MB": 2 * 1_024 * 1_024}
@@ -121,17 +122,40 @@ async def interleaved(ours: Client, naive: Client, size: str, calls: int) -> tup
     return mine, theirs
 
 
+def server_pids() -> tuple[int, int]:
+    """The PIDs of the two stdio servers this process started (parse-mcp's, the naive one's)."""
+    found: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == os.getpid():
+            for name in ("parse_mcp.cli", "bench.naive_server"):
+                if name in command:
+                    found[name] = int(entry.name)
+    return found["parse_mcp.cli"], found["bench.naive_server"]
+
+
 async def main() -> None:
     async with running_sandbox(upstream_app()) as upstream, clients(upstream) as (ours, naive):
-        print(f"per-call cost over stdio, median of {ROUNDS} calls each, interleaved")
-        print(f"{'answer':>8} | {'parse-mcp':>10} | {'naive':>10} | ratio | goal")
+        ours_pid, naive_pid = server_pids()
+        print(f"per-call cost over stdio, median of {ROUNDS} calls each, interleaved; server CPU a call from /proc")
+        print(f"{'answer':>8} | {'parse-mcp':>10} | {'naive':>10} | ratio | server CPU a call | goal")
         for label in SIZES:
+            cpu_before = process_cpu_seconds(ours_pid), process_cpu_seconds(naive_pid)
             mine, theirs = await interleaved(ours, naive, label, ROUNDS)
+            calls = WARMUP + ROUNDS
+            cpu_mine = (process_cpu_seconds(ours_pid) - cpu_before[0]) * 1000 / calls
+            cpu_theirs = (process_cpu_seconds(naive_pid) - cpu_before[1]) * 1000 / calls
             ratio = median(mine) / median(theirs)
             goal = GOAL_LARGEST if label == "2 MB" else GOAL_EVERY_SIZE
             print(
                 f"{label:>8} | {median(mine):>7.1f} ms | {median(theirs):>7.1f} ms | {ratio:5.2f} | "
-                f"<= {goal}: {verdict(ratio <= goal)}"
+                f"{cpu_mine:5.2f} vs {cpu_theirs:5.2f} ms | <= {goal}: {verdict(ratio <= goal)}"
             )
         mine, theirs = await interleaved(ours, naive, "1 KB", OVERHEAD_CALLS)
         ratio = median(mine) / median(theirs)

@@ -20,7 +20,6 @@ both run about three times slower then, so the figures printed are only for comp
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import signal
 import subprocess
@@ -29,12 +28,11 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import anyio
 from mcp import Client
 
-from bench.common import median, verdict
+from bench.common import median, process_cpu_seconds, verdict
 from bench.scaling import KEY, SCRAPER, upstream_app
 from parse_mcp.sandbox.serve import running_sandbox
 from tests.processes import free_port, keyless_env
@@ -44,12 +42,6 @@ ARGUMENTS = {"scraper_id": SCRAPER, "endpoint": "rows", "params": {"size": "1KB"
 START_SECONDS = 30.0
 # No round may run away: 500 calls take about 2 s here; a round past this is a failure, not a figure.
 ROUND_SECONDS = 120.0
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds `pid` has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
