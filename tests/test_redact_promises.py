@@ -72,3 +72,10 @@ def test_a_clean_value_that_json_cannot_serialise_is_walked_and_returned_as_the_
     for _ in range(5_000):
         deep = [deep]
     assert Redactor([KEY]).json(deep) is deep
+
+
+def test_a_source_that_is_not_valid_utf_8_is_still_judged_by_its_text() -> None:
+    clean = {"m": "caf\udcff"}
+    assert Redactor([KEY]).json(clean, source=b'{"m": "caf\xff"}') is clean
+    dirty = {"m": f"{KEY} \udcff"}
+    assert Redactor([KEY]).json(dirty, source=f'{{"m": "{KEY} '.encode() + b'\xff"}') == {"m": f"{REDACTED} \udcff"}
