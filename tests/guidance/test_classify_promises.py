@@ -294,6 +294,7 @@ def test_attempts_are_kept_only_within_a_signed_32_bit_range() -> None:
     assert attempts(2**31 - 1) == 2**31 - 1
     assert attempts(2**31) is None
     assert attempts(3.0) == 3
+    assert attempts(404.0) == 404
     assert attempts(2.0**31) is None
     assert attempts("7") == 7
     assert attempts("123456789") == 123456789
