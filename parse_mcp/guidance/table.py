@@ -879,7 +879,8 @@ def _stopped(failure: Failure, count: int) -> Failure:
 
 def describe_for_revision(record: ErrorRecord, context: CallContext) -> str:
     """A sentence the revision service can act on: endpoint, input, status, error kind; no snippet."""
-    endpoint = _argument(context, "endpoint") or "an endpoint"
+    named = _argument(context, "endpoint")
+    endpoint = f"The {named} endpoint" if named else "An endpoint"
     shown = _params_for_revision(context.arguments.get("params"))
     kind = speakable(record.kind)
     if record.code == "upstream_auth":
@@ -891,7 +892,7 @@ def describe_for_revision(record: ErrorRecord, context: CallContext) -> str:
     else:
         problem = f"it fails with HTTP {record.http_status} ({kind or speakable(record.status) or record.code})"
         want = "Fix the endpoint so it returns data for valid input."
-    return f"The {endpoint} endpoint fails when called with {shown}: {problem}. {want}"
+    return f"{endpoint} fails when called with {shown}: {problem}. {want}"
 
 
 def _params_for_revision(params: JsonValue) -> str:
