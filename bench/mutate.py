@@ -127,7 +127,12 @@ TARGETS: dict[str, Target] = {
         mutate=("parse_mcp/results.py",),
         # Its own tests and the fitting it calls. The tools' tests through an MCP client reach it as well, at about
         # two minutes a run, and caught three mutants, which tests/test_results_promises.py now does.
-        tests=("tests/test_results.py", "tests/test_results_promises.py", "tests/policy/test_size.py"),
+        tests=(
+            "tests/test_results.py",
+            "tests/test_results_promises.py",
+            "tests/test_results_survivors.py",
+            "tests/policy/test_size.py",
+        ),
     ),
     "http_security": Target(
         mutate=("parse_mcp/http_security.py",),
