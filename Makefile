@@ -55,7 +55,7 @@ lint: setup                 ## ruff, mypy --strict and the import contracts
 
 test: lint clients redis-server   ## lint, types, then the whole test suite with coverage (real clients included)
 	$(BIN)/coverage erase
-	$(BIN)/coverage run -m pytest -n auto   # one worker a core; coverage measures the workers too
+	$(BIN)/coverage run -m pytest -n auto --dist worksteal   # one worker a core, an idle one takes tests from a busy one; coverage measures the workers too
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report
 
