@@ -46,55 +46,33 @@ def test_a_block_of_a_lasting_kind_and_no_wait_is_permanent() -> None:
     assert record.retry_after is None
 
 
-def test_the_decision_alone_reads_a_block_with_no_kind_and_no_wait_as_permanent() -> None:
-    code = parsebot_code(
+def decided(http_status: int, *, status: str | None = None, detail_only: bool = False, envelope: bool = True) -> str:
+    """The code `parsebot_code` decides for an execute call with no kind, wait, limit or message."""
+    return parsebot_code(
         purpose="execute",
-        http_status=403,
-        status="blocked",
+        http_status=http_status,
+        status=status,
         kind=None,
         upstream=None,
         retry_after=None,
         limit_type=None,
         message="",
         has_error_key=True,
-        has_detail_only=False,
-        is_envelope=True,
+        has_detail_only=detail_only,
+        is_envelope=envelope,
     )
-    assert code == "blocked"
+
+
+def test_the_decision_alone_reads_a_block_with_no_kind_and_no_wait_as_permanent() -> None:
+    assert decided(403, status="blocked") == "blocked"
 
 
 def test_the_decision_alone_reads_a_404_with_only_a_detail_as_a_wrong_path() -> None:
-    code = parsebot_code(
-        purpose="execute",
-        http_status=404,
-        status=None,
-        kind=None,
-        upstream=None,
-        retry_after=None,
-        limit_type=None,
-        message="",
-        has_error_key=True,
-        has_detail_only=True,
-        is_envelope=False,
-    )
-    assert code == "path_not_found"
+    assert decided(404, detail_only=True, envelope=False) == "path_not_found"
 
 
 def test_the_decision_alone_reads_a_500_with_an_envelope_as_a_scraper_bug() -> None:
-    code = parsebot_code(
-        purpose="execute",
-        http_status=500,
-        status=None,
-        kind=None,
-        upstream=None,
-        retry_after=None,
-        limit_type=None,
-        message="",
-        has_error_key=True,
-        has_detail_only=False,
-        is_envelope=True,
-    )
-    assert code == "scraper_bug"
+    assert decided(500) == "scraper_bug"
 
 
 # The envelope's verdict
