@@ -68,3 +68,9 @@ def test_the_only_value_of_an_object_is_measured_without_its_key_and_colon() -> 
 
 def test_the_only_item_of_a_list_is_measured_without_the_brackets() -> None:
     assert fit([[{}]], 5, 3) == ([[]], [Cut("$[0]", 0, 1, "items"), Cut("$", 1, 1, "items")])
+
+
+def test_items_that_fill_a_list_exactly_with_one_comma_between_each_are_all_kept() -> None:
+    # "[1,2]" and "[1,2,3,4,5,6]" are exactly 5 and 13 characters: each comma costs one, not more.
+    assert fit([1, 2, 3], 5) == ([1, 2], [Cut("$", 2, 3, "items")])
+    assert fit([1, 2, 3, 4, 5, 6, 7, 8, 9], 13) == ([1, 2, 3, 4, 5, 6], [Cut("$", 6, 9, "items")])
