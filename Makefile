@@ -3,7 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help setup clients redis-server demo serve test lint bench mutate clean
+.PHONY: help setup clients redis-server ss demo serve test lint bench mutate clean
+
+# Python writes bytecode here even where the environment says not to (this machine sets PYTHONDONTWRITEBYTECODE):
+# the tests start the server in dozens of processes and the benchmarks time its start, and without bytecode each
+# of them would compile the package from source again, as an installed package never does.
+unexport PYTHONDONTWRITEBYTECODE
 
 # The package holds its version (pyproject reads it there): a new version reinstalls, so the metadata follows.
 $(BIN)/parse-mcp: pyproject.toml parse_mcp/__init__.py
@@ -25,20 +30,29 @@ $(CLIENTS): clients/package.json clients/package-lock.json
 
 clients: $(CLIENTS)
 
+# $(call command_from_apt,COMMAND,DEBIAN PACKAGE,ELSEWHERE): the command, installed with apt-get when it is missing
+# and this machine allows it; otherwise one line says what to install.
+define command_from_apt
+@command -v $(1) >/dev/null 2>&1 || { \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+    (apt-get install -y -qq $(2) >/dev/null 2>&1 || \
+     (apt-get update -qq >/dev/null && apt-get install -y -qq $(2) >/dev/null)) && \
+    echo "installed $(2) with apt-get" || \
+    { echo "apt-get could not install $(2): install it (Debian/Ubuntu: apt-get install $(2))" >&2; exit 1; }; \
+  else \
+    echo "make test needs $(1): install it (Debian/Ubuntu: sudo apt-get install $(2); $(3))" >&2; \
+    exit 1; \
+  fi; \
+}
+endef
+
 # The tests of shared state run a real Redis (tests/redis_server.py starts its own instance on a free port).
-# Installed with apt-get when it is missing and this machine allows it; otherwise one line says what to install.
 redis-server:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get install -y -qq redis-server >/dev/null 2>&1 || \
-	     (apt-get update -qq >/dev/null && apt-get install -y -qq redis-server >/dev/null)) && \
-	    echo "installed redis-server with apt-get" || \
-	    { echo "apt-get could not install redis-server: install it (Debian/Ubuntu: apt-get install redis-server)" >&2; exit 1; }; \
-	  else \
-	    echo "make test needs redis-server: install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)" >&2; \
-	    exit 1; \
-	  fi; \
-	}
+	$(call command_from_apt,redis-server,redis-server,macOS: brew install redis)
+
+# `ss` shows a test the HTTP server's listen queue (tests/test_http_security_app.py).
+ss:
+	$(call command_from_apt,ss,iproute2,macOS has no ss: run make test on Linux)
 
 demo: setup                 ## the guided tour on the embedded sandbox
 	$(BIN)/parse-mcp demo
@@ -53,7 +67,7 @@ lint: setup                 ## ruff, mypy --strict and the import contracts
 	$(BIN)/lint-imports --no-logo --no-cache   # the import contracts in pyproject.toml
 	$(BIN)/tdqs lint --command "$(BIN)/parse-mcp --sandbox" --fail-on warning --format text   # tool definitions (Glama TDQS)
 
-test: lint clients redis-server   ## lint, types, then the whole test suite with coverage (real clients included)
+test: lint clients redis-server ss   ## lint, types, then the whole test suite with coverage (real clients included)
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest -n auto --dist worksteal   # one worker a core, an idle one takes tests from a busy one; coverage measures the workers too
 	$(BIN)/coverage combine --quiet

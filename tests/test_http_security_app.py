@@ -22,7 +22,7 @@ from mcp.server.streamable_http import EventCallback, EventId, EventStore, Strea
 from mcp.types import JSONRPCMessage
 from starlette.types import ASGIApp, Message
 
-from parse_mcp.http_limits import HttpLimits
+from parse_mcp.http_limits import BACKLOG, HttpLimits
 from parse_mcp.http_security import HttpSecurity, http_app, http_security, serve_http
 from parse_mcp.http_sessions import DEFAULT_SESSIONS_PER_CLIENT
 from parse_mcp.server import build_server
@@ -201,6 +201,16 @@ async def test_serve_http_serves_the_gated_app_with_sessions_on_its_port_and_say
     assert (health.status_code, refused.status_code, opened.status_code) == (200, 401, 200)
     assert "mcp-session-id" in opened.headers
     assert [r.getMessage() for r in heard.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_serve_http_listens_with_a_queue_of_128_connections_not_uvicorns_2048() -> None:
+    # For a listening socket, `ss` shows the listen queue's length as its Send-Q. A queue of 2,048 would let one
+    # burst of connections take every descriptor of a 1,024 limit before the connection cap sees any of them.
+    async with serving(http_security("127.0.0.1", [Secret(TOKEN)])) as (url, _):
+        port = url.rsplit(":", 1)[1]
+        listed = await anyio.run_process(["ss", "-Hltn", f"sport = :{port}"])
+    state, _, send_q, *_ = listed.stdout.decode().split()
+    assert (state, int(send_q)) == ("LISTEN", BACKLOG) == ("LISTEN", 128)
 
 
 async def test_serve_http_on_every_address_warns_that_the_token_travels_in_clear_text() -> None:
