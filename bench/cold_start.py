@@ -43,8 +43,10 @@ EMPTY_SERVER_SCRIPT = "from mcp.server.mcpserver import MCPServer\nMCPServer('em
 
 
 def _clean_env() -> dict[str, str]:
-    """No keys from the caller's shell: every process starts as a fresh install would."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("PARSE_", "SCRAPERAPI_"))}
+    """No keys from the caller's shell: every process starts as a fresh install would. That includes bytecode: pip
+    compiles a package when it installs it, so the warm-up run writes it even where the shell says not to."""
+    unset = ("PARSE_", "SCRAPERAPI_", "PYTHONDONTWRITEBYTECODE")
+    return {k: v for k, v in os.environ.items() if not k.startswith(unset)}
 
 
 async def floor_start() -> float:
