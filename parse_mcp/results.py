@@ -242,14 +242,15 @@ def _is_number(value: JsonValue) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def fence(content: JsonValue) -> tuple[str, str, str]:
+def fence(content: JsonValue, draw: Callable[[], str] = lambda: secrets.token_hex(8)) -> tuple[str, str, str]:
     """Three lines: the opening line, `content` as one line of escaped JSON, and the closing line.
 
-    The token is drawn again in the (astronomically unlikely) case that the content contains it, so a
-    guessed or copied closing line can never appear inside.
+    The token (16 random hex digits from `draw`) is drawn again in the (astronomically unlikely) case that the
+    content contains it, so a guessed or copied closing line can never appear inside. Tests pass their own `draw`
+    to reach that case.
     """
     body = printable_json(content)
-    token = secrets.token_hex(8)
+    token = draw()
     while token in body:
-        token = secrets.token_hex(8)
+        token = draw()
     return UNTRUSTED_OPEN.format(token=token), body, UNTRUSTED_CLOSE.format(token=token)

@@ -7,7 +7,7 @@ import re
 from parse_mcp.json_types import JsonValue
 from parse_mcp.meta import Cut
 from parse_mcp.policy.size import MAX_DEPTH
-from parse_mcp.results import CUT_STEP, ToolResult, fence, limit_size, split_upstream
+from parse_mcp.results import CUT_STEP, UNTRUSTED_CLOSE, UNTRUSTED_OPEN, ToolResult, fence, limit_size, split_upstream
 
 
 def nested(levels: int) -> JsonValue:
@@ -76,3 +76,11 @@ def test_structured_content_carries_data_of_any_depth_as_it_is_without_serialisi
     body = ToolResult.success("Read.", data).structured()
     assert body["data"] is data
     assert list(body) == ["ok", "summary", "next_step", "next_call", "data", "meta"]
+
+
+def test_a_fence_token_found_in_the_content_is_drawn_again_until_it_is_not() -> None:
+    drawn = iter(["0123456789abcdef", "fedcba9876543210", "00112233445566aa"])
+    opening, body, closing = fence({"a": "0123456789abcdef fedcba9876543210"}, draw=lambda: next(drawn))
+    assert opening == UNTRUSTED_OPEN.format(token="00112233445566aa")
+    assert closing == UNTRUSTED_CLOSE.format(token="00112233445566aa")
+    assert body == '{"a":"0123456789abcdef fedcba9876543210"}'
