@@ -74,7 +74,7 @@ test: lint clients redis-server ss   ## lint, types, then the whole test suite w
 	$(BIN)/coverage report
 
 # Every benchmark, one after the other (several minutes; each prints its figures and its verdict).
-BENCHES := context cold_start overhead scaling throughput pacing load replicas frozen_redis
+BENCHES := context cold_start overhead scaling throughput gc_cost pacing load replicas frozen_redis
 bench: setup redis-server   ## every benchmark in bench/, each beside the simplest server or the goal it is held to
 	@for name in $(BENCHES); do echo "== python -m bench.$$name"; $(BIN)/python -m bench.$$name || exit 1; done
 

@@ -6,6 +6,7 @@ On stdio, stdout belongs to the protocol: everything this module logs goes to st
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -42,6 +43,9 @@ DEFAULT_SANDBOX_PORT = 8787
 # `parse-mcp usage`: a week by default; the ledger keeps 35 days (state.ledger.RETENTION_DAYS, checked by a test).
 DEFAULT_USAGE_DAYS = 7
 MAX_USAGE_DAYS = 35
+# A young-generation collection once this many container objects are allocated and alive, not Python's 700: see
+# `_settle_heap`.
+YOUNG_GENERATION_THRESHOLD = 20_000
 # The doctor sends each check once: a person is waiting, and a failure is worth seeing at once.
 ONE_ATTEMPT = RetryPolicy(max_attempts=1)
 # The guidance context of each check: the tool an agent would have called, and the service's own names.
@@ -316,6 +320,7 @@ async def _serve(args: argparse.Namespace) -> None:
             logger.warning("%s", problem)
         with _rich_unloaded():
             server = build_server(settings, read_only=args.read_only, toolsets=toolsets)
+        _settle_heap()
         if security is not None:
             host, port = args.host or DEFAULT_HOST, args.port or DEFAULT_HTTP_PORT
             check_port(host, port)
@@ -335,6 +340,21 @@ async def _serve(args: argparse.Namespace) -> None:
                 )
         else:
             await server.run_stdio_async()
+
+
+def _settle_heap() -> None:
+    """Leave what the start built (modules, models, schemas, the tool catalog: about 90,000 objects, alive until
+    exit) out of every later garbage collection, and collect the young generation less often.
+
+    A call allocates a few hundred short-lived objects and frees nearly all of them by reference counting, yet
+    with Python's defaults a collection ran every couple of calls and a full one, walking the whole start-up heap
+    (about 30 ms), every few hundred: 0.19 ms of the server's CPU a call under `python -m bench.throughput`'s
+    load, 0.03 ms with this (timed by a `gc.callbacks` hook; the README has the run). Cyclic garbage waits a
+    little longer for its collection: the young generation holds at most YOUNG_GENERATION_THRESHOLD objects."""
+    gc.collect()  # what the start left as garbage is freed now, not kept for ever by the freeze
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, old)
 
 
 @contextmanager
