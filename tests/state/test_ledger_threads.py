@@ -1,0 +1,87 @@
+"""Where the SQLite ledger's statements run: on the event loop when nothing can make them wait, in a worker thread
+when something can (opening the file, another process holding the write lock, a checkpoint), and the WAL stays
+bounded although the connection never checkpoints by itself."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import anyio
+import pytest
+
+from parse_mcp.state.ledger import LEDGER_FILE, Limits, Reservation, SqliteLedger
+from tests.state.test_ledger import MORNING, admitted, books
+
+pytestmark = pytest.mark.anyio
+
+
+class ThreadNotingClock:
+    """The ledger reads its clock inside each decision: this one notes which thread each read ran on."""
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def __call__(self) -> float:
+        self.threads.append(threading.get_ident())
+        return MORNING
+
+
+async def test_once_the_file_is_open_decisions_and_settlements_run_on_the_event_loop(tmp_path: Path) -> None:
+    clock = ThreadNotingClock()
+    ledger = SqliteLedger(tmp_path / LEDGER_FILE, Limits(daily_credits=100), clock)
+    try:
+        await admitted(ledger, books(endpoint="first"))
+        opened_in = set(clock.threads)
+        clock.threads.clear()
+        for n in range(5):
+            await ledger.settle(await admitted(ledger, books(endpoint=f"endpoint-{n}")), 1, None)
+        assert (await ledger.spent_today("client-a")).spent["parsebot"] == 5
+    finally:
+        await ledger.aclose()
+    loop_thread = threading.get_ident()
+    assert loop_thread not in opened_in, "the file is opened in a worker thread"
+    assert clock.threads, "each decision reads the clock"
+    assert set(clock.threads) == {loop_thread}
+
+
+async def test_a_decision_that_finds_another_process_writing_waits_for_it_in_a_worker_thread(tmp_path: Path) -> None:
+    clock = ThreadNotingClock()
+    path = tmp_path / LEDGER_FILE
+    ledger = SqliteLedger(path, Limits(daily_credits=100), clock)
+    await admitted(ledger, books(endpoint="first"))  # the file is open
+    other_process = sqlite3.connect(path, isolation_level=None)
+    decided: list[Reservation] = []
+    try:
+        other_process.execute("BEGIN IMMEDIATE")
+        clock.threads.clear()
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as group:
+
+                async def decide() -> None:
+                    decided.append(await admitted(ledger, books(endpoint="second")))
+
+                group.start_soon(decide)
+                await anyio.wait_all_tasks_blocked()  # waiting on the lock, and not on the event loop
+                assert not decided
+                other_process.execute("COMMIT")
+        assert (await ledger.spent_today("client-a")).left()["daily"] == 98  # both reservations hold
+    finally:
+        other_process.close()
+        await ledger.aclose()
+    assert len(decided) == 1
+    assert set(clock.threads) - {threading.get_ident()}, "the decision that waited ran in a worker thread"
+
+
+async def test_the_wal_is_checkpointed_every_few_statements_so_it_stays_small(tmp_path: Path) -> None:
+    path = tmp_path / LEDGER_FILE
+    ledger = SqliteLedger(path, Limits(daily_credits=100_000), lambda: MORNING)
+    ledger.CHECKPOINT_EVERY = 20
+    try:
+        for n in range(600):  # without a checkpoint, about 5 MB of WAL
+            await ledger.settle(await admitted(ledger, books(endpoint=f"endpoint-{n}")), 1, None)
+        wal_bytes = path.with_name(path.name + "-wal").stat().st_size
+    finally:
+        await ledger.aclose()
+    assert wal_bytes < 600_000, f"the WAL grew to {wal_bytes} bytes"
