@@ -652,10 +652,11 @@ class SqliteLedger:
 
         if self._connection is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=self.BUSY_TIMEOUT_MS / 1000
-            )
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5.0)
             try:
+                # Opening may wait for another process (the schema and the sweep below write). `_waiting`, which
+                # opens it, sets the timeout back to 0 once done: on the event loop, nothing waits.
+                connection.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")
                 connection.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpoints run in the thread: `_run`
@@ -666,7 +667,6 @@ class SqliteLedger:
                 with _transaction(connection):
                     connection.execute("DELETE FROM charges WHERE day < ?", (oldest,))
                     connection.execute("DELETE FROM spent WHERE day < ?", (oldest,))
-                connection.execute("PRAGMA busy_timeout = 0")
             except BaseException:
                 connection.close()
                 raise

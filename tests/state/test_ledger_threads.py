@@ -56,7 +56,7 @@ async def test_a_decision_that_finds_another_process_writing_waits_for_it_in_a_w
     try:
         other_process.execute("BEGIN IMMEDIATE")
         clock.threads.clear()
-        with anyio.fail_after(5):
+        with anyio.fail_after(2):  # on the event loop the lock would have been waited for: 5 s
             async with anyio.create_task_group() as group:
 
                 async def decide() -> None:
@@ -85,3 +85,60 @@ async def test_the_wal_is_checkpointed_every_few_statements_so_it_stays_small(tm
     finally:
         await ledger.aclose()
     assert wal_bytes < 600_000, f"the WAL grew to {wal_bytes} bytes"
+
+
+async def test_while_a_worker_thread_waits_for_the_file_the_event_loop_goes_on_and_so_do_other_reads(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / LEDGER_FILE
+    ledger = SqliteLedger(path, Limits(daily_credits=100), lambda: MORNING)
+    ledger.BUSY_TIMEOUT_MS = 1_000  # were the event loop to wait for the worker, the first decision would fail
+    await admitted(ledger, books(endpoint="first"))
+    other_process = sqlite3.connect(path, isolation_level=None)
+    decided: list[Reservation] = []
+    read: list[int] = []
+    try:
+        other_process.execute("BEGIN IMMEDIATE")
+        with anyio.fail_after(2):
+            async with anyio.create_task_group() as group:
+
+                async def decide() -> None:
+                    decided.append(await admitted(ledger, books(endpoint="second")))
+
+                async def look() -> None:
+                    read.append((await ledger.spent_today("client-a")).left()["daily"])
+
+                group.start_soon(decide)
+                await anyio.wait_all_tasks_blocked()  # the worker thread holds the connection, waiting
+                group.start_soon(look)  # finds the connection taken: queued for the thread, not waited for here
+                await anyio.wait_all_tasks_blocked()
+                assert (decided, read) == ([], [])
+                other_process.execute("COMMIT")
+    finally:
+        other_process.close()
+        await ledger.aclose()
+    assert len(decided) == 1
+    assert read == [98]
+
+
+class CountingCheckpoints(SqliteLedger):
+    """The SQLite ledger, counting the checkpoints it runs."""
+
+    checkpoints = 0
+
+    def _checkpoint(self) -> None:
+        self.checkpoints += 1
+        super()._checkpoint()
+
+
+async def test_a_checkpoint_runs_once_every_checkpoint_every_statements_counted_from_the_first(tmp_path: Path) -> None:
+    ledger = CountingCheckpoints(tmp_path / LEDGER_FILE, Limits(daily_credits=100), lambda: MORNING)
+    ledger.CHECKPOINT_EVERY = 10
+    seen: list[int] = []
+    try:
+        for _ in range(20):
+            await ledger.last_charge("parsebot", "api-books", "list_books")  # one statement each
+            seen.append(ledger.checkpoints)
+    finally:
+        await ledger.aclose()
+    assert seen == [0] * 9 + [1] * 10 + [2]
