@@ -7,6 +7,7 @@ CLI, stdio and streamable HTTP) ask for `served_sandbox`, a real server on 127.0
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import os
@@ -21,6 +22,7 @@ import pytest
 from mcp import Client
 from starlette.types import ASGIApp
 
+from parse_mcp.cli import YOUNG_GENERATION_THRESHOLD
 from parse_mcp.runtime import Runtime
 from parse_mcp.sandbox import PARSEBOT_KEY, ManualClock, SandboxConfig, create_app, running_sandbox
 from parse_mcp.sandbox.aiparser import AIPARSER_KEY
@@ -33,6 +35,16 @@ from tests.redis_server import RedisServer
 IN_PROCESS_URL = "http://127.0.0.1:9"
 # How long one look at the tasks may wait before looking again (see `_every_other_task_waits`).
 _LOOK_SECONDS = 0.03
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The worker's heap as the served server's (`parse_mcp.cli._settle_heap`): what collection imported is frozen
+    out of later collections, and the young generation is collected less often. The tests then spend less time
+    walking the modules, models and strategies they loaded, and nothing they check depends on when a collection
+    runs."""
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, old)
 
 
 @pytest.fixture
