@@ -551,8 +551,13 @@ class SqliteLedger:
         self._queued.append((reservation, actual_credits, error_code))
         if self._writing.locked():
             return
-        async with self._writing:
+        # Taken without yielding (`async with` would let every other task run first): a batch written on the
+        # event loop is written now, before the calls that come meanwhile could pile up behind it.
+        self._writing.acquire_nowait()
+        try:
             await self._write_queued()
+        finally:
+            self._writing.release()
 
     async def _write_queued(self) -> None:
         while self._queued:

@@ -142,3 +142,20 @@ async def test_a_checkpoint_runs_once_every_checkpoint_every_statements_counted_
     finally:
         await ledger.aclose()
     assert seen == [0] * 9 + [1] * 10 + [2]
+
+
+async def test_a_settlement_written_on_the_event_loop_is_counted_before_any_other_task_runs(tmp_path: Path) -> None:
+    ledger = SqliteLedger(tmp_path / LEDGER_FILE, Limits(daily_credits=100), lambda: MORNING)
+    held = await admitted(ledger, books())
+    seen: list[int] = []
+
+    async def look() -> None:
+        seen.append((await ledger.spent_today("client-a")).spent["parsebot"])
+
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(ledger.settle, held, 1, None)
+            group.start_soon(look)  # runs once the settlement yields, if it ever does before writing
+    finally:
+        await ledger.aclose()
+    assert seen == [1]
