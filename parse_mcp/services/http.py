@@ -50,6 +50,11 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 USER_AGENT = f"parse-mcp/{__version__}"
 # A wait is not worth taking if it leaves the request less than this before the call's budget runs out.
 MIN_REQUEST_SECONDS = 1.0
+# A connection idle this long is not used again. Servers commonly close idle ones after 5 s (uvicorn, so the
+# sandbox; Node; Apache), and httpx2's own 5 s raced them: a request sent as the server closed the connection
+# came back as "the connection broke" (a call's failure, retry_later), seen in throughput runs that left 4 to 5 s
+# between rounds. Node's HTTP client (undici) keeps them 4 s for the same reason. The other limits: httpx2's.
+KEEPALIVE_SECONDS = 4.0
 
 Method = Literal["GET", "POST", "PATCH", "DELETE"]
 NO_SECRETS = Redactor()
@@ -127,6 +132,7 @@ class HttpClient:
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
             timeout=httpx2.Timeout(request_timeout, connect=connect_timeout),
             transport=transport,
+            limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_SECONDS),
             follow_redirects=False,
             # Proxies from the environment would see the key; a user who needs one configures it explicitly.
             trust_env=False,

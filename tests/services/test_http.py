@@ -8,11 +8,12 @@ import anyio
 import anyio.lowlevel
 import httpx2
 import pytest
+import uvicorn
 
 from parse_mcp.errors import ErrorRecord, TransportFailure, UpstreamFailure
 from parse_mcp.guidance.classify import Purpose, classify_parsebot
 from parse_mcp.runtime import Runtime
-from parse_mcp.services.http import HttpClient, Request
+from parse_mcp.services.http import KEEPALIVE_SECONDS, HttpClient, Request
 
 
 def classify(purpose: Purpose, status: int, headers: Mapping[str, str], body: bytes, now: float) -> ErrorRecord:
@@ -177,3 +178,8 @@ async def test_calls_cancelled_while_they_wait_their_turn_give_their_tokens_back
     assert fresh.meta.waited_seconds is not None
     assert fresh.meta.waited_seconds <= 1.1, "the ten cancelled calls' reservations were given back"
     await client.aclose()
+
+
+def test_an_idle_connection_is_let_go_before_a_server_with_uvicorns_keep_alive_may_close_it() -> None:
+    # The sandbox is served by uvicorn with its default: a connection reused at the moment it closes it fails.
+    assert uvicorn.Config(app="any:app").timeout_keep_alive > KEEPALIVE_SECONDS
