@@ -92,14 +92,16 @@ async def test_while_a_worker_thread_waits_for_the_file_the_event_loop_goes_on_a
 ) -> None:
     path = tmp_path / LEDGER_FILE
     ledger = SqliteLedger(path, Limits(daily_credits=100), lambda: MORNING)
-    ledger.BUSY_TIMEOUT_MS = 1_000  # were the event loop to wait for the worker, the first decision would fail
+    # Were the event loop to wait for the worker, nothing would commit for the other process, and the first decision
+    # would give up after this long.
+    ledger.BUSY_TIMEOUT_MS = 3_000
     await admitted(ledger, books(endpoint="first"))
     other_process = sqlite3.connect(path, isolation_level=None)
     decided: list[Reservation] = []
     read: list[int] = []
     try:
         other_process.execute("BEGIN IMMEDIATE")
-        with anyio.fail_after(2):
+        with anyio.fail_after(5):
             async with anyio.create_task_group() as group:
 
                 async def decide() -> None:
