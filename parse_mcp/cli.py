@@ -348,8 +348,8 @@ def _settle_heap() -> None:
 
     A call allocates a few hundred short-lived objects and frees nearly all of them by reference counting, yet
     with Python's defaults a collection ran every couple of calls and a full one, walking the whole start-up heap
-    (about 30 ms), every few hundred: 0.19 ms of the server's CPU a call under `python -m bench.throughput`'s
-    load, 0.02 ms with this (`python -m bench.gc_cost`). Cyclic garbage waits a little longer for its collection:
+    (about 30 ms), every few hundred: 0.17 ms of the server's CPU a call under `python -m bench.throughput`'s
+    load, 0.01 ms with this (`python -m bench.gc_cost`). Cyclic garbage waits a little longer for its collection:
     the young generation holds at most YOUNG_GENERATION_THRESHOLD objects.
 
     No collection first: the start leaves about 150 unreachable objects, which the freeze keeps for good, while a
