@@ -591,9 +591,11 @@ class SqliteLedger:
     async def _run(self, work: Callable[..., T], *args: object) -> T:
         """`work(*args)` on the event loop if it cannot wait there, else in the worker thread (see the class)."""
         at_once: T | _WouldWait = _WOULD_WAIT
-        if self._connection is not None and self._lock.acquire(blocking=False):
+        if self._lock.acquire(blocking=False):
             try:
-                at_once = self._at_once(work, args)
+                # Judged under the lock: a worker thread may have closed the file since, and opening it may wait.
+                if self._connection is not None:
+                    at_once = self._at_once(work, args)
             finally:
                 self._lock.release()
         done = await self._in_thread(self._waiting, work, *args) if isinstance(at_once, _WouldWait) else at_once
