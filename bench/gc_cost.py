@@ -1,5 +1,5 @@
 """What garbage collection costs the HTTP server a call: Python's defaults beside the heap settings the CLI
-applies before it serves (`parse_mcp.cli._settle_heap`: the start-up heap frozen, the young generation larger).
+applies before it serves (`parse_mcp.cli.settle_heap`: the start-up heap frozen, the young generation larger).
 
     python -m bench.gc_cost [--rounds 4]
 
@@ -47,7 +47,7 @@ def serve(mode: str, port: int, out: Path) -> None:
             totals[info["generation"]][1] += time.perf_counter() - started[0]
 
     if mode == "defaults":
-        parse_mcp.cli._settle_heap = lambda: None  # the one difference: Python's own settings
+        parse_mcp.cli.settle_heap = lambda: None  # the one difference: Python's own settings
     gc.callbacks.append(timed)
     try:
         parse_mcp.cli.main(["--transport", "http", "--port", str(port), "--log-level", "warning"])

@@ -44,7 +44,7 @@ DEFAULT_SANDBOX_PORT = 8787
 DEFAULT_USAGE_DAYS = 7
 MAX_USAGE_DAYS = 35
 # A young-generation collection once this many container objects are allocated and alive, not Python's 700: see
-# `_settle_heap`.
+# `settle_heap`.
 YOUNG_GENERATION_THRESHOLD = 20_000
 # The doctor sends each check once: a person is waiting, and a failure is worth seeing at once.
 ONE_ATTEMPT = RetryPolicy(max_attempts=1)
@@ -320,7 +320,7 @@ async def _serve(args: argparse.Namespace) -> None:
             logger.warning("%s", problem)
         with _rich_unloaded():
             server = build_server(settings, read_only=args.read_only, toolsets=toolsets)
-        _settle_heap()
+        settle_heap()
         if security is not None:
             host, port = args.host or DEFAULT_HOST, args.port or DEFAULT_HTTP_PORT
             check_port(host, port)
@@ -342,7 +342,7 @@ async def _serve(args: argparse.Namespace) -> None:
             await server.run_stdio_async()
 
 
-def _settle_heap() -> None:
+def settle_heap() -> None:
     """Leave what the start built (modules, models, schemas, the tool catalog: about 90,000 objects, alive until
     exit) out of every later garbage collection, and collect the young generation less often.
 

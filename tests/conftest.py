@@ -7,7 +7,6 @@ CLI, stdio and streamable HTTP) ask for `served_sandbox`, a real server on 127.0
 
 from __future__ import annotations
 
-import gc
 import heapq
 import itertools
 import os
@@ -22,7 +21,7 @@ import pytest
 from mcp import Client
 from starlette.types import ASGIApp
 
-from parse_mcp.cli import YOUNG_GENERATION_THRESHOLD
+from parse_mcp.cli import settle_heap
 from parse_mcp.runtime import Runtime
 from parse_mcp.sandbox import PARSEBOT_KEY, ManualClock, SandboxConfig, create_app, running_sandbox
 from parse_mcp.sandbox.aiparser import AIPARSER_KEY
@@ -38,13 +37,11 @@ _LOOK_SECONDS = 0.03
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """The worker's heap as the served server's (`parse_mcp.cli._settle_heap`): what collection imported is frozen
-    out of later collections, and the young generation is collected less often. The tests then spend less time
-    walking the modules, models and strategies they loaded, and nothing they check depends on when a collection
-    runs."""
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, old)
+    """The worker's heap settled as the served server's (`parse_mcp.cli.settle_heap`): what collection imported is
+    frozen out of later collections, and the young generation is collected less often. The tests then spend less
+    time walking the modules, models and strategies they loaded, and nothing they check depends on when a
+    collection runs."""
+    settle_heap()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
 from parse_mcp import __version__
-from parse_mcp.cli import YOUNG_GENERATION_THRESHOLD, _settle_heap, main
+from parse_mcp.cli import YOUNG_GENERATION_THRESHOLD, main, settle_heap
 from parse_mcp.demo import run_demo
 from parse_mcp.runtime import Runtime
 from parse_mcp.sandbox import ManualClock, running_sandbox
@@ -302,7 +302,7 @@ def test_before_serving_the_heap_is_frozen_and_young_collections_are_rarer() -> 
     gc.set_threshold(700, *thresholds[1:])  # Python's own, as a process starts
     try:
         assert any(o is alive for o in gc.get_objects())
-        _settle_heap()
+        settle_heap()
         # Frozen objects leave the three generations, so no collection walks them again.
         assert not any(o is alive for o in gc.get_objects())
         assert gc.get_freeze_count() > frozen
