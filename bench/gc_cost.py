@@ -94,7 +94,11 @@ def report(results: dict[str, Rounds], totals: Path, *, calls: int, rounds: int)
         )
         gc_ms = sum(seconds for _, seconds in written["totals"].values()) * 1000 / calls
         print(f"{mode:>9}: thresholds {tuple(written['threshold'])}; {per_generation}")
-        print(f"{'':>9}  GC {gc_ms:.3f} ms a call; {results[mode].describe(mode).split(': ', 1)[1]}")
+        served = results[mode]
+        print(
+            f"{'':>9}  GC {gc_ms:.3f} ms a call; median {served.rate():.1f} calls/s, "
+            f"server CPU {served.cpu_ms(0):.2f} ms a call"
+        )
 
 
 if __name__ == "__main__":
