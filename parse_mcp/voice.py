@@ -101,6 +101,11 @@ POSITION_NOTE: Final = (
 )
 
 
+def counted(number: int, noun: str) -> str:
+    """`number` and the regular English `noun`, singular for one: "1 field", "3 fields"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def position(kind: str, number: int) -> str:
     """Our name for the `number`th (from 1) item of `kind` whose own name may not be said: `input_params#3`."""
     return f"{kind}#{number}"

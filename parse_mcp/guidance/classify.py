@@ -21,7 +21,7 @@ from parse_mcp.meta import LONGEST_TRUSTED_WAIT_SECONDS
 from parse_mcp.policy.pacing import seconds_to_utc_midnight
 from parse_mcp.policy.size import loads_bounded
 from parse_mcp.redact import Redactor, redactor_for
-from parse_mcp.voice import speakable
+from parse_mcp.voice import counted, speakable
 
 MESSAGE_LIMIT = 300
 SNIPPET_LIMIT = 500
@@ -454,7 +454,7 @@ def _loc_name(loc: object) -> str | None:
 def _body_preview(body: bytes, document: object) -> str:
     """A non-JSON body (a proxy's HTML page): say so, without copying it into the message."""
     if document is None and body:
-        return f"The response was not JSON ({len(body)} bytes)."
+        return f"The response was not JSON ({counted(len(body), 'byte')})."
     return ""
 
 

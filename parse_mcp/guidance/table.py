@@ -28,6 +28,7 @@ from parse_mcp.policy.retry import Repeat
 from parse_mcp.voice import (
     INPUT_PARAMS,
     POSITION_NOTE,
+    counted,
     field_name,
     is_position,
     listed,
@@ -1013,7 +1014,7 @@ def _endpoints_phrase(names: tuple[str, ...]) -> str:
     shown = listed(names)
     if shown is not None:
         return f"its endpoints are: {shown}"
-    return f"it has {len(names)} endpoints, and some of their names are not repeated here: see describe_api"
+    return f"it has {counted(len(names), 'endpoint')}, and some of their names are not repeated here: see describe_api"
 
 
 def _tier_phrase(record: ErrorRecord) -> str:

@@ -24,7 +24,7 @@ from parse_mcp.tools import confirm
 from parse_mcp.tools.common import AppState, ToolCall, run_parsebot, state_of
 from parse_mcp.tools.confirm import go_ahead, supports_form
 from parse_mcp.tools.keeping import Fields
-from parse_mcp.voice import listed, said, speakable
+from parse_mcp.voice import counted, listed, said, speakable
 
 ScraperId = Annotated[
     str,
@@ -143,7 +143,7 @@ async def describe_api(
         # Endpoint names come from the service: only plain identifiers are repeated in our own sentences.
         shown = listed(names(api.endpoints)) if api.endpoints else None
         listing = f": {shown}" if shown else ""
-        summary = f"API {said(scraper_id, 'given')} has {len(api.endpoints)} endpoints{listing}."
+        summary = f"API {said(scraper_id, 'given')} has {counted(len(api.endpoints), 'endpoint')}{listing}."
         ready = next(
             (e for e in api.endpoints if not any(p.required for p in e.params) and speakable(e.name) == e.name), None
         )
@@ -167,9 +167,9 @@ async def describe_api(
 
 def _shape(data: JsonValue) -> str:
     if isinstance(data, list):
-        return f"a list of {len(data)} items"
+        return f"a list of {counted(len(data), 'item')}"
     if isinstance(data, dict):
-        return f"an object with {len(data)} fields"
+        return f"an object with {counted(len(data), 'field')}"
     if data is None:
         return "no data"
     return f"a {type(data).__name__} value"

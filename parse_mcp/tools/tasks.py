@@ -28,7 +28,7 @@ from parse_mcp.tools.common import AppState, ToolCall, run_parsebot, state_of
 from parse_mcp.tools.confirm import go_ahead
 from parse_mcp.tools.documents import field_of, integer_of, token_of
 from parse_mcp.tools.waiting import wait_until_settled
-from parse_mcp.voice import said, speakable
+from parse_mcp.voice import counted, said, speakable
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ async def list_tasks(
     async def run(client: ParseBotClient) -> ToolResult:
         tasks = await client.list_tasks(limit=limit, status=status)
         shown: JsonValue = [_brief(task) for task in tasks]
-        return ToolResult.success(f"{len(tasks)} tasks.", {"tasks": shown}, Meta())
+        return ToolResult.success(f"{counted(len(tasks), 'task')}.", {"tasks": shown}, Meta())
 
     return await run_parsebot(state_of(ctx), ToolCall("list_tasks", arguments), run)
 

@@ -35,6 +35,7 @@ def test_a_body_that_says_nothing_leaves_the_message_empty(body: bytes) -> None:
 
 def test_a_body_that_is_not_json_is_described_by_its_size_only() -> None:
     assert classify_parsebot(502, {}, b"<html>", now=0.0).message == "The response was not JSON (6 bytes)."
+    assert classify_parsebot(502, {}, b"<", now=0.0).message == "The response was not JSON (1 byte)."
 
 
 WHEN = 1_445_412_480.0  # Wed, 21 Oct 2015 07:28:00 GMT

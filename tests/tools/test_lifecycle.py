@@ -242,6 +242,12 @@ async def test_tasks_are_listed_and_shown_with_the_id_execute_endpoint_takes(cli
     assert shown["next_call"]["arguments"]["scraper_id"] == QUOTES_API_ID
 
 
+async def test_a_count_in_a_summary_takes_the_singular_for_one(client: Client) -> None:
+    one = await call(client, "list_tasks", {"limit": 1})
+    two = await call(client, "list_tasks", {"limit": 2})
+    assert (one["summary"], two["summary"]) == ("1 task.", "2 tasks.")
+
+
 async def test_an_unknown_task_points_at_the_task_list(client: Client) -> None:
     for tool in ("get_task", "wait_for_task", "check_updates"):
         missing = await call(client, tool, {"task_id": "task-nope"})

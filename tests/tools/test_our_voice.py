@@ -41,7 +41,7 @@ from parse_mcp.services.login import LONGEST_SESSION_SECONDS
 from parse_mcp.services.specs import parse_endpoint
 from parse_mcp.settings import Secret, Settings
 from parse_mcp.tools.parsebot import credentials_form
-from parse_mcp.voice import speakable
+from parse_mcp.voice import counted, speakable
 from tests.conftest import IN_PROCESS_URL
 from tests.hostile_upstream import SteppingTime
 from tests.text_channel import read
@@ -370,6 +370,11 @@ def test_drawn_hostile_names_never_reach_our_words_through_any_tool(
     one()
     assert target.calls - start_calls >= EXAMPLES
     assert target.leaks[start_leaks:] == []
+
+
+@pytest.mark.parametrize(("number", "said"), [(0, "0 fields"), (1, "1 field"), (2, "2 fields"), (11, "11 fields")])
+def test_a_count_is_singular_only_for_one(number: int, said: str) -> None:
+    assert counted(number, "field") == said
 
 
 def test_the_grammar_is_whole_ascii_and_bounded() -> None:
