@@ -39,6 +39,7 @@ from parse_mcp.http_security import principal_of
 from parse_mcp.json_types import JsonValue
 from parse_mcp.policy.caller import LOCAL_CLIENT, acting_for
 from parse_mcp.policy.deadline import DEFAULT_CALL_BUDGET_SECONDS, call_budget
+from parse_mcp.policy.pacing import PROBE_TIMEOUT_SECONDS
 from parse_mcp.policy.progress import CallProgress, reporting_progress
 from parse_mcp.policy.retry import DEFAULT_RETRY, RetryPolicy
 from parse_mcp.prompts import load_templates
@@ -411,11 +412,14 @@ def build_server(
     runtime: Runtime = REAL_TIME,
     retry: RetryPolicy = DEFAULT_RETRY,
     call_budget_seconds: float = DEFAULT_CALL_BUDGET_SECONDS,
+    probe_timeout_seconds: float = PROBE_TIMEOUT_SECONDS,
     read_only: bool = False,
     toolsets: Collection[str] | None = None,
 ) -> ParseMCPServer:
     """The server for `settings`. `read_only` and `toolsets` (names from `TOOLSETS`) narrow the tools listed;
-    a tool not listed is not registered at all, so calling it is refused like any unknown tool."""
+    a tool not listed is not registered at all, so calling it is refused like any unknown tool.
+    `probe_timeout_seconds` is how long a first call holds the others back while the rate-limit budget is
+    unknown (`parse_mcp.policy.pacing.PROBE_TIMEOUT_SECONDS`)."""
     unknown = sorted(set(toolsets or ()) - TOOLSETS.keys())
     if unknown:
         raise ConfigError(f"unknown toolset {', '.join(unknown)}: choose from {', '.join(TOOLSETS)}")
@@ -441,7 +445,7 @@ def build_server(
                     transport=parsebot_transport,
                     runtime=runtime,
                     retry=retry,
-                    pacing=pacing_store(stores, settings.parse_api_key, runtime),
+                    pacing=pacing_store(stores, settings.parse_api_key, runtime, probe_timeout_seconds),
                     ledger=ledger,
                 )
             if settings.scraperapi_key is not None:
@@ -451,7 +455,7 @@ def build_server(
                     transport=aiparser_transport,
                     runtime=runtime,
                     retry=retry,
-                    pacing=pacing_store(stores, settings.scraperapi_key, runtime),
+                    pacing=pacing_store(stores, settings.scraperapi_key, runtime, probe_timeout_seconds),
                     ledger=ledger,
                 )
             try:

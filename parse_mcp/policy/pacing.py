@@ -86,7 +86,9 @@ class Refuse:
 
 
 class Pacer:
-    def __init__(self) -> None:
+    def __init__(self, probe_timeout: float = PROBE_TIMEOUT_SECONDS) -> None:
+        # Configuration, not state: it is not in the snapshot, so each process holds others back by its own.
+        self._probe_timeout = probe_timeout
         self._unpaced = False  # the service sends no rate-limit headers: nothing to pace by
         self._probe_sent_at: float | None = None  # when the outstanding "learn" probe goes out
         # The bucket's tokens are `_level - _taken`: reservations are counted apart, as a whole number,
@@ -113,10 +115,10 @@ class Pacer:
         }
 
     @classmethod
-    def restored(cls, snapshot: object) -> Pacer:
+    def restored(cls, snapshot: object, probe_timeout: float = PROBE_TIMEOUT_SECONDS) -> Pacer:
         """A pacer with the state `snapshot` describes; a fresh one (no picture yet) for anything that is not a
         snapshot of this version: an unknown picture only means one probe, a misread one could block calls."""
-        pacer = cls()
+        pacer = cls(probe_timeout)
         if not isinstance(snapshot, dict) or snapshot.get("version") != SNAPSHOT_VERSION:
             return pacer
         try:
@@ -141,8 +143,8 @@ class Pacer:
         if self._locked_until is not None:
             return self._reserve_in_daily_lock(now, max_wait)
         if self._budget_unknown():
-            if self._probe_sent_at is not None and now < self._probe_sent_at + PROBE_TIMEOUT_SECONDS:
-                return Learn(self._probe_sent_at + PROBE_TIMEOUT_SECONDS)
+            if self._probe_sent_at is not None and now < self._probe_sent_at + self._probe_timeout:
+                return Learn(self._probe_sent_at + self._probe_timeout)
             return self._take(now, max_wait, probe="learn")
         return self._take(now, max_wait, probe=None)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 import anyio
 
 from parse_mcp.meta import RateSnapshot
-from parse_mcp.policy.pacing import Go, Learn, Pacer, Refuse
+from parse_mcp.policy.pacing import PROBE_TIMEOUT_SECONDS, Go, Learn, Pacer, Refuse
 from parse_mcp.runtime import Runtime
 from parse_mcp.settings import Secret
 
@@ -78,9 +78,13 @@ class MemoryPacing:
         self._answered = anyio.Event()
 
 
-def pacing_store(stores: Stores, upstream_key: Secret, runtime: Runtime) -> PacingStore:
+def pacing_store(
+    stores: Stores, upstream_key: Secret, runtime: Runtime, probe_timeout: float = PROBE_TIMEOUT_SECONDS
+) -> PacingStore:
+    """The pacing picture for one upstream key; `probe_timeout` is how long the first call, while the budget is
+    unknown, holds the others back (`parse_mcp.policy.pacing.PROBE_TIMEOUT_SECONDS`)."""
     if stores.shared is None:
-        return MemoryPacing()
+        return MemoryPacing(Pacer(probe_timeout))
     from parse_mcp.state.pacing_redis import RedisPacing
 
-    return RedisPacing.for_account(stores.shared, upstream_key.get_secret_value(), runtime)
+    return RedisPacing.for_account(stores.shared, upstream_key.get_secret_value(), runtime, probe_timeout)

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError, WatchError
 
 from parse_mcp.meta import RateSnapshot
 from parse_mcp.policy.deadline import time_left
-from parse_mcp.policy.pacing import Go, Learn, Pacer, Refuse
+from parse_mcp.policy.pacing import PROBE_TIMEOUT_SECONDS, Go, Learn, Pacer, Refuse
 from parse_mcp.runtime import Runtime
 from parse_mcp.state.keys import Keyspace
 from parse_mcp.state.redis_stores import SharedRedis
@@ -50,21 +50,25 @@ T = TypeVar("T")
 class RedisPacing:
     """The `PacingStore` on Redis, under `<prefix>:<hash of the upstream key>:pacing`."""
 
-    def __init__(self, client: Redis, key: str, runtime: Runtime) -> None:
+    def __init__(self, client: Redis, key: str, runtime: Runtime, probe_timeout: float = PROBE_TIMEOUT_SECONDS) -> None:
         self._redis = client
         self._key = key
         self._clock = runtime.clock
         self._sleep = runtime.sleep
         # The last shared picture seen: where pacing goes on from while Redis is away, and what seeds Redis
         # again when it comes back empty.
-        self._local = Pacer()
+        self._probe_timeout = probe_timeout
+        self._local = Pacer(probe_timeout)
         self._lock = anyio.Lock()
         self._retry_shared_at: float | None = None  # set while Redis is unreachable
         self._answered = anyio.Event()
 
     @classmethod
-    def for_account(cls, shared: SharedRedis, upstream_key: str, runtime: Runtime) -> RedisPacing:
-        return cls(shared.client, Keyspace.for_key(shared.keys.prefix, upstream_key).key("pacing"), runtime)
+    def for_account(
+        cls, shared: SharedRedis, upstream_key: str, runtime: Runtime, probe_timeout: float = PROBE_TIMEOUT_SECONDS
+    ) -> RedisPacing:
+        key = Keyspace.for_key(shared.keys.prefix, upstream_key).key("pacing")
+        return cls(shared.client, key, runtime, probe_timeout)
 
     @property
     def shared(self) -> bool:
@@ -148,11 +152,11 @@ class RedisPacing:
     def _picture(self, raw: object) -> Pacer:
         if isinstance(raw, bytes | str):
             try:
-                return Pacer.restored(json.loads(raw))
+                return Pacer.restored(json.loads(raw), self._probe_timeout)
             except ValueError:
-                return Pacer()
+                return Pacer(self._probe_timeout)
         # Nothing stored: a new account, or a Redis that restarted empty; go on from what this process saw.
-        return Pacer.restored(self._local.snapshot())
+        return Pacer.restored(self._local.snapshot(), self._probe_timeout)
 
     def _lost_redis(self, exc: BaseException) -> None:
         if self._retry_shared_at is None:

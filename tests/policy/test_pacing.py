@@ -229,6 +229,17 @@ def test_a_stalled_probe_holds_the_others_at_most_the_probe_timeout() -> None:
     assert pacer.reserve(T0 + PROBE_TIMEOUT_SECONDS, max_wait=30) == Learn(T0 + 2 * PROBE_TIMEOUT_SECONDS)
 
 
+def test_a_probe_timeout_given_to_the_pacer_is_kept_when_it_is_restored_from_a_snapshot() -> None:
+    pacer = Pacer(probe_timeout=1.5)
+    assert pacer.reserve(T0, max_wait=30) == Go(0.0, probe="learn")
+    assert pacer.reserve(T0, max_wait=30) == Learn(T0 + 1.5)
+    restored = Pacer.restored(pacer.snapshot(), probe_timeout=1.5)
+    assert restored.reserve(T0 + 1, max_wait=30) == Learn(T0 + 1.5)
+    assert restored.reserve(T0 + 1.5, max_wait=30) == Go(0.0, probe="learn")
+    # The default is the module's, and the timeout is not part of the shared picture.
+    assert Pacer.restored(pacer.snapshot()).reserve(T0 + 1.5, max_wait=30) == Learn(T0 + PROBE_TIMEOUT_SECONDS)
+
+
 def test_waiting_for_the_probe_always_names_a_moment_still_to_come() -> None:
     pacer = Pacer()
     pacer.reserve(T0, max_wait=30)

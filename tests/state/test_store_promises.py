@@ -289,6 +289,19 @@ async def test_the_redis_pacing_store_keeps_exactly_the_picture_the_pacer_would_
     assert stored == twin(clock.now).snapshot()
 
 
+async def test_either_store_holds_the_calls_behind_a_first_call_for_the_probe_timeout_it_was_given(
+    open_stores: OpenStores,
+) -> None:
+    clock = Clock()
+    async with open_stores() as stores:
+        store = pacing_store(stores, Secret("pmx_account_one"), Runtime(clock=clock), probe_timeout=1.5)
+        first = await store.reserve(clock.now, 30.0)
+        behind = await store.reserve(clock.now + 1, 30.0)
+
+    assert first == Go(0.0, probe="learn")
+    assert behind == Learn(clock.now + 1.5)
+
+
 async def test_waiting_for_a_first_answer_ends_at_once_when_its_time_has_come_on_either_store(
     open_stores: OpenStores,
 ) -> None:
