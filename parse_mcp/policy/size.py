@@ -147,22 +147,36 @@ def fit(value: JsonValue, max_chars: int, max_depth: int = MAX_DEPTH) -> tuple[J
 
     Lists and objects below `max_depth` levels become null (one `levels` cut each, with how many levels there
     were). A value too large is cut to size first, and then its kept part by depth: the depth of what is left
-    out does not matter, and judging the part kept costs little. Cutting never recurses past `max_depth`.
+    out does not matter. The whole is judged once, from its one encoding: what is kept of a value is never
+    deeper than the value, so a shallow value's kept part needs no judging. Cutting never recurses past
+    `max_depth`.
     """
     try:
         encoded = encode(value)
     except RecursionError:  # deeper than the C encoder goes: cut by depth first, without recursion
         value, depth_cuts = _cut_depth(value, max_depth)
-        shrunk, size_cuts, _ = _fit_size(value, max_chars, max_depth)
+        shrunk, size_cuts = _fit_size(value, max_chars, max_depth)
         return shrunk, depth_cuts + size_cuts
+    too_deep = deeper_than(encoded, max_depth)
     size = _chars(encoded)
     if size <= max_chars:
-        return _cut_depth(value, max_depth) if deeper_than(encoded, max_depth) else (value, [])
-    shrunk, size_cuts, shrunk_encoded = _fit_size(value, max_chars, max_depth, size)
-    if deeper_than(shrunk_encoded, max_depth):
-        shrunk, depth_cuts = _cut_depth(shrunk, max_depth)
-        return shrunk, size_cuts + depth_cuts
-    return shrunk, size_cuts
+        return _cut_depth_within(value, max_chars, max_depth) if too_deep else (value, [])
+    shrunk, size_cuts = _fit_size(value, max_chars, max_depth, size)
+    if not too_deep:
+        return shrunk, size_cuts
+    shrunk, depth_cuts = _cut_depth_within(shrunk, max_chars, max_depth)
+    return shrunk, size_cuts + depth_cuts
+
+
+def _cut_depth_within(value: JsonValue, max_chars: int, max_depth: int) -> tuple[JsonValue, list[Cut]]:
+    """`value` cut by depth, and then by size again when that made it too large: a null in place of an empty
+    list or object is two characters longer."""
+    value, cuts = _cut_depth(value, max_depth)
+    size = size_of(value)
+    if size <= max_chars:
+        return value, cuts
+    value, size_cuts = _fit_size(value, max_chars, max_depth, size)
+    return value, cuts + size_cuts
 
 
 def depth_of(value: object) -> int:
@@ -257,22 +271,20 @@ class _Sizes:
         return known
 
 
-def _fit_size(
-    value: JsonValue, max_chars: int, max_depth: int, size: int | None = None
-) -> tuple[JsonValue, list[Cut], bytes]:
-    """What `fit` keeps of a value too large, its cuts, and the kept value encoded (which `fit` judges next)."""
+def _fit_size(value: JsonValue, max_chars: int, max_depth: int, size: int | None = None) -> tuple[JsonValue, list[Cut]]:
+    """What `fit` keeps of a value too large, and its cuts."""
     sizes = _Sizes(max_depth)
     if size is not None:
         sizes.know(value, size)
     if sizes.of(value) <= max_chars:
-        return value, [], encode(value)
+        return value, []
     cuts: list[Cut] = []
     shrunk = _shrink(value, max_chars, "$", 1, cuts, sizes)
-    encoded = encode(shrunk)
-    # Every size above is exact, so this holds unless the budget is smaller than any value (a 2-character one).
-    if _chars(encoded) <= max_chars:
-        return shrunk, cuts, encoded
-    return None, [Cut("$", 0, sizes.of(value), "chars")], b"null"
+    # Every size above is exact (the kept part's too, known without encoding it again), so this holds unless the
+    # budget is smaller than any value (a 2-character one).
+    if sizes.of(shrunk) <= max_chars:
+        return shrunk, cuts
+    return None, [Cut("$", 0, sizes.of(value), "chars")]
 
 
 def _shrink(value: JsonValue, budget: int, path: str, level: int, cuts: list[Cut], sizes: _Sizes) -> JsonValue:

@@ -9,7 +9,7 @@ import anyio
 import httpx2
 import pydantic_core
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 from starlette.applications import Starlette
@@ -88,6 +88,18 @@ def test_any_payload_comes_back_as_valid_json_within_the_budget(value: JsonValue
     assert len(text) <= budget
     assert json.loads(text) == cut
     assert (cuts == []) == (cut == value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=json_values, budget=st.integers(min_value=4, max_value=3_000), levels=st.integers(1, 6))
+@example(value=[[]], budget=4, levels=1)  # [null] is longer than [[]]: cutting by depth alone overran the budget
+@example(value={"a": [], "b": "x" * 40}, budget=9, levels=1)  # the same, after a cut by size
+def test_any_payload_comes_back_within_both_the_size_and_the_depth_budget(
+    value: JsonValue, budget: int, levels: int
+) -> None:
+    cut, _ = fit(value, budget, levels)
+    assert len(pydantic_core.to_json(cut).decode()) <= budget
+    assert depth_of(cut) <= levels
 
 
 # Strings made of the characters that could fool a judge of depth reading the text: quotes, backslashes, brackets.
