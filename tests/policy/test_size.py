@@ -102,6 +102,15 @@ def test_any_payload_comes_back_within_both_the_size_and_the_depth_budget(
     assert depth_of(cut) <= levels
 
 
+def test_a_value_that_a_cut_by_depth_makes_too_long_is_cut_again_by_size_and_every_cut_is_listed() -> None:
+    # Both fit their budget as they are, or once cut by size, until their empty lists become nulls.
+    assert fit([[]], 4, 1) == ([], [Cut("$[0]", 0, 1, "levels"), Cut("$", 0, 1, "items")])
+    assert fit({"a": [], "b": "x" * 40}, 9, 1) == (
+        {},
+        [Cut("$", 1, 2, "keys"), Cut("$.a", 0, 1, "levels"), Cut("$", 0, 1, "keys")],
+    )
+
+
 # Strings made of the characters that could fool a judge of depth reading the text: quotes, backslashes, brackets.
 tricky_text = st.text(alphabet='"\\[]{}au\n', max_size=12)
 tricky_values = st.recursive(
