@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from parse_mcp.policy.deadline import call_budget
-from parse_mcp.policy.pacing import Go, Learn, Pacer
+from parse_mcp.policy.pacing import PROBE_TIMEOUT_SECONDS, Go, Learn, Pacer
 from parse_mcp.runtime import Runtime
 from parse_mcp.state import pacing_redis
 from parse_mcp.state.keys import Keyspace
@@ -80,10 +80,13 @@ async def test_with_redis_frozen_every_ledger_command_gives_up_when_the_calls_bu
     assert all(BUDGET_SECONDS - 0.05 <= seconds < BUDGET_SECONDS + 0.45 for seconds in took.values()), took
 
 
-def pacing_on(server: RedisServer, clock: Callable[[], float]) -> tuple[RedisPacing, redis.asyncio.Redis]:
+def pacing_on(
+    server: RedisServer, clock: Callable[[], float], probe_timeout: float = PROBE_TIMEOUT_SECONDS
+) -> tuple[RedisPacing, redis.asyncio.Redis]:
     client = connect(server.url)
     keys = Keyspace.for_key(fresh_prefix(), "pmx_account_one")
-    return RedisPacing.for_account(SharedRedis(client, keys), "pmx_account_one", Runtime(clock=clock)), client
+    shared = SharedRedis(client, keys)
+    return RedisPacing.for_account(shared, "pmx_account_one", Runtime(clock=clock), probe_timeout), client
 
 
 async def test_with_redis_frozen_a_pacing_decision_gives_up_at_its_own_bound_and_takes_redis_for_gone(
@@ -157,14 +160,32 @@ async def test_pacing_on_a_redis_that_came_back_empty_goes_on_from_this_processs
     redis_server: RedisServer,
 ) -> None:
     clock = Clock(1_000_000.0)
-    pacing, client = pacing_on(redis_server, clock)
+    pacing, client = pacing_on(redis_server, clock, probe_timeout=1.5)
     try:
         assert isinstance(await pacing.reserve(clock.now, 5.0), Go)  # the probe: the bucket is unknown
         with redis.Redis(host="127.0.0.1", port=redis_server.port) as raw:
             assert raw.delete(pacing._key) == 1  # what a restarted, empty Redis holds
-        assert isinstance(await pacing.reserve(clock.now, 5.0), Learn), "the probe is still in flight"
+        # The probe is still in flight, and holds the others for the probe timeout this store was given.
+        assert await pacing.reserve(clock.now, 5.0) == Learn(clock.now + 1.5)
     finally:
         await client.aclose()
+
+
+async def test_pacing_without_redis_from_the_start_holds_the_others_for_the_probe_timeout_it_was_given(
+    tmp_path: Path,
+) -> None:
+    clock = Clock(1_000_000.0)
+    server = RedisServer(tmp_path)
+    with server:
+        pacing, client = pacing_on(server, clock, probe_timeout=1.5)
+        try:
+            server.stop()
+            first = await pacing.reserve(clock.now, 5.0)
+            behind = await pacing.reserve(clock.now, 5.0)
+        finally:
+            await client.aclose()
+    assert first == Go(0.0, probe="learn")
+    assert behind == Learn(clock.now + 1.5)
 
 
 async def test_after_fifty_conflicts_in_a_row_a_pacing_decision_is_taken_on_this_processs_picture(
